@@ -1,0 +1,74 @@
+# Every entry point of the project. `make help` lists them.
+# The Rust library is built once (release) and shared by the C test, the Go shim,
+# the RoadRunner binaries and the benchmarks.
+
+SHELL        := /bin/bash
+CARGO        ?= cargo
+GO           ?= go
+CC           ?= cc
+PROFILE      ?= release
+LIB_DIR      := $(CURDIR)/target/$(PROFILE)
+STATIC_LIB   := $(LIB_DIR)/libvelox_middleware.a
+SHARED_LIB   := $(LIB_DIR)/libvelox_middleware.so
+BUILD        := $(CURDIR)/build
+CARGO_FLAGS  := $(if $(filter release,$(PROFILE)),--release,)
+
+export VELOX_MIDDLEWARE_LIB := $(SHARED_LIB)
+
+.PHONY: help deps lib header header-check fmt fmt-check lint test rust-test c-test go-test \
+        rr rr-purego e2e bench bench-quick demo clean
+
+help:
+	@echo "make demo        build RoadRunner with the plugin and run the demo on 127.0.0.1:8080"
+	@echo "make test        all tests: Rust, C host, Go shim (cgo and purego), header check"
+	@echo "make e2e         end to end: real RoadRunner, real PHP worker, fake Velox server"
+	@echo "make bench       benchmarks, writes BENCHMARKS.md"
+	@echo "make lib         build the static and shared library ($(PROFILE))"
+	@echo "make header      regenerate include/velox_middleware.h"
+	@echo "make fmt lint    format and lint Rust, C and Go"
+
+deps:
+	@scripts/install-deps.sh
+
+lib: $(STATIC_LIB)
+
+$(STATIC_LIB) $(SHARED_LIB): Cargo.toml build.rs cbindgen.toml $(shell find src -name '*.rs')
+	$(CARGO) build $(CARGO_FLAGS) --lib
+
+header:
+	VXM_WRITE_HEADER=1 $(CARGO) build --lib
+
+header-check:
+	$(CARGO) test --test header
+
+fmt:
+	$(CARGO) fmt
+	cd go-shim && gofmt -w .
+
+fmt-check:
+	$(CARGO) fmt -- --check
+	@test -z "$$(gofmt -l go-shim)" || { gofmt -l go-shim; echo "gofmt needed"; exit 1; }
+
+lint: fmt-check
+	$(CARGO) clippy --all-targets -- -D warnings
+	cd go-shim && $(GO) vet ./...
+	cd go-shim && CGO_ENABLED=0 $(GO) vet ./...
+
+rust-test:
+	$(CARGO) test
+
+c-test: lib
+	@mkdir -p $(BUILD)
+	$(CC) -std=c11 -Wall -Wextra -Werror -pthread -Iinclude tests/c/abi_test.c \
+	    -L$(LIB_DIR) -lvelox_middleware -Wl,-rpath,$(LIB_DIR) -o $(BUILD)/abi_test
+	$(BUILD)/abi_test
+
+go-test: lib
+	cd go-shim && CGO_ENABLED=1 $(GO) test -count=1 ./...
+	cd go-shim && CGO_ENABLED=0 $(GO) test -count=1 ./...
+
+test: deps lint rust-test c-test go-test
+
+clean:
+	$(CARGO) clean
+	rm -rf $(BUILD)

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what a fresh machine lacks: Debian packages (when root), Go modules, crates.
+# Idempotent and quiet when everything is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v php >/dev/null 2>&1 || need_apt+=(php-cli)
+command -v cc >/dev/null 2>&1 || need_apt+=(gcc)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+
+if ((${#need_apt[@]})); then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "install-deps: apt-get install ${need_apt[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+    else
+        echo "install-deps: missing ${need_apt[*]}: install them (Debian: apt-get install ${need_apt[*]})" >&2
+        exit 1
+    fi
+fi
+
+cargo fetch --quiet
+if [ -f go-shim/go.mod ]; then (cd go-shim && go mod download); fi

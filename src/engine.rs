@@ -1,0 +1,186 @@
+//! The engine: one configuration, one cache, one resolver, shared by every host thread.
+
+use std::sync::Arc;
+
+use parking_lot::{Condvar, Mutex};
+use tokio_util::sync::CancellationToken;
+
+use crate::artifact::Artifact;
+use crate::cache::Cache;
+use crate::cancel::Cancel;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::request::{BuildRequest, CacheKey};
+use crate::resolve::Resolver;
+use crate::runtime::runtime;
+use crate::stats::Stats;
+
+pub struct Engine {
+    config: Arc<Config>,
+    cache: Option<Arc<Cache>>,
+    resolver: Resolver,
+    stats: Arc<Stats>,
+    shutdown: CancellationToken,
+    calls: CallGate,
+}
+
+impl Engine {
+    pub fn new(config_json: &[u8]) -> Result<Engine> {
+        let config = Arc::new(Config::from_json(config_json)?);
+        let stats = Arc::new(Stats::default());
+        let cache = if config.cache.enabled {
+            Some(Arc::new(Cache::open(&config.cache, stats.clone())?))
+        } else {
+            None
+        };
+        let shutdown = CancellationToken::new();
+        let resolver = Resolver::new(
+            config.clone(),
+            cache.clone(),
+            stats.clone(),
+            shutdown.clone(),
+        )?;
+        Ok(Engine {
+            config,
+            cache,
+            resolver,
+            stats,
+            shutdown,
+            calls: CallGate::default(),
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Blocks the calling thread until the binary is ready or the call ends otherwise.
+    pub fn resolve(&self, request_json: &[u8], cancel: Option<&Cancel>) -> Result<Artifact> {
+        let _call = self.calls.enter()?;
+        let request = BuildRequest::parse(request_json)?;
+        runtime().block_on(self.resolver.resolve(request, cancel.cloned()))
+    }
+
+    /// `Err(NotFound)` on a miss or when the cache is disabled.
+    pub fn lookup(&self, request_json: &[u8]) -> Result<Artifact> {
+        let _call = self.calls.enter()?;
+        let request = BuildRequest::parse(request_json)?;
+        let cache = self.cache.as_ref().ok_or(Error::NotFound)?;
+        let found = cache.lookup(&request.key())?;
+        match found {
+            Some(artifact) => {
+                Stats::bump(&self.stats.hits);
+                Ok(artifact)
+            }
+            None => {
+                Stats::bump(&self.stats.misses);
+                Err(Error::NotFound)
+            }
+        }
+    }
+
+    pub fn store(
+        &self,
+        request_json: &[u8],
+        binary: &std::path::Path,
+        build_ms: u64,
+    ) -> Result<Artifact> {
+        let _call = self.calls.enter()?;
+        let request = BuildRequest::parse(request_json)?;
+        let cache = self.cache_or_disabled("cache.enabled")?;
+        cache.store(&request, &request.key(), binary, build_ms)
+    }
+
+    pub fn remove(&self, key: &str) -> Result<bool> {
+        let _call = self.calls.enter()?;
+        let key = CacheKey::parse(key)
+            .ok_or_else(|| Error::request("key", "must be 64 lowercase hex characters"))?;
+        self.cache_or_disabled("cache.enabled")?.remove(&key)
+    }
+
+    pub fn cleanup(&self) -> Result<()> {
+        let _call = self.calls.enter()?;
+        match &self.cache {
+            Some(cache) => cache.cleanup(),
+            None => Ok(()),
+        }
+    }
+
+    pub fn stats_json(&self) -> Result<String> {
+        let usage = self.cache.as_ref().map(|c| c.usage()).unwrap_or_default();
+        let s = &self.stats;
+        let json = serde_json::json!({
+            "entries": usage.entries,
+            "bytes": usage.bytes,
+            "hits": Stats::get(&s.hits),
+            "misses": Stats::get(&s.misses),
+            "builds": Stats::get(&s.builds),
+            "joined": Stats::get(&s.joined),
+            "evictions": Stats::get(&s.evictions),
+            "upstream_errors": Stats::get(&s.upstream_errors),
+            "cache_enabled": self.cache.is_some(),
+        });
+        Ok(json.to_string())
+    }
+
+    /// Ends every call in flight with `ShuttingDown`, waits for them to leave, then
+    /// flushes the cache. Called once, by `vxm_engine_free`.
+    pub fn shutdown(&self) {
+        self.shutdown.cancel();
+        self.calls.close_and_wait();
+        if let Some(cache) = &self.cache {
+            cache.close();
+        }
+    }
+
+    fn cache_or_disabled(&self, key: &str) -> Result<&Arc<Cache>> {
+        self.cache
+            .as_ref()
+            .ok_or_else(|| Error::config(key, "the cache is disabled"))
+    }
+}
+
+/// Counts the calls inside the engine so that `shutdown` can wait for them to leave
+/// before the handle's memory is freed under them.
+#[derive(Default)]
+struct CallGate {
+    state: Mutex<GateState>,
+    left: Condvar,
+}
+
+#[derive(Default)]
+struct GateState {
+    active: usize,
+    closed: bool,
+}
+
+struct CallGuard<'a>(&'a CallGate);
+
+impl CallGate {
+    fn enter(&self) -> Result<CallGuard<'_>> {
+        let mut state = self.state.lock();
+        if state.closed {
+            return Err(Error::ShuttingDown);
+        }
+        state.active += 1;
+        Ok(CallGuard(self))
+    }
+
+    fn close_and_wait(&self) {
+        let mut state = self.state.lock();
+        state.closed = true;
+        while state.active > 0 {
+            self.left.wait(&mut state);
+        }
+    }
+}
+
+impl Drop for CallGuard<'_> {
+    fn drop(&mut self) {
+        let mut state = self.0.state.lock();
+        state.active -= 1;
+        if state.active == 0 {
+            self.0.left.notify_all();
+        }
+    }
+}

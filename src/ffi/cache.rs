@@ -1,0 +1,136 @@
+//! Cache operations: key, lookup, store, remove, cleanup, stats.
+
+use std::ffi::c_char;
+use std::path::Path;
+
+use super::artifact::vxm_artifact;
+use super::engine::vxm_engine;
+use super::error::vxm_error;
+use super::status::vxm_status;
+use super::strings::put_string;
+use super::{boundary, bytes, c_str, handle, need_out, put};
+use crate::request::BuildRequest;
+
+/// Validates a build request and writes its cache key (64 lowercase hex, the seed
+/// plugin's key for seed-format requests) to `*out_key`; free it with `vxm_string_free`.
+/// Needs no engine. Thread-safe; does not block.
+#[no_mangle]
+pub unsafe extern "C" fn vxm_request_key(
+    request_json: *const u8,
+    request_len: usize,
+    out_key: *mut *mut c_char,
+    out_error: *mut *mut vxm_error,
+) -> vxm_status {
+    boundary(out_error, || {
+        need_out(out_key, "out_key")?;
+        // SAFETY: per this function's contract.
+        let json = unsafe { bytes(request_json, request_len, "request_json") }?;
+        let request = BuildRequest::parse(json)?;
+        put_string(out_key, request.key().as_str());
+        Ok(())
+    })
+}
+
+/// Looks the request up in the cache only (never builds). `NOT_FOUND` on a miss or when
+/// the cache is disabled, without an error object. A hit does no disk write. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn vxm_cache_lookup(
+    engine: *const vxm_engine,
+    request_json: *const u8,
+    request_len: usize,
+    out_artifact: *mut *mut vxm_artifact,
+    out_error: *mut *mut vxm_error,
+) -> vxm_status {
+    boundary(out_error, || {
+        need_out(out_artifact, "out_artifact")?;
+        // SAFETY: per this function's contract.
+        let engine = unsafe { handle(engine, "engine") }?;
+        // SAFETY: per this function's contract.
+        let json = unsafe { bytes(request_json, request_len, "request_json") }?;
+        let artifact = engine.inner.lookup(json)?;
+        // SAFETY: checked above.
+        unsafe { put(out_artifact, vxm_artifact::new(artifact), "out_artifact") }
+    })
+}
+
+/// Stores the file at `binary_path` (NUL-terminated) under the request's key: hardlinked
+/// when on the same filesystem, copied otherwise; the source is left in place. Makes room
+/// first so that the limits hold. Blocks for the copy. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn vxm_cache_store(
+    engine: *const vxm_engine,
+    request_json: *const u8,
+    request_len: usize,
+    binary_path: *const c_char,
+    build_duration_ms: u64,
+    out_artifact: *mut *mut vxm_artifact,
+    out_error: *mut *mut vxm_error,
+) -> vxm_status {
+    boundary(out_error, || {
+        need_out(out_artifact, "out_artifact")?;
+        // SAFETY: per this function's contract.
+        let engine = unsafe { handle(engine, "engine") }?;
+        // SAFETY: per this function's contract.
+        let json = unsafe { bytes(request_json, request_len, "request_json") }?;
+        // SAFETY: per this function's contract.
+        let path = unsafe { c_str(binary_path, "binary_path") }?;
+        let artifact = engine
+            .inner
+            .store(json, Path::new(path), build_duration_ms)?;
+        // SAFETY: checked above.
+        unsafe { put(out_artifact, vxm_artifact::new(artifact), "out_artifact") }
+    })
+}
+
+/// Removes the entry with this key (64 lowercase hex). `NOT_FOUND` when there was none.
+/// Artifacts already handed out stay readable. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn vxm_cache_remove(
+    engine: *const vxm_engine,
+    key: *const c_char,
+    out_error: *mut *mut vxm_error,
+) -> vxm_status {
+    boundary(out_error, || {
+        // SAFETY: per this function's contract.
+        let engine = unsafe { handle(engine, "engine") }?;
+        // SAFETY: per this function's contract.
+        let key = unsafe { c_str(key, "key") }?;
+        if engine.inner.remove(key)? {
+            Ok(())
+        } else {
+            Err(crate::error::Error::NotFound)
+        }
+    })
+}
+
+/// Applies the age, size and count limits now (the periodic cleanup does the same).
+/// Blocks for the deletions. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn vxm_cache_cleanup(
+    engine: *const vxm_engine,
+    out_error: *mut *mut vxm_error,
+) -> vxm_status {
+    boundary(out_error, || {
+        // SAFETY: per this function's contract.
+        let engine = unsafe { handle(engine, "engine") }?;
+        engine.inner.cleanup()
+    })
+}
+
+/// Writes a JSON object of counters to `*out_json` (free with `vxm_string_free`): at
+/// least `entries`, `bytes`, `hits`, `misses`, `builds`, `joined`, `evictions`,
+/// `upstream_errors`. Thread-safe; does not block.
+#[no_mangle]
+pub unsafe extern "C" fn vxm_stats_json(
+    engine: *const vxm_engine,
+    out_json: *mut *mut c_char,
+    out_error: *mut *mut vxm_error,
+) -> vxm_status {
+    boundary(out_error, || {
+        need_out(out_json, "out_json")?;
+        // SAFETY: per this function's contract.
+        let engine = unsafe { handle(engine, "engine") }?;
+        put_string(out_json, &engine.inner.stats_json()?);
+        Ok(())
+    })
+}

@@ -1,0 +1,1 @@
+//! Log records for the host to drain (added with the Go shim).

@@ -1,0 +1,1 @@
+//! Log records from the library, queued for the host to drain (no callbacks: purego-friendly).
