@@ -1,0 +1,3 @@
+module github.com/velox-middleware/go-shim
+
+go 1.26
