@@ -86,10 +86,10 @@ func engineNew(config []byte) (engineHandle, error) {
 
 func engineFree(h engineHandle) { C.vxm_engine_free(h) }
 
-func cancelNew() cancelHandle        { return C.vxm_cancel_new() }
-func cancelTrigger(c cancelHandle)   { C.vxm_cancel_trigger(c) }
-func cancelFree(c cancelHandle)      { C.vxm_cancel_free(c) }
-func artifactFree(a artifactHandle)  { C.vxm_artifact_free(a) }
+func cancelNew() cancelHandle       { return C.vxm_cancel_new() }
+func cancelTrigger(c cancelHandle)  { C.vxm_cancel_trigger(c) }
+func cancelFree(c cancelHandle)     { C.vxm_cancel_free(c) }
+func artifactFree(a artifactHandle) { C.vxm_artifact_free(a) }
 func artifactFd(a artifactHandle) int32 {
 	return int32(C.vxm_artifact_fd(a))
 }

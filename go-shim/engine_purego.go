@@ -190,16 +190,16 @@ func engineNew(config []byte) (engineHandle, error) {
 	return h, nil
 }
 
-func engineFree(h engineHandle)               { vxmEngineFree(h) }
-func cancelNew() cancelHandle                 { return vxmCancelNew() }
-func cancelTrigger(c cancelHandle)            { vxmCancelTrigger(c) }
-func cancelFree(c cancelHandle)               { vxmCancelFree(c) }
-func artifactFree(a artifactHandle)           { vxmArtifactFree(a) }
-func artifactFd(a artifactHandle) int32       { return vxmArtifactFd(a) }
-func artifactPath(a artifactHandle) string    { return vxmArtifactPath(a) }
-func artifactSize(a artifactHandle) uint64    { return vxmArtifactSize(a) }
-func artifactKey(a artifactHandle) string     { return vxmArtifactKey(a) }
-func artifactSource(a artifactHandle) uint32  { return vxmArtifactSource(a) }
+func engineFree(h engineHandle)              { vxmEngineFree(h) }
+func cancelNew() cancelHandle                { return vxmCancelNew() }
+func cancelTrigger(c cancelHandle)           { vxmCancelTrigger(c) }
+func cancelFree(c cancelHandle)              { vxmCancelFree(c) }
+func artifactFree(a artifactHandle)          { vxmArtifactFree(a) }
+func artifactFd(a artifactHandle) int32      { return vxmArtifactFd(a) }
+func artifactPath(a artifactHandle) string   { return vxmArtifactPath(a) }
+func artifactSize(a artifactHandle) uint64   { return vxmArtifactSize(a) }
+func artifactKey(a artifactHandle) string    { return vxmArtifactKey(a) }
+func artifactSource(a artifactHandle) uint32 { return vxmArtifactSource(a) }
 
 func resolve(h engineHandle, request []byte, c cancelHandle) (artifactHandle, error) {
 	p, n := bytesArg(request)

@@ -7,3 +7,5 @@ require (
 	github.com/roadrunner-server/errors v1.4.1
 	go.uber.org/zap v1.27.1
 )
+
+require go.uber.org/multierr v1.10.0 // indirect

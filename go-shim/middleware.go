@@ -37,6 +37,10 @@ func (p *Plugin) handleBuild(w http.ResponseWriter, r *http.Request, c *capture)
 		p.fail(w, r, bad, 0)
 		return
 	}
+	if p.engine == nil { // Init failed or never ran; RoadRunner would not route here
+		p.fail(w, r, errShuttingDown(), 0)
+		return
+	}
 	start := time.Now()
 	a, err := p.engine.Resolve(r.Context(), body)
 	if err != nil {
