@@ -84,6 +84,11 @@ rr-purego: lib
 	cd e2e && CGO_ENABLED=0 $(GO) build -o $(BUILD)/rr-purego ./cmd/rr
 	cp $(SHARED_LIB) $(BUILD)/
 
+# The demo: build/rr + the e2e PHP worker + the fake Velox server, on 127.0.0.1:8080.
+demo: deps rr
+	cd e2e && $(GO) build -o $(BUILD)/fakevelox ./cmd/fakevelox
+	e2e/demo.sh
+
 e2e: rr rr-purego
 	@command -v php >/dev/null || { echo "e2e needs php-cli (make deps)"; exit 1; }
 	cd e2e && $(GO) vet ./...

@@ -8,6 +8,7 @@ require (
 	github.com/roadrunner-server/gzip/v5 v5.3.0
 	github.com/roadrunner-server/http/v5 v5.3.0
 	github.com/roadrunner-server/logger/v5 v5.1.2
+	github.com/roadrunner-server/metrics/v5 v5.1.2
 	github.com/roadrunner-server/rpc/v5 v5.1.2
 	github.com/roadrunner-server/server/v5 v5.2.3
 	github.com/velox-middleware/go-shim v0.0.0-00010101000000-000000000000

@@ -28,6 +28,7 @@ type rrConfig struct {
 	Worker         string
 	HTTPAddr       string
 	RPCAddr        string
+	MetricsAddr    string
 	ServerURL      string
 	OutputDir      string
 	CacheDir       string
@@ -145,6 +146,7 @@ func (e *env) start() {
 	t.Helper()
 	e.cfg.HTTPAddr = freeAddr(t)
 	e.cfg.RPCAddr = freeAddr(t)
+	e.cfg.MetricsAddr = freeAddr(t)
 	var buf bytes.Buffer
 	if err := template.Must(template.New("rr").Parse(rrConfigTemplate)).Execute(&buf, e.cfg); err != nil {
 		t.Fatal(err)

@@ -1,5 +1,5 @@
-// Command rr is a minimal RoadRunner: the config, logger, server, http, gzip and rpc
-// plugins plus velox, wired on endure the way RoadRunner's own `serve` command does.
+// Command rr is a minimal RoadRunner: the config, logger, server, http, gzip, rpc and
+// metrics plugins plus velox, wired on endure the way RoadRunner's own `serve` command does.
 // RoadRunner's cmd lives on internal packages and its module is not on the Go module
 // proxy, so the end-to-end tests build this instead.
 //
@@ -22,6 +22,7 @@ import (
 	gzipPlugin "github.com/roadrunner-server/gzip/v5"
 	httpPlugin "github.com/roadrunner-server/http/v5"
 	"github.com/roadrunner-server/logger/v5"
+	"github.com/roadrunner-server/metrics/v5"
 	"github.com/roadrunner-server/rpc/v5"
 	"github.com/roadrunner-server/server/v5"
 )
@@ -108,6 +109,7 @@ func plugins() []any {
 		&logger.Plugin{},
 		&server.Plugin{},
 		&rpc.Plugin{},
+		&metrics.Plugin{},
 		&httpPlugin.Plugin{},
 		&gzipPlugin.Plugin{},
 	}, extraPlugins()...)
