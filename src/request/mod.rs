@@ -2,7 +2,10 @@
 
 mod key;
 mod model;
+mod parse;
 mod validate;
+mod velox;
 
 pub use key::CacheKey;
-pub use model::{BuildRequest, Platform, Plugin};
+pub use model::{BuildRequest, Exclude, Platform, Plugin, Replace};
+pub use validate::{MAX_BODY_BYTES, MAX_DIRECTIVES, MAX_PLUGINS, MAX_STRING_BYTES};
