@@ -8,4 +8,3 @@ mod velox;
 
 pub use key::CacheKey;
 pub use model::{BuildRequest, Exclude, Platform, Plugin, Replace};
-pub use validate::{MAX_BODY_BYTES, MAX_DIRECTIVES, MAX_PLUGINS, MAX_STRING_BYTES};

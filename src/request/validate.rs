@@ -5,13 +5,13 @@
 //! whitespace or control characters, which is what keeps the cache key unambiguous.
 
 /// Largest body accepted, in bytes.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Most plugins in one request.
-pub const MAX_PLUGINS: usize = 100;
+pub(crate) const MAX_PLUGINS: usize = 100;
 /// Most entries in `replaces`, and separately in `excludes`.
-pub const MAX_DIRECTIVES: usize = 100;
+pub(crate) const MAX_DIRECTIVES: usize = 100;
 /// Longest string accepted in any field, in bytes.
-pub const MAX_STRING_BYTES: usize = 256;
+pub(crate) const MAX_STRING_BYTES: usize = 256;
 
 /// Every `GOOS/GOARCH` pair of `go tool dist list` (Go 1.26).
 const TARGETS: &[(&str, &str)] = &[
