@@ -676,3 +676,9 @@ fn open_fails_with_io_when_the_directory_cannot_be_created() {
         .expect("open fails");
     assert!(matches!(err, Error::Io { .. }), "{err:?}");
 }
+
+#[test]
+fn fixture_keys_agree_with_the_library() {
+    let req = request(3);
+    assert_eq!(seed_key(&req), req.key());
+}

@@ -10,7 +10,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use velox_middleware::cache::{Cache, CacheOptions, Ingest, ManualClock};
 use velox_middleware::config::{CacheConfig, EvictionPolicy};
-use velox_middleware::request::{BuildRequest, CacheKey, Platform, Plugin};
+use velox_middleware::request::{BuildRequest, CacheKey};
 use velox_middleware::stats::Stats;
 
 pub fn config(dir: &Path) -> CacheConfig {
@@ -57,19 +57,10 @@ pub fn open_with(cfg: &CacheConfig, ingest: Ingest) -> Opened {
 
 /// A request whose plugin tag varies with `n`, so each `n` is its own build.
 pub fn request(n: u32) -> BuildRequest {
-    BuildRequest {
-        request_id: None,
-        target_platform: Platform {
-            os: "linux".into(),
-            arch: "amd64".into(),
-        },
-        rr_version: "v2025.1.2".into(),
-        plugins: vec![Plugin {
-            module_name: "github.com/roadrunner-server/http/v5".into(),
-            tag: format!("v5.2.{n}"),
-        }],
-        force_rebuild: false,
-    }
+    let json = format!(
+        r#"{{"rr_version":"v2025.1.2","target_platform":{{"os":"linux","arch":"amd64"}},"plugins":[{{"module_name":"github.com/roadrunner-server/http/v5","tag":"v5.2.{n}"}}]}}"#
+    );
+    BuildRequest::parse(json.as_bytes()).expect("fixture request is valid")
 }
 
 /// The seed's key, computed here from its definition, not by the code under test.
