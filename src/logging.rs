@@ -30,16 +30,10 @@ use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use crate::error::{Error, Result};
 
 /// Most records held before the oldest are dropped.
-///
-/// cbindgen:ignore
 pub const QUEUE_RECORDS: usize = 4096;
 /// Most bytes of records held before the oldest are dropped.
-///
-/// cbindgen:ignore
 pub const QUEUE_BYTES: usize = 4 * 1024 * 1024;
 /// Longest string value kept in a record; longer ones are cut (build logs can be huge).
-///
-/// cbindgen:ignore
 pub const MAX_VALUE_BYTES: usize = 8 * 1024;
 
 const OFF: u8 = 0;
