@@ -24,7 +24,7 @@ use super::roadrunner_source::{self, Probe};
 use crate::error::{Error, Result};
 
 /// How much of go's error output becomes the `BuildFailed` message.
-const MESSAGE_TAIL: usize = 4 * 1024;
+const MESSAGE_LIMIT: usize = 4 * 1024;
 
 /// Variables handed on to the go command; everything else in the host's environment
 /// (RoadRunner's, PHP's) stays out of the build.
@@ -201,11 +201,11 @@ impl Pipeline<'_> {
             return Ok(out);
         }
         let detail = if out.stderr.trim().is_empty() {
-            out.stdout.trim()
+            &out.stdout
         } else {
-            out.stderr.trim()
+            &out.stderr
         };
-        let message = format!("{} ({})", tail(detail, MESSAGE_TAIL), out.status);
+        let message = format!("{} ({})", error_text(detail, MESSAGE_LIMIT), out.status);
         Err(self.failure(step, &message))
     }
 
@@ -249,6 +249,37 @@ impl Pipeline<'_> {
 
 fn write(path: &Path, contents: &str) -> Result<()> {
     std::fs::write(path, contents).map_err(|e| Error::io(format!("writing {}", path.display()), e))
+}
+
+/// go's error output without its progress lines, bounded to `max` bytes. The start is
+/// kept: go names the root cause first, then repeats it for every importing package.
+pub(crate) fn error_text(stderr: &str, max: usize) -> String {
+    let mut text = String::new();
+    for line in stderr.lines() {
+        if line.starts_with("go: downloading ")
+            || line.starts_with("go: finding ")
+            || line.starts_with("go: extracting ")
+            || line.trim().is_empty()
+        {
+            continue;
+        }
+        if text.len() + line.len() + 1 > max {
+            if text.is_empty() {
+                let mut end = max;
+                while !line.is_char_boundary(end) {
+                    end -= 1;
+                }
+                text.push_str(&line[..end]);
+            }
+            text.push_str("\n...");
+            break;
+        }
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(line);
+    }
+    text
 }
 
 /// The last `max` bytes of `s`, cut at a line start when one is near.
@@ -306,6 +337,14 @@ mod tests {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(19_723), (2024, 1, 1));
         assert_eq!(civil_from_days(20_513), (2026, 3, 1));
+    }
+
+    #[test]
+    fn error_text_drops_progress_lines_and_keeps_the_first_error() {
+        let stderr = "go: downloading example.com/a v1.0.0\ngo: example.com/a: 404\n\nmore\n";
+        assert_eq!(error_text(stderr, 100), "go: example.com/a: 404\nmore");
+        assert_eq!(error_text(stderr, 25), "go: example.com/a: 404\n...");
+        assert_eq!(error_text(&"x".repeat(10), 4), "xxxx\n...");
     }
 
     #[test]
