@@ -1,0 +1,246 @@
+package velox
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+)
+
+// The library version this shim was written against. While the library is 0.x, a
+// different minor version may change the ABI, so both major and minor must match.
+const abiVersion = "0.1.0"
+
+// Source says where an artifact came from (vxm_artifact_source).
+type Source uint32
+
+const (
+	SourceCache  Source = 0 // served from the disk cache
+	SourceBuilt  Source = 1 // built by the Velox server for this call
+	SourceJoined Source = 2 // joined an identical build already in flight
+)
+
+// CacheHeader is the value of the X-Velox-Cache response header.
+func (s Source) CacheHeader() string {
+	switch s {
+	case SourceCache:
+		return "HIT"
+	case SourceBuilt:
+		return "MISS"
+	case SourceJoined:
+		return "JOINED"
+	default:
+		return "UNKNOWN"
+	}
+}
+
+// Artifact is a resolved binary. File is a private duplicate of the library's
+// descriptor: the caller owns it and must Close it. Its bytes stay readable whatever
+// eviction does to the cache directory.
+type Artifact struct {
+	File   *os.File
+	Size   int64
+	Key    string
+	Source Source
+}
+
+// Stats are the engine's counters (vxm_stats_json).
+type Stats struct {
+	Entries        uint64 `json:"entries"`
+	Bytes          uint64 `json:"bytes"`
+	Hits           uint64 `json:"hits"`
+	Misses         uint64 `json:"misses"`
+	Builds         uint64 `json:"builds"`
+	Joined         uint64 `json:"joined"`
+	Evictions      uint64 `json:"evictions"`
+	UpstreamErrors uint64 `json:"upstream_errors"`
+}
+
+// Engine is a Rust engine (vxm_engine): configuration, cache and Velox client. It is
+// safe for concurrent use. Close it once, when no new calls will be made.
+type Engine struct {
+	h engineHandle
+
+	mu       sync.Mutex
+	closed   bool
+	calls    sync.WaitGroup
+	shutdown chan struct{} // closed by Close: cancels every call in flight
+}
+
+// NewEngine loads the library if needed (see LoadLibrary) and creates an engine from
+// the JSON form of the `velox:` section.
+func NewEngine(configJSON []byte) (*Engine, error) {
+	if err := LoadLibrary(""); err != nil {
+		return nil, err
+	}
+	h, err := engineNew(configJSON)
+	if err != nil {
+		return nil, err
+	}
+	return &Engine{h: h, shutdown: make(chan struct{})}, nil
+}
+
+// enter registers a call; it fails once Close has begun, so that no call can reach the
+// library after vxm_engine_free started (the ABI forbids it).
+func (e *Engine) enter() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return errShuttingDown()
+	}
+	e.calls.Add(1)
+	return nil
+}
+
+// Close cancels the calls in flight, waits for them to return and frees the engine.
+// Later calls fail with StatusShuttingDown. Calling Close again is a no-op.
+func (e *Engine) Close() {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return
+	}
+	e.closed = true
+	close(e.shutdown)
+	e.mu.Unlock()
+
+	e.calls.Wait()
+	engineFree(e.h)
+}
+
+// Resolve turns a worker's build request into a binary: cache hit, a build in flight,
+// or a new build. It blocks until then; when ctx ends (or the engine closes) the
+// library is told to cancel and Resolve returns promptly with StatusCancelled
+// (StatusShuttingDown).
+func (e *Engine) Resolve(ctx context.Context, request []byte) (*Artifact, error) {
+	if err := e.enter(); err != nil {
+		return nil, err
+	}
+	defer e.calls.Done()
+	if err := ctx.Err(); err != nil {
+		return nil, errCancelled()
+	}
+
+	// The token exists before the call, so a cancel is never lost. The watcher is the
+	// only other user of the token: it must be gone before the token is freed.
+	c := cancelNew()
+	done := make(chan struct{})
+	watcherGone := make(chan struct{})
+	go func() {
+		defer close(watcherGone)
+		select {
+		case <-ctx.Done():
+			cancelTrigger(c)
+		case <-e.shutdown:
+			cancelTrigger(c)
+		case <-done:
+		}
+	}()
+
+	a, err := resolve(e.h, request, c)
+	close(done)
+	<-watcherGone
+	cancelFree(c)
+
+	if err != nil {
+		var vErr *Error
+		if asError(err, &vErr) && vErr.Status == StatusCancelled && ctx.Err() == nil {
+			// Only the engine's shutdown can have cancelled this call.
+			return nil, errShuttingDown()
+		}
+		return nil, err
+	}
+	defer artifactFree(a)
+	return newArtifact(a)
+}
+
+// newArtifact copies what the host needs out of a library artifact, duplicating its
+// descriptor so the library's artifact can be freed at once.
+func newArtifact(a artifactHandle) (*Artifact, error) {
+	fd := artifactFd(a)
+	if fd < 0 {
+		return nil, &Error{Status: StatusIO, HTTPStatus: 500, Code: "io", Message: "artifact has no file descriptor"}
+	}
+	nfd, err := dupCloexec(int(fd))
+	if err != nil {
+		return nil, &Error{Status: StatusIO, HTTPStatus: 500, Code: "io", Message: "dup artifact fd: " + err.Error()}
+	}
+	key := artifactKey(a)
+	return &Artifact{
+		File:   os.NewFile(uintptr(nfd), artifactPath(a)),
+		Size:   int64(artifactSize(a)),
+		Key:    key,
+		Source: Source(artifactSource(a)),
+	}, nil
+}
+
+// dupCloexec duplicates fd without leaking the copy into child processes.
+func dupCloexec(fd int) (int, error) {
+	// Hold ForkLock so that no fork happens between dup and FD_CLOEXEC (what package os
+	// does on systems without an atomic flag).
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
+	nfd, err := syscall.Dup(fd)
+	if err != nil {
+		return -1, err
+	}
+	syscall.CloseOnExec(nfd)
+	return nfd, nil
+}
+
+// Stats returns the engine's counters.
+func (e *Engine) Stats() (Stats, error) {
+	var s Stats
+	if err := e.enter(); err != nil {
+		return s, err
+	}
+	defer e.calls.Done()
+	raw, err := statsJSON(e.h)
+	if err != nil {
+		return s, err
+	}
+	if err := json.Unmarshal([]byte(raw), &s); err != nil {
+		return s, fmt.Errorf("velox: stats: %w", err)
+	}
+	return s, nil
+}
+
+// LibraryVersion is the version string of the loaded library.
+func LibraryVersion() string {
+	if err := LoadLibrary(""); err != nil {
+		return ""
+	}
+	return libVersion()
+}
+
+// checkVersion refuses a library whose ABI may differ from the one compiled in here.
+func checkVersion(got string) error {
+	if compatibleVersion(abiVersion, got) {
+		return nil
+	}
+	return fmt.Errorf("velox: library version %q is not compatible with this plugin (built for %s; "+
+		"major and, while 0.x, minor versions must match)", got, abiVersion)
+}
+
+func compatibleVersion(want, got string) bool {
+	wMaj, wMin, ok1 := majorMinor(want)
+	gMaj, gMin, ok2 := majorMinor(got)
+	if !ok1 || !ok2 || wMaj != gMaj {
+		return false
+	}
+	return wMaj != 0 || wMin == gMin
+}
+
+func majorMinor(v string) (int, int, bool) {
+	parts := strings.SplitN(strings.TrimPrefix(v, "v"), ".", 3)
+	if len(parts) < 2 {
+		return 0, 0, false
+	}
+	maj, err1 := strconv.Atoi(parts[0])
+	minor, err2 := strconv.Atoi(parts[1])
+	return maj, minor, err1 == nil && err2 == nil
+}

@@ -1,0 +1,121 @@
+//go:build cgo && !velox_purego
+
+package velox
+
+// The cgo backend links the static library built by `make lib` (target/release, next to
+// this module). To link another build, override the flags, for example
+//
+//	CGO_LDFLAGS="/path/to/libvelox_middleware.a -ldl -lpthread -lm" go build
+//
+// (cgo appends CGO_LDFLAGS after the flags below; a static archive named first wins).
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../include
+#cgo LDFLAGS: ${SRCDIR}/../target/release/libvelox_middleware.a -ldl -lpthread -lm
+#include <stdlib.h>
+#include "velox_middleware.h"
+*/
+import "C"
+
+import (
+	"sync"
+	"unsafe"
+)
+
+type (
+	engineHandle   = *C.vxm_engine
+	cancelHandle   = *C.vxm_cancel
+	artifactHandle = *C.vxm_artifact
+)
+
+// Backend names the way the library is bound, for logs.
+const Backend = "cgo"
+
+var (
+	versionOnce sync.Once
+	versionErr  error
+)
+
+// LoadLibrary checks the linked library's version. The library is linked statically,
+// so path is ignored.
+func LoadLibrary(path string) error {
+	_ = path
+	versionOnce.Do(func() { versionErr = checkVersion(libVersion()) })
+	return versionErr
+}
+
+// LibraryLocation says where the library comes from.
+func LibraryLocation() string { return "statically linked" }
+
+func libVersion() string { return C.GoString(C.vxm_version()) }
+
+// bytesArg passes a Go byte slice as (ptr, len). The library refuses NULL even for an
+// empty string, so an empty slice points at a private byte.
+func bytesArg(b []byte) (*C.uint8_t, C.size_t) {
+	if len(b) == 0 {
+		var zero [1]byte
+		return (*C.uint8_t)(unsafe.Pointer(&zero[0])), 0
+	}
+	return (*C.uint8_t)(unsafe.Pointer(unsafe.SliceData(b))), C.size_t(len(b))
+}
+
+// takeError converts and frees a library error.
+func takeError(status C.vxm_status, e *C.vxm_error) *Error {
+	defer C.vxm_error_free(e)
+	if e == nil {
+		return &Error{Status: Status(status), HTTPStatus: 500, Code: "unknown", Message: "the library gave no details"}
+	}
+	return &Error{
+		Status:     Status(C.vxm_error_status(e)),
+		HTTPStatus: int(C.vxm_error_http_status(e)),
+		Code:       C.GoString(C.vxm_error_code(e)),
+		Message:    C.GoString(C.vxm_error_message(e)),
+	}
+}
+
+func engineNew(config []byte) (engineHandle, error) {
+	p, n := bytesArg(config)
+	var h *C.vxm_engine
+	var e *C.vxm_error
+	st := C.vxm_engine_new(p, n, &h, &e)
+	if st != C.VXM_STATUS_OK {
+		return nil, takeError(st, e)
+	}
+	return h, nil
+}
+
+func engineFree(h engineHandle) { C.vxm_engine_free(h) }
+
+func cancelNew() cancelHandle       { return C.vxm_cancel_new() }
+func cancelTrigger(c cancelHandle)  { C.vxm_cancel_trigger(c) }
+func cancelFree(c cancelHandle)     { C.vxm_cancel_free(c) }
+func artifactFree(a artifactHandle) { C.vxm_artifact_free(a) }
+func artifactFd(a artifactHandle) int32 {
+	return int32(C.vxm_artifact_fd(a))
+}
+func artifactPath(a artifactHandle) string   { return C.GoString(C.vxm_artifact_path(a)) }
+func artifactSize(a artifactHandle) uint64   { return uint64(C.vxm_artifact_size(a)) }
+func artifactKey(a artifactHandle) string    { return C.GoString(C.vxm_artifact_key(a)) }
+func artifactSource(a artifactHandle) uint32 { return uint32(C.vxm_artifact_source(a)) }
+
+func resolve(h engineHandle, request []byte, c cancelHandle) (artifactHandle, error) {
+	p, n := bytesArg(request)
+	var a *C.vxm_artifact
+	var e *C.vxm_error
+	st := C.vxm_resolve(h, p, n, c, &a, &e)
+	if st != C.VXM_STATUS_OK {
+		return nil, takeError(st, e)
+	}
+	return a, nil
+}
+
+func statsJSON(h engineHandle) (string, error) {
+	var s *C.char
+	var e *C.vxm_error
+	st := C.vxm_stats_json(h, &s, &e)
+	if st != C.VXM_STATUS_OK {
+		return "", takeError(st, e)
+	}
+	defer C.vxm_string_free(s)
+	return C.GoString(s), nil
+}

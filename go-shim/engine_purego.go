@@ -1,0 +1,222 @@
+//go:build !cgo || velox_purego
+
+package velox
+
+// The purego backend loads libvelox_middleware.so at run time, so the plugin builds
+// with CGO_ENABLED=0 (as Velox builds RoadRunner). Only pointers and integers cross the
+// boundary; C strings come back either as Go copies (purego's `string` return, for
+// strings the library owns) or through cString below.
+
+import (
+	"fmt"
+	"sync"
+	"unsafe"
+
+	"github.com/ebitengine/purego"
+)
+
+type (
+	engineHandle   = unsafe.Pointer
+	cancelHandle   = unsafe.Pointer
+	artifactHandle = unsafe.Pointer
+)
+
+// Backend names the way the library is bound, for logs.
+const Backend = "purego"
+
+var (
+	vxmVersion          func() string
+	vxmErrorStatus      func(e unsafe.Pointer) uint32
+	vxmErrorMessage     func(e unsafe.Pointer) string
+	vxmErrorCode        func(e unsafe.Pointer) string
+	vxmErrorHTTPStatus  func(e unsafe.Pointer) uint16
+	vxmErrorFree        func(e unsafe.Pointer)
+	vxmEngineNew        func(cfg *byte, n uintptr, out *unsafe.Pointer, outErr *unsafe.Pointer) uint32
+	vxmEngineFree       func(h unsafe.Pointer)
+	vxmCancelNew        func() unsafe.Pointer
+	vxmCancelTrigger    func(c unsafe.Pointer)
+	vxmCancelFree       func(c unsafe.Pointer)
+	vxmResolve          func(h unsafe.Pointer, req *byte, n uintptr, c unsafe.Pointer, out *unsafe.Pointer, outErr *unsafe.Pointer) uint32
+	vxmArtifactFd       func(a unsafe.Pointer) int32
+	vxmArtifactPath     func(a unsafe.Pointer) string
+	vxmArtifactSize     func(a unsafe.Pointer) uint64
+	vxmArtifactKey      func(a unsafe.Pointer) string
+	vxmArtifactSource   func(a unsafe.Pointer) uint32
+	vxmArtifactFree     func(a unsafe.Pointer)
+	vxmStatsJSON        func(h unsafe.Pointer, out *unsafe.Pointer, outErr *unsafe.Pointer) uint32
+	vxmStringFree       func(s unsafe.Pointer)
+	libraryLoadedFrom   string
+	libraryMu           sync.Mutex
+	libraryHandle       uintptr
+	librarySymbolsTable = []struct {
+		fn   any
+		name string
+	}{
+		{&vxmErrorStatus, "vxm_error_status"},
+		{&vxmErrorMessage, "vxm_error_message"},
+		{&vxmErrorCode, "vxm_error_code"},
+		{&vxmErrorHTTPStatus, "vxm_error_http_status"},
+		{&vxmErrorFree, "vxm_error_free"},
+		{&vxmEngineNew, "vxm_engine_new"},
+		{&vxmEngineFree, "vxm_engine_free"},
+		{&vxmCancelNew, "vxm_cancel_new"},
+		{&vxmCancelTrigger, "vxm_cancel_trigger"},
+		{&vxmCancelFree, "vxm_cancel_free"},
+		{&vxmResolve, "vxm_resolve"},
+		{&vxmArtifactFd, "vxm_artifact_fd"},
+		{&vxmArtifactPath, "vxm_artifact_path"},
+		{&vxmArtifactSize, "vxm_artifact_size"},
+		{&vxmArtifactKey, "vxm_artifact_key"},
+		{&vxmArtifactSource, "vxm_artifact_source"},
+		{&vxmArtifactFree, "vxm_artifact_free"},
+		{&vxmStatsJSON, "vxm_stats_json"},
+		{&vxmStringFree, "vxm_string_free"},
+	}
+)
+
+// LoadLibrary loads the shared library once per process, trying path (the plugin's
+// `library_path`), then $VELOX_MIDDLEWARE_LIB, then the executable's directory, then
+// the system search path. Once a library is loaded, later calls return nil.
+func LoadLibrary(path string) error {
+	libraryMu.Lock()
+	defer libraryMu.Unlock()
+	if libraryHandle != 0 {
+		return nil
+	}
+	h, where, err := openLibrary(libraryCandidates(path))
+	if err != nil {
+		return err
+	}
+	libraryHandle, libraryLoadedFrom = h, where
+	return nil
+}
+
+// LibraryLocation says which file was loaded ("" before LoadLibrary succeeded).
+func LibraryLocation() string {
+	libraryMu.Lock()
+	defer libraryMu.Unlock()
+	return libraryLoadedFrom
+}
+
+// openLibrary returns the first candidate that loads, exports every symbol and has a
+// compatible version. It binds the package's function variables to it.
+func openLibrary(candidates []libraryCandidate) (uintptr, string, error) {
+	failed := &loadError{}
+	for _, c := range candidates {
+		h, err := purego.Dlopen(c.path, purego.RTLD_NOW|purego.RTLD_LOCAL)
+		if err != nil {
+			failed.add(c, err)
+			continue
+		}
+		if err := bindLibrary(h); err != nil {
+			_ = purego.Dlclose(h)
+			failed.add(c, err)
+			continue
+		}
+		return h, c.path, nil
+	}
+	return 0, "", failed
+}
+
+// bindLibrary checks the version first, so that an old library is refused for its
+// version rather than for a missing symbol.
+func bindLibrary(h uintptr) error {
+	sym, err := purego.Dlsym(h, "vxm_version")
+	if err != nil {
+		return fmt.Errorf("not a velox_middleware library: %w", err)
+	}
+	var version func() string
+	purego.RegisterFunc(&version, sym)
+	if err := checkVersion(version()); err != nil {
+		return err
+	}
+	syms := make([]uintptr, len(librarySymbolsTable))
+	for i, s := range librarySymbolsTable {
+		if syms[i], err = purego.Dlsym(h, s.name); err != nil {
+			return fmt.Errorf("missing symbol %s: %w", s.name, err)
+		}
+	}
+	for i, s := range librarySymbolsTable {
+		purego.RegisterFunc(s.fn, syms[i])
+	}
+	vxmVersion = version
+	return nil
+}
+
+func libVersion() string { return vxmVersion() }
+
+// bytesArg passes a Go byte slice as (ptr, len). The library refuses NULL even for an
+// empty string, so an empty slice points at a private byte.
+func bytesArg(b []byte) (*byte, uintptr) {
+	if len(b) == 0 {
+		return new(byte), 0
+	}
+	return unsafe.SliceData(b), uintptr(len(b))
+}
+
+// cString copies a NUL-terminated C string.
+func cString(p unsafe.Pointer) string {
+	if p == nil {
+		return ""
+	}
+	n := 0
+	for *(*byte)(unsafe.Add(p, n)) != 0 {
+		n++
+	}
+	return string(unsafe.Slice((*byte)(p), n))
+}
+
+// takeError converts and frees a library error.
+func takeError(status uint32, e unsafe.Pointer) *Error {
+	if e == nil {
+		return &Error{Status: Status(status), HTTPStatus: 500, Code: "unknown", Message: "the library gave no details"}
+	}
+	defer vxmErrorFree(e)
+	return &Error{
+		Status:     Status(vxmErrorStatus(e)),
+		HTTPStatus: int(vxmErrorHTTPStatus(e)),
+		Code:       vxmErrorCode(e),
+		Message:    vxmErrorMessage(e),
+	}
+}
+
+func engineNew(config []byte) (engineHandle, error) {
+	p, n := bytesArg(config)
+	var h, e unsafe.Pointer
+	st := vxmEngineNew(p, n, &h, &e)
+	if Status(st) != StatusOK {
+		return nil, takeError(st, e)
+	}
+	return h, nil
+}
+
+func engineFree(h engineHandle)              { vxmEngineFree(h) }
+func cancelNew() cancelHandle                { return vxmCancelNew() }
+func cancelTrigger(c cancelHandle)           { vxmCancelTrigger(c) }
+func cancelFree(c cancelHandle)              { vxmCancelFree(c) }
+func artifactFree(a artifactHandle)          { vxmArtifactFree(a) }
+func artifactFd(a artifactHandle) int32      { return vxmArtifactFd(a) }
+func artifactPath(a artifactHandle) string   { return vxmArtifactPath(a) }
+func artifactSize(a artifactHandle) uint64   { return vxmArtifactSize(a) }
+func artifactKey(a artifactHandle) string    { return vxmArtifactKey(a) }
+func artifactSource(a artifactHandle) uint32 { return vxmArtifactSource(a) }
+
+func resolve(h engineHandle, request []byte, c cancelHandle) (artifactHandle, error) {
+	p, n := bytesArg(request)
+	var a, e unsafe.Pointer
+	st := vxmResolve(h, p, n, c, &a, &e)
+	if Status(st) != StatusOK {
+		return nil, takeError(st, e)
+	}
+	return a, nil
+}
+
+func statsJSON(h engineHandle) (string, error) {
+	var s, e unsafe.Pointer
+	st := vxmStatsJSON(h, &s, &e)
+	if Status(st) != StatusOK {
+		return "", takeError(st, e)
+	}
+	defer vxmStringFree(s)
+	return cString(s), nil
+}

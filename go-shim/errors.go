@@ -1,0 +1,80 @@
+package velox
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+)
+
+// Status is the library's vxm_status. The values are fixed by the ABI.
+type Status uint32
+
+const (
+	StatusOK                  Status = 0
+	StatusNullArgument        Status = 1
+	StatusInvalidConfig       Status = 2
+	StatusInvalidRequest      Status = 3
+	StatusNotFound            Status = 4
+	StatusUpstreamRejected    Status = 5
+	StatusBuildFailed         Status = 6
+	StatusUpstreamUnavailable Status = 7
+	StatusTimeout             Status = 8
+	StatusCancelled           Status = 9
+	StatusUnsafePath          Status = 10
+	StatusIO                  Status = 11
+	StatusShuttingDown        Status = 12
+	StatusPanic               Status = 13
+)
+
+// Error is a failed library call. HTTPStatus and Code are what the library says an
+// HTTP host should answer, so that the mapping lives in one place (Rust).
+type Error struct {
+	Status     Status
+	HTTPStatus int
+	Code       string
+	Message    string
+}
+
+func (e *Error) Error() string {
+	if e.Code == "" {
+		return "velox: " + e.Message
+	}
+	return "velox: " + e.Code + ": " + e.Message
+}
+
+func asError(err error, target **Error) bool {
+	return errors.As(err, target)
+}
+
+// The errors the shim produces itself, with the statuses the library would give them.
+
+func errShuttingDown() *Error {
+	return &Error{Status: StatusShuttingDown, HTTPStatus: http.StatusServiceUnavailable,
+		Code: "shutting_down", Message: "the velox engine is shutting down"}
+}
+
+func errCancelled() *Error {
+	return &Error{Status: StatusCancelled, HTTPStatus: 499, Code: "cancelled", Message: "the call was cancelled"}
+}
+
+func errBadBody(msg string) *Error {
+	return &Error{Status: StatusInvalidRequest, HTTPStatus: http.StatusBadRequest, Code: "invalid_request", Message: msg}
+}
+
+// writeError answers an HTTP client with the error's status and a small JSON body.
+func writeError(w http.ResponseWriter, e *Error) {
+	status := e.HTTPStatus
+	if status < 400 || status > 599 {
+		status = http.StatusInternalServerError
+	}
+	body, _ := json.Marshal(struct {
+		Error string `json:"error"`
+		Code  string `json:"code"`
+	}{e.Message, e.Code})
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}

@@ -1,0 +1,119 @@
+package velox
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// MaxRequestBody bounds a worker's build request (after gzip decoding). Real requests
+// are a few KiB; the bound keeps a runaway worker from filling memory.
+const MaxRequestBody = 1 << 20
+
+// Middleware hands every request to next (the PHP worker). Responses without
+// X-Velox-Build pass through untouched; a build request is resolved once the worker
+// has returned (the worker is free during the build) and the binary is streamed.
+func (p *Plugin) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := newCapture(w, MaxRequestBody)
+		next.ServeHTTP(c, r)
+		c.decideIfSilent()
+		if !c.build {
+			return
+		}
+		p.handleBuild(w, r, c)
+	})
+}
+
+func (p *Plugin) handleBuild(w http.ResponseWriter, r *http.Request, c *capture) {
+	body, bad := buildRequestBody(c, w.Header().Get("Content-Encoding"))
+	if bad != nil {
+		p.fail(w, r, bad, 0)
+		return
+	}
+	if p.engine == nil { // Init failed or never ran; RoadRunner would not route here
+		p.fail(w, r, errShuttingDown(), 0)
+		return
+	}
+	start := time.Now()
+	a, err := p.engine.Resolve(r.Context(), body)
+	if err != nil {
+		p.fail(w, r, err, time.Since(start))
+		return
+	}
+	defer func() { _ = a.File.Close() }()
+	p.log.Debug("serving binary",
+		zap.String("key", a.Key),
+		zap.String("cache", a.Source.CacheHeader()),
+		zap.Int64("size", a.Size),
+		zap.Duration("resolve", time.Since(start)),
+		zap.String("range", r.Header.Get("Range")),
+		zap.String("method", r.Method),
+	)
+	serveArtifact(w, r, a, binaryFileName(body))
+}
+
+// fail answers with the library's HTTP status and a JSON body, unless the client has
+// gone, in which case nothing is written.
+func (p *Plugin) fail(w http.ResponseWriter, r *http.Request, err error, took time.Duration) {
+	var e *Error
+	if !asError(err, &e) {
+		e = &Error{Status: StatusIO, HTTPStatus: http.StatusInternalServerError, Code: "internal", Message: err.Error()}
+	}
+	if r.Context().Err() != nil || e.Status == StatusCancelled {
+		p.log.Debug("client went away before the binary was ready", zap.Duration("waited", took))
+		return
+	}
+	log := p.log.Warn
+	if e.HTTPStatus >= 500 {
+		log = p.log.Error
+	}
+	log("build request failed",
+		zap.String("code", e.Code),
+		zap.Int("status", e.HTTPStatus),
+		zap.String("error", e.Message),
+		zap.Duration("waited", took),
+	)
+	h := w.Header()
+	for _, k := range droppedWorkerHeaders {
+		h.Del(k)
+	}
+	h.Del("Content-Disposition")
+	writeError(w, e)
+}
+
+// buildRequestBody returns the worker's JSON, gzip-decoded when the worker (or a gzip
+// middleware between it and us) compressed it.
+func buildRequestBody(c *capture, encoding string) ([]byte, *Error) {
+	if c.tooBig {
+		return nil, errBadBody(fmt.Sprintf("body: the build request exceeds %d bytes", MaxRequestBody))
+	}
+	encoding = strings.ToLower(strings.TrimSpace(encoding))
+	gzipped := encoding == "gzip" || encoding == "x-gzip" ||
+		(encoding == "" && len(c.body) >= 2 && c.body[0] == 0x1f && c.body[1] == 0x8b)
+	switch {
+	case gzipped:
+		zr, err := gzip.NewReader(bytes.NewReader(c.body))
+		if err != nil {
+			return nil, errBadBody("body: gzip: " + err.Error())
+		}
+		out, err := io.ReadAll(io.LimitReader(zr, MaxRequestBody+1))
+		if err != nil {
+			return nil, errBadBody("body: gzip: " + err.Error())
+		}
+		if len(out) > MaxRequestBody {
+			return nil, errBadBody(fmt.Sprintf("body: the decoded build request exceeds %d bytes", MaxRequestBody))
+		}
+		return out, nil
+	case encoding == "" || encoding == "identity":
+		return c.body, nil
+	default:
+		return nil, errBadBody("body: unsupported Content-Encoding " + encoding)
+	}
+}

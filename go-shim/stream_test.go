@@ -1,0 +1,60 @@
+package velox
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// Exercises stream.go alone (no library): a regular file served as an artifact. Run
+// under `strace -f -e trace=sendfile` to see net/http's sendfile path taken.
+func TestServeArtifactSendsTheWholeFileWithItsHeaders(t *testing.T) {
+	content := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+	path := filepath.Join(t.TempDir(), "bin")
+	if err := os.WriteFile(path, content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f, err := os.Open(path)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer func() { _ = f.Close() }()
+		w.Header().Set("Content-Type", "application/json") // the worker's, must be replaced
+		serveArtifact(w, r, &Artifact{File: f, Size: int64(len(content)), Key: "k", Source: SourceJoined}, "rr-x")
+	}))
+	defer srv.Close()
+
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	got, err := io.ReadAll(resp.Body)
+	if err != nil || !bytes.Equal(got, content) {
+		t.Fatalf("downloaded %d bytes (err %v), want %d identical", len(got), err, len(content))
+	}
+	if resp.Header.Get("Content-Type") != "application/octet-stream" || resp.Header.Get(HeaderCache) != "JOINED" ||
+		resp.Header.Get("Etag") != `"k"` || resp.ContentLength != int64(len(content)) {
+		t.Fatalf("headers: %v", resp.Header)
+	}
+}
+
+func TestBinaryFileNameIsSafeAndNamesThePlatform(t *testing.T) {
+	cases := map[string]string{
+		`{"rr_version":"v2025.1.5","target_platform":{"os":"linux","arch":"amd64"}}`:   "rr-v2025.1.5-linux-amd64",
+		`{"rr_version":"v2025.1.5","target_platform":{"os":"windows","arch":"arm64"}}`: "rr-v2025.1.5-windows-arm64.exe",
+		`{"rr_version":"v1\"; x=\"y","target_platform":{"os":"linux","arch":"amd64"}}`: "rr-v1x-linux-amd64",
+		`not json`: "rr",
+	}
+	for body, want := range cases {
+		if got := binaryFileName([]byte(body)); got != want {
+			t.Errorf("binaryFileName(%s) = %q, want %q", body, got, want)
+		}
+	}
+}
