@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 use velox_middleware::local::{LocalBuildConfig, LocalBuilder, SourceMode};
-use velox_middleware::request::{Platform, Plugin};
+use velox_middleware::request::{Exclude, Platform, Plugin, Replace};
 use velox_middleware::{BuildRequest, Error};
 
 /// What the stand-in does for `go mod download -json`.
@@ -126,6 +126,10 @@ fn request(arch: &str, plugins: &[(&str, &str)]) -> BuildRequest {
             })
             .collect(),
         force_rebuild: false,
+        replaces: vec![],
+        excludes: vec![],
+        race: false,
+        debug: false,
     }
 }
 
@@ -248,6 +252,51 @@ async fn generated_build_runs_the_go_steps_for_the_requested_platform() {
     );
     drop(build);
     wait_until_empty(work.path()).await;
+}
+
+#[tokio::test]
+async fn replaces_excludes_queries_race_and_debug_reach_the_go_commands() {
+    let go = FakeGo::new(Download::Refused, Tidy::Ok);
+    let work = tempfile::tempdir().unwrap();
+    let builder = go.builder(work.path(), SourceMode::Generated);
+    let mut req = request(
+        "amd64",
+        &[
+            ("github.com/roadrunner-server/http/v5", "v5.3.0"),
+            ("github.com/example/edge", "latest"),
+        ],
+    );
+    req.replaces = vec![Replace {
+        old: "github.com/roadrunner-server/pool".into(),
+        new: "github.com/example/pool@v1.1.4".into(),
+    }];
+    req.excludes = vec![Exclude {
+        module: "github.com/spf13/viper".into(),
+        version: "v1.18.0".into(),
+    }];
+    req.race = true;
+    req.debug = true;
+
+    builder.build(&req, CancellationToken::new()).await.unwrap();
+
+    let calls = go.calls();
+    assert_eq!(calls.len(), 5, "{calls:#?}");
+    assert_eq!(
+        calls[1],
+        "mod edit -require=github.com/roadrunner-server/endure/v2@v2.6.2 \
+         -require=github.com/roadrunner-server/config/v5@v5.1.9 \
+         -require=github.com/roadrunner-server/http/v5@v5.3.0 \
+         -replace=github.com/roadrunner-server/pool=github.com/example/pool@v1.1.4 \
+         -exclude=github.com/spf13/viper@v1.18.0"
+    );
+    assert_eq!(calls[2], "get github.com/example/edge@latest");
+    assert_eq!(calls[3], "mod tidy");
+    assert!(
+        calls[4].starts_with("build -trimpath -race -gcflags=all=-N -l -ldflags -X main.version="),
+        "{}",
+        calls[4]
+    );
+    assert!(go.build_env().lines().any(|l| l == "CGO_ENABLED=1"));
 }
 
 #[tokio::test]

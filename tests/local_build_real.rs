@@ -36,6 +36,10 @@ fn request(plugins: &[(&str, &str)]) -> BuildRequest {
             })
             .collect(),
         force_rebuild: false,
+        replaces: vec![],
+        excludes: vec![],
+        race: false,
+        debug: false,
     }
 }
 

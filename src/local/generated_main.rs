@@ -255,6 +255,7 @@ mod tests {
                 .iter()
                 .map(|(m, t)| ModuleVersion::new(m, t))
                 .collect(),
+            ..Default::default()
         }
     }
 

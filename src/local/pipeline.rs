@@ -3,10 +3,12 @@
 //! 1. (source `auto`/`roadrunner`) `go mod download -json <roadrunner module>@<rr_version>`;
 //!    when served, copy it and rewrite `container/plugins.go`;
 //!    otherwise write the generated `main.go` and `go mod init`.
-//! 2. `go mod edit -require=<module>@<tag> ...` for every plugin.
+//! 2. `go mod edit -require=<module>@<tag> ... -replace=... -exclude=...`
+//!    (`go get` for tags that are queries: `latest`, commit hashes).
 //! 3. `go mod tidy`.
 //! 4. `go build -trimpath -ldflags "-s -w -X ..." -o <output>` with the request's
-//!    GOOS/GOARCH and `CGO_ENABLED=0`.
+//!    GOOS/GOARCH and `CGO_ENABLED=0` (`-race` with cgo; `debug`: `-gcflags all=-N -l`
+//!    and symbols kept).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -18,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::config::{LocalBuildConfig, SourceMode};
 use super::generated_main;
 use super::log::BuildLog;
-use super::plan::{ModuleVersion, Plan};
+use super::plan::{is_canonical_version, ModuleVersion, Plan};
 use super::process::{run_step, StepOutput};
 use super::roadrunner_source::{self, Probe};
 use crate::error::{Error, Result};
@@ -121,32 +123,54 @@ impl Pipeline<'_> {
             }
         };
 
-        if !requirements.is_empty() {
-            let mut args = vec!["mod".to_string(), "edit".to_string()];
-            args.extend(
-                requirements
-                    .iter()
-                    .map(|r: &ModuleVersion| format!("-require={}", r.spec())),
-            );
-            self.step("go mod edit", &dir, &args, &[]).await?;
+        // Canonical versions are pinned with `go mod edit`; queries (`latest`, a commit
+        // hash) need `go get` to resolve them.
+        let (pinned, queries): (Vec<&ModuleVersion>, Vec<&ModuleVersion>) = requirements
+            .iter()
+            .partition(|r| is_canonical_version(&r.tag));
+        let mut edit: Vec<String> = vec!["mod".into(), "edit".into()];
+        edit.extend(pinned.iter().map(|r| format!("-require={}", r.spec())));
+        edit.extend(
+            self.plan
+                .replaces
+                .iter()
+                .map(|(old, new)| format!("-replace={old}={new}")),
+        );
+        edit.extend(self.plan.excludes.iter().map(|e| format!("-exclude={e}")));
+        if edit.len() > 2 {
+            self.step("go mod edit", &dir, &edit, &[]).await?;
+        }
+        if !queries.is_empty() {
+            let mut get: Vec<String> = vec!["get".into()];
+            get.extend(queries.iter().map(|r| r.spec()));
+            self.step("go get", &dir, &get, &[]).await?;
         }
         self.step("go mod tidy", &dir, &["mod", "tidy"], &[])
             .await?;
 
-        let ldflags = format!("-s -w {version_flags}");
-        let out = out_file.as_os_str().to_owned();
-        let args: Vec<OsString> = vec![
-            "build".into(),
-            "-trimpath".into(),
+        let mut args: Vec<OsString> = vec!["build".into(), "-trimpath".into()];
+        if self.plan.race {
+            args.push("-race".into());
+        }
+        let ldflags = if self.plan.debug {
+            args.push("-gcflags=all=-N -l".into());
+            version_flags
+        } else {
+            format!("-s -w {version_flags}")
+        };
+        args.extend([
             "-ldflags".into(),
             ldflags.into(),
             "-o".into(),
-            out,
+            out_file.as_os_str().to_owned(),
             target.into(),
-        ];
+        ]);
+        // The race detector needs cgo; Velox turns it on for race builds too.
+        let cgo = if self.plan.race { "1" } else { "0" };
         let platform = [
             ("GOOS", self.plan.os.as_str()),
             ("GOARCH", self.plan.arch.as_str()),
+            ("CGO_ENABLED", cgo),
         ];
         self.step("go build", &dir, &args, &platform).await?;
         if !out_file.is_file() {
@@ -159,7 +183,7 @@ impl Pipeline<'_> {
         if self.cfg.source == SourceMode::Generated {
             return Ok(Base::Generated);
         }
-        let spec = format!("{}@{}", self.plan.rr_module(), self.plan.rr_tag());
+        let spec = format!("{}@{}", self.plan.rr_module(), self.plan.rr_query());
         let out = self
             .go(
                 "go mod download",

@@ -30,13 +30,21 @@ impl ModuleVersion {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Plan {
     pub(crate) rr_version: String,
     pub(crate) os: String,
     pub(crate) arch: String,
     /// Requested plugins, request order, no duplicates.
     pub(crate) plugins: Vec<ModuleVersion>,
+    /// go.mod `replace old => new` directives.
+    pub(crate) replaces: Vec<(String, String)>,
+    /// go.mod `exclude module version` directives, as `module@version`.
+    pub(crate) excludes: Vec<String>,
+    /// `go build -race` (which needs cgo, as in Velox).
+    pub(crate) race: bool,
+    /// No optimisations, DWARF kept (`-gcflags all=-N -l`, no `-s -w`).
+    pub(crate) debug: bool,
 }
 
 impl Plan {
@@ -56,11 +64,31 @@ impl Plan {
             }
             plugins.push(ModuleVersion::new(&p.module_name, &p.tag));
         }
+        let mut replaces = Vec::with_capacity(req.replaces.len());
+        for (i, r) in req.replaces.iter().enumerate() {
+            let (module, version) = r.old.split_once('@').unwrap_or((&r.old, ""));
+            check_module(&format!("replaces[{i}].old"), module)?;
+            if !version.is_empty() {
+                check_version(&format!("replaces[{i}].old"), version)?;
+            }
+            check_replacement(&format!("replaces[{i}].new"), &r.new)?;
+            replaces.push((r.old.clone(), r.new.clone()));
+        }
+        let mut excludes = Vec::with_capacity(req.excludes.len());
+        for (i, e) in req.excludes.iter().enumerate() {
+            check_module(&format!("excludes[{i}].module"), &e.module)?;
+            check_version(&format!("excludes[{i}].version"), &e.version)?;
+            excludes.push(format!("{}@{}", e.module, e.version));
+        }
         Ok(Plan {
             rr_version: req.rr_version.clone(),
             os: req.target_platform.os.clone(),
             arch: req.target_platform.arch.clone(),
             plugins,
+            replaces,
+            excludes,
+            race: req.race,
+            debug: req.debug,
         })
     }
 
@@ -73,24 +101,29 @@ impl Plan {
         }
     }
 
-    /// `rr_version` as a module query: always with the leading `v`.
-    pub(crate) fn rr_tag(&self) -> String {
-        if self.rr_version.starts_with('v') {
-            self.rr_version.clone()
-        } else {
+    /// `rr_version` as a module query: `v` added to a bare number (`2025.1.15`);
+    /// `master` and commit hashes as they are.
+    pub(crate) fn rr_query(&self) -> String {
+        if self.rr_version.starts_with(|c: char| c.is_ascii_digit())
+            && self.rr_version.contains('.')
+        {
             format!("v{}", self.rr_version)
+        } else {
+            self.rr_version.clone()
         }
     }
 
     /// RoadRunner's module path for `rr_version`: the major version is the year since
-    /// v2023 (`github.com/roadrunner-server/roadrunner/v2025`).
+    /// v2023 (`github.com/roadrunner-server/roadrunner/v2025`). `master` and commit
+    /// hashes are looked up in the newest line, [`NEWEST_RR_MAJOR`].
     pub(crate) fn rr_module(&self) -> String {
-        let tag = self.rr_tag();
-        let major: u64 = tag[1..]
-            .split('.')
-            .next()
-            .and_then(|m| m.parse().ok())
-            .unwrap_or(0);
+        let query = self.rr_query();
+        let major = query
+            .strip_prefix('v')
+            .and_then(|rest| rest.split('.').next())
+            .and_then(|m| m.parse::<u64>().ok())
+            .filter(|_| query.contains('.'))
+            .unwrap_or(NEWEST_RR_MAJOR);
         if major >= 2 {
             format!("github.com/roadrunner-server/roadrunner/v{major}")
         } else {
@@ -99,10 +132,31 @@ impl Plan {
     }
 }
 
+/// The RoadRunner release line `master` and commit hashes belong to.
+pub(crate) const NEWEST_RR_MAJOR: u64 = 2025;
+
+/// Whether `go mod edit -require` accepts `v` as it is; anything else (`latest`, a commit
+/// hash) is a query that `go get` resolves.
+pub(crate) fn is_canonical_version(v: &str) -> bool {
+    let Some(rest) = v.strip_prefix('v') else {
+        return false;
+    };
+    let rest = rest.strip_suffix("+incompatible").unwrap_or(rest);
+    if rest.contains('+') {
+        return false;
+    }
+    let core = rest.split_once('-').map_or(rest, |(core, _)| core);
+    let parts: Vec<&str> = core.split('.').collect();
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+}
+
 fn check_version(field: &str, v: &str) -> Result<()> {
     let ok = !v.is_empty()
         && v.len() <= 128
-        && v.starts_with(|c: char| c == 'v' || c.is_ascii_digit())
+        && v.starts_with(|c: char| c.is_ascii_alphanumeric())
         && v.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+' | '_'));
     if ok {
@@ -112,6 +166,34 @@ fn check_version(field: &str, v: &str) -> Result<()> {
             field,
             "must be a version such as v1.2.3 (letters, digits, `.`, `-`, `+`, `_`)",
         ))
+    }
+}
+
+/// The right side of a `replace`: `module@version` or a local path on this machine.
+fn check_replacement(field: &str, new: &str) -> Result<()> {
+    if new.starts_with("./") || new.starts_with("../") || new.starts_with('/') {
+        let ok = new.len() <= 256
+            && new.chars().all(|c| {
+                c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '~' | '/' | '+' | ',' | '-')
+            });
+        return if ok {
+            Ok(())
+        } else {
+            Err(Error::request(
+                field,
+                "local path has characters outside [A-Za-z0-9._~/+,-]",
+            ))
+        };
+    }
+    match new.split_once('@') {
+        Some((module, version)) => {
+            check_module(field, module)?;
+            check_version(field, version)
+        }
+        None => Err(Error::request(
+            field,
+            "must be module@version or a local path (./, ../ or /)",
+        )),
     }
 }
 
@@ -172,6 +254,10 @@ mod tests {
                 })
                 .collect(),
             force_rebuild: false,
+            replaces: vec![],
+            excludes: vec![],
+            race: false,
+            debug: false,
         }
     }
 
@@ -183,11 +269,62 @@ mod tests {
             "github.com/roadrunner-server/roadrunner/v2025"
         );
         let plan = Plan::from_request(&request("2024.3.0", &[])).unwrap();
-        assert_eq!(plan.rr_tag(), "v2024.3.0");
+        assert_eq!(plan.rr_query(), "v2024.3.0");
         assert_eq!(
             plan.rr_module(),
             "github.com/roadrunner-server/roadrunner/v2024"
         );
+        let plan = Plan::from_request(&request("master", &[])).unwrap();
+        assert_eq!(plan.rr_query(), "master");
+        assert_eq!(
+            plan.rr_module(),
+            "github.com/roadrunner-server/roadrunner/v2025"
+        );
+    }
+
+    #[test]
+    fn only_canonical_versions_go_to_go_mod_edit() {
+        for v in [
+            "v1.2.3",
+            "v5.0.0-beta.1",
+            "v2.0.0+incompatible",
+            "v0.0.0-20240101000000-abcdef123456",
+        ] {
+            assert!(is_canonical_version(v), "{v}");
+        }
+        for v in [
+            "latest",
+            "master",
+            "abcdef1",
+            "v1.2",
+            "1.2.3",
+            "v1.2.3+build",
+        ] {
+            assert!(!is_canonical_version(v), "{v}");
+        }
+    }
+
+    #[test]
+    fn replaces_and_excludes_are_checked_and_kept() {
+        let mut req = request("v2025.1.15", &[]);
+        req.replaces = vec![crate::request::Replace {
+            old: "github.com/a/b@v1.0.0".into(),
+            new: "../fork".into(),
+        }];
+        req.excludes = vec![crate::request::Exclude {
+            module: "github.com/c/d".into(),
+            version: "v0.1.0".into(),
+        }];
+        let plan = Plan::from_request(&req).unwrap();
+        assert_eq!(
+            plan.replaces,
+            [("github.com/a/b@v1.0.0".to_string(), "../fork".to_string())]
+        );
+        assert_eq!(plan.excludes, ["github.com/c/d@v0.1.0"]);
+
+        req.replaces[0].new = "fork".into();
+        let err = Plan::from_request(&req).unwrap_err();
+        assert!(err.to_string().contains("replaces[0].new"), "{err}");
     }
 
     #[test]

@@ -148,6 +148,7 @@ mod tests {
                 ModuleVersion::new("github.com/roadrunner-server/config/v5", "v5.1.9"),
                 ModuleVersion::new("github.com/roadrunner-server/http/v5", "v5.3.0"),
             ],
+            ..Default::default()
         };
         let src = plugins_go(&plan);
         assert!(src.contains("\tp0 \"github.com/roadrunner-server/http/v5\"\n"));
