@@ -70,6 +70,30 @@ go-test: lib
 
 test: deps lint rust-test c-test go-test
 
+# RoadRunner with the plugin (e2e/cmd/rr, our own main on endure). Go's build cache makes
+# these cheap after the first build.
+E2E_TIMEOUT ?= 15m
+
+rr: lib
+	@mkdir -p $(BUILD)
+	cd e2e && CGO_ENABLED=1 $(GO) build -o $(BUILD)/rr ./cmd/rr
+
+# CGO_ENABLED=0: the purego backend loads the shared library, found next to the binary.
+rr-purego: lib
+	@mkdir -p $(BUILD)
+	cd e2e && CGO_ENABLED=0 $(GO) build -o $(BUILD)/rr-purego ./cmd/rr
+	cp $(SHARED_LIB) $(BUILD)/
+
+# The demo: build/rr + the e2e PHP worker + the fake Velox server, on 127.0.0.1:8080.
+demo: deps rr
+	cd e2e && $(GO) build -o $(BUILD)/fakevelox ./cmd/fakevelox
+	e2e/demo.sh
+
+e2e: rr rr-purego
+	@command -v php >/dev/null || { echo "e2e needs php-cli (make deps)"; exit 1; }
+	cd e2e && $(GO) vet ./...
+	cd e2e && $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -run E2E -v ./...
+
 clean:
 	$(CARGO) clean
 	rm -rf $(BUILD)

@@ -261,6 +261,52 @@ uint16_t vxm_error_http_status(const vxm_error *err);
 void vxm_error_free(vxm_error *err);
 
 /*
+ Sets the library's log level, process-wide: one of `"error"`, `"warn"`, `"info"`
+ (the default), `"debug"`, `"trace"` or `"off"` (NUL-terminated, any case, borrowed
+ for the call). Records above the level are not produced at all. An engine created
+ with the `log_level` configuration key sets it too; the last call wins.
+
+ `INVALID_CONFIG` for any other name, `NULL_ARGUMENT` for NULL. Thread-safe; does not
+ block.
+ */
+vxm_status vxm_log_set_level(const char *level, vxm_error **out_error);
+
+/*
+ Takes the oldest log record, waiting up to `timeout_ms` milliseconds for one
+ (0 = do not wait).
+
+ A record is one JSON object on one line, without a trailing newline:
+ `{"level":"info","target":"velox_middleware::cache","message":"...","fields":{...}}`
+ where `level` is `error`, `warn`, `info`, `debug` or `trace`, `fields` holds the
+ event's structured fields (strings, numbers, booleans; long strings are cut at 8 KiB),
+ and `"dropped": N` is present when N older records were discarded because the queue
+ (4096 records or 4 MiB) was full since the previous record was taken.
+
+ `OK`: `*out_record` owns the record; free it with `vxm_string_free`.
+ `NOT_FOUND`: no record came within `timeout_ms`, or `vxm_log_wake` was called;
+ `*out_record` is set to NULL and no error object is made.
+
+ Blocks the calling thread: call it from a thread (goroutine) dedicated to logging.
+ Thread-safe; records are handed out once each, oldest first. Needs no engine: the
+ queue is process-wide and fills as soon as any `vxm_` function has set it up.
+ */
+vxm_status vxm_log_next(uint32_t timeout_ms, char **out_record, vxm_error **out_error);
+
+/*
+ Makes every `vxm_log_next` blocked at this moment return `NOT_FOUND` promptly; when
+ none is blocked, the next call that would have to wait returns `NOT_FOUND` at once
+ instead, so a wake racing with the start of a read is not lost. For shutting a log
+ reader down. Thread-safe; does not block.
+ */
+void vxm_log_wake(void);
+
+/*
+ How many log records have been discarded, since the process started, because the
+ queue was full (nobody was reading fast enough). Thread-safe; does not block.
+ */
+uint64_t vxm_log_dropped(void);
+
+/*
  Resolves a worker's build request (`request_json`, the body the PHP worker sent,
  borrowed for the call) to a binary: cache hit, else join an identical build already
  in flight, else ask the Velox server (with retries), store it in the cache.

@@ -22,3 +22,4 @@ fi
 
 cargo fetch --quiet
 if [ -f go-shim/go.mod ]; then (cd go-shim && go mod download); fi
+if [ -f e2e/go.mod ]; then (cd e2e && go mod download); fi

@@ -27,6 +27,9 @@ pub struct Engine {
 impl Engine {
     pub fn new(config_json: &[u8]) -> Result<Engine> {
         let config = Arc::new(Config::from_json(config_json)?);
+        if let Some(level) = &config.log_level {
+            crate::logging::set_level(level)?;
+        }
         let stats = Arc::new(Stats::default());
         let cache = if config.cache.enabled {
             Some(Arc::new(Cache::open(&config.cache, stats.clone())?))

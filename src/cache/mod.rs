@@ -1,17 +1,65 @@
 //! The disk cache: `{key}.bin` + `{key}.json` in one directory, the seed plugin's layout,
 //! with an in-memory index so that a hit costs no disk I/O beyond the open.
+//!
+//! Files: `layout` (names), `meta` (the JSON), `index` (memory), `store` (ingest and
+//! commit), `evict` (policies, limits), `recover` (reading a directory as found),
+//! `access` (batched access statistics), `background` (periodic work), `dirlock`
+//! (processes sharing a directory), `clock` (injected time).
 
-use std::path::Path;
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
-use crate::artifact::Artifact;
-use crate::config::CacheConfig;
-use crate::error::Result;
+use parking_lot::{Mutex, RwLock};
+
+use crate::artifact::{Artifact, Source};
+use crate::config::{CacheConfig, EvictionPolicy};
+use crate::error::{Error, Result};
 use crate::request::{BuildRequest, CacheKey};
 use crate::stats::Stats;
 
+mod access;
+mod background;
+mod clock;
+mod dirlock;
+mod evict;
+mod index;
+mod layout;
+mod meta;
+mod recover;
+mod store;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use meta::Metadata;
+pub use store::Ingest;
+
+use background::Background;
+use dirlock::DirLock;
+use evict::Limits;
+use index::{Entry, Index};
+
 pub struct Cache {
-    _private: (),
+    inner: Arc<Inner>,
+    background: Mutex<Option<Background>>,
+}
+
+/// What can be swapped for tests (or unusual filesystems).
+#[derive(Clone)]
+pub struct CacheOptions {
+    pub clock: Arc<dyn Clock>,
+    pub ingest: Ingest,
+}
+
+impl Default for CacheOptions {
+    fn default() -> Self {
+        CacheOptions {
+            clock: Arc::new(SystemClock),
+            ingest: Ingest::default(),
+        }
+    }
 }
 
 /// Current size of the cache, for stats.
@@ -21,50 +69,456 @@ pub struct Usage {
     pub bytes: u64,
 }
 
+pub(crate) struct Inner {
+    dir: PathBuf,
+    policy: EvictionPolicy,
+    limits: Limits,
+    /// 0 = entries never expire.
+    max_age_secs: i64,
+    access_interval: Duration,
+    cleanup_interval: Duration,
+    stats: Arc<Stats>,
+    clock: Arc<dyn Clock>,
+    ingest: Ingest,
+    index: RwLock<Index>,
+    /// Serialises metadata writes and deletions in this process (commits, access
+    /// flushes, removals) so that none of them resurrects what another just removed.
+    meta_lock: Mutex<()>,
+    ticks: AtomicU64,
+}
+
 impl Cache {
     /// Opens (creating if needed) the directory, loads the index and cleans up leftovers.
-    pub fn open(_cfg: &CacheConfig, _stats: Arc<Stats>) -> Result<Cache> {
-        todo!("cache: open")
+    pub fn open(cfg: &CacheConfig, stats: Arc<Stats>) -> Result<Cache> {
+        Cache::open_with(cfg, stats, CacheOptions::default())
     }
 
-    /// A hit returns an artifact with `Source::CacheHit`; a miss `Ok(None)`.
-    pub fn lookup(&self, _key: &CacheKey) -> Result<Option<Artifact>> {
-        todo!("cache: lookup")
+    pub fn open_with(cfg: &CacheConfig, stats: Arc<Stats>, opts: CacheOptions) -> Result<Cache> {
+        let io_err = |what: &str, e| {
+            Error::io(
+                format!("cache.directory {}: {what}", cfg.directory.display()),
+                e,
+            )
+        };
+        fs::create_dir_all(&cfg.directory).map_err(|e| io_err("cannot create", e))?;
+        let dir = fs::canonicalize(&cfg.directory).map_err(|e| io_err("cannot resolve", e))?;
+
+        let inner = Arc::new(Inner {
+            dir,
+            policy: cfg.eviction_policy,
+            limits: Limits {
+                max_bytes: cfg.max_size_bytes,
+                max_entries: cfg.max_entries,
+            },
+            max_age_secs: i64::try_from(cfg.max_age.as_secs()).unwrap_or(i64::MAX),
+            access_interval: cfg.access_update_interval,
+            cleanup_interval: cfg.cleanup_interval,
+            stats,
+            clock: opts.clock,
+            ingest: opts.ingest,
+            index: RwLock::new(Index::default()),
+            meta_lock: Mutex::new(()),
+            ticks: AtomicU64::new(1),
+        });
+
+        let lock = DirLock::try_exclusive(&inner.dir).map_err(|e| io_err("cannot lock", e))?;
+        let scan =
+            recover::scan(&inner.dir, lock.is_some()).map_err(|e| io_err("cannot read", e))?;
+        drop(lock);
+        {
+            let mut index = inner.index.write();
+            for (key, meta) in scan.valid {
+                let bin = layout::bin_path(&inner.dir, &key);
+                index.insert(Arc::new(Entry::new(key, bin, meta, 0)));
+            }
+            tracing::info!(
+                directory = %inner.dir.display(),
+                entries = index.len(),
+                bytes = index.bytes(),
+                temp_files = scan.temp_files,
+                orphans = scan.orphans,
+                corrupt = scan.corrupt,
+                swept = scan.swept,
+                policy = ?inner.policy,
+                "cache opened"
+            );
+        }
+        // A directory written under other limits (or by the seed, which enforced them
+        // only periodically) is brought within ours before the first store.
+        inner.apply_limits();
+
+        let background = Background::start(inner.clone());
+        Ok(Cache {
+            inner,
+            background: Mutex::new(background),
+        })
+    }
+
+    /// The directory, canonical.
+    pub fn directory(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// A hit returns an artifact with `Source::CacheHit`; a miss `Ok(None)`. A hit reads
+    /// the index and opens the binary: no metadata parse, no write. A key unknown here is
+    /// looked up on disk too (another process may share the directory).
+    pub fn lookup(&self, key: &CacheKey) -> Result<Option<Artifact>> {
+        let inner = &*self.inner;
+        let indexed = inner.index.read().get(key);
+        if let Some(entry) = indexed {
+            match open_exact(&entry.bin_path, entry.size) {
+                Ok(Some(file)) => {
+                    access::record_hit(inner, &entry);
+                    return Ok(Some(Artifact {
+                        file: Arc::new(file),
+                        path: entry.bin_path.clone(),
+                        size: entry.size,
+                        key: key.clone(),
+                        source: Source::CacheHit,
+                    }));
+                }
+                Ok(None) => {
+                    tracing::debug!(key = %key, "cached binary vanished or changed underneath");
+                    inner.index.write().remove_exact(&entry);
+                }
+                Err(e) => {
+                    return Err(Error::io(
+                        format!("cache: open {}", entry.bin_path.display()),
+                        e,
+                    ))
+                }
+            }
+        }
+        inner.lookup_on_disk(key)
     }
 
     /// Takes the file at `src` into the cache (hardlink, else copy) and returns it open,
-    /// with `Source::Built`.
+    /// with `Source::Built`. Room is made first, so the limits always hold. A binary
+    /// larger than `max_size` is not stored: the artifact is the source file itself.
+    /// On error nothing of the entry is left and the source is untouched.
     pub fn store(
         &self,
-        _req: &BuildRequest,
-        _key: &CacheKey,
-        _src: &Path,
-        _build_duration_ms: u64,
+        req: &BuildRequest,
+        key: &CacheKey,
+        src: &Path,
+        build_duration_ms: u64,
     ) -> Result<Artifact> {
-        todo!("cache: store")
+        self.inner.store(req, key, src, build_duration_ms)
     }
 
-    /// `Ok(false)` when there was no such entry.
-    pub fn remove(&self, _key: &CacheKey) -> Result<bool> {
-        todo!("cache: remove")
+    /// `Ok(false)` when there was no such entry. Artifacts handed out stay readable.
+    pub fn remove(&self, key: &CacheKey) -> Result<bool> {
+        let inner = &*self.inner;
+        let indexed = inner.index.write().remove(key);
+        let _meta = inner.meta_lock.lock();
+        let io_err = |e| Error::io(format!("cache: remove {key}"), e);
+        let json = layout::remove_if_exists(&layout::json_path(&inner.dir, key)).map_err(io_err)?;
+        let bin = layout::remove_if_exists(&layout::bin_path(&inner.dir, key)).map_err(io_err)?;
+        Ok(indexed.is_some() || json || bin)
     }
 
-    /// Applies the age, size and count limits now.
+    /// Re-reads the directory (sweeping leftovers when no commit is in progress
+    /// anywhere), then applies the age, size and count limits now.
     pub fn cleanup(&self) -> Result<()> {
-        todo!("cache: cleanup")
+        self.inner.cleanup()
     }
 
     /// Writes pending access statistics.
     pub fn flush(&self) -> Result<()> {
-        todo!("cache: flush")
+        access::flush(&self.inner).map_err(|e| Error::io("cache: flush access statistics", e))
     }
 
     pub fn usage(&self) -> Usage {
-        todo!("cache: usage")
+        let index = self.inner.index.read();
+        Usage {
+            entries: index.len(),
+            bytes: index.bytes(),
+        }
     }
 
     /// Stops background work and flushes; later calls still work but nothing runs behind.
     pub fn close(&self) {
-        todo!("cache: close")
+        if let Some(bg) = self.background.lock().take() {
+            bg.stop();
+        }
+        if let Err(e) = self.flush() {
+            tracing::warn!(error = %e, "access statistics not flushed at close");
+        }
     }
+}
+
+impl Drop for Cache {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+impl Inner {
+    fn tick(&self) -> u64 {
+        self.ticks.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn lookup_on_disk(&self, key: &CacheKey) -> Result<Option<Artifact>> {
+        let meta = match meta::Metadata::load(&self.dir, key) {
+            Ok(meta) => meta,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => {
+                tracing::debug!(key = %key, error = %e, "unreadable cache metadata: a miss");
+                return Ok(None);
+            }
+        };
+        let bin = layout::bin_path(&self.dir, key);
+        let size = meta.file_size;
+        let file = match open_exact(&bin, size) {
+            Ok(Some(file)) => file,
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(Error::io(format!("cache: open {}", bin.display()), e)),
+        };
+        let entry = {
+            let mut index = self.index.write();
+            match index.get(key) {
+                Some(current) => current,
+                None => {
+                    let entry = Arc::new(Entry::new(key.clone(), bin.clone(), meta, self.tick()));
+                    index.insert(entry.clone());
+                    entry
+                }
+            }
+        };
+        tracing::debug!(key = %key, "cache entry found on disk (another process stored it)");
+        access::record_hit(self, &entry);
+        Ok(Some(Artifact {
+            file: Arc::new(file),
+            path: bin,
+            size,
+            key: key.clone(),
+            source: Source::CacheHit,
+        }))
+    }
+
+    fn store(
+        &self,
+        req: &BuildRequest,
+        key: &CacheKey,
+        src: &Path,
+        build_ms: u64,
+    ) -> Result<Artifact> {
+        let src_meta = fs::metadata(src)
+            .map_err(|e| Error::io(format!("cache: stat {}", src.display()), e))?;
+        if !src_meta.is_file() {
+            return Err(Error::io(
+                format!("cache: store {}", src.display()),
+                io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"),
+            ));
+        }
+        let size = src_meta.len();
+        if self.limits.max_bytes > 0 && size > self.limits.max_bytes {
+            tracing::warn!(
+                key = %key,
+                size,
+                max_size_bytes = self.limits.max_bytes,
+                "binary larger than the whole cache: served without caching"
+            );
+            return uncached(src, key, size);
+        }
+
+        let (victims, reservation) = {
+            let mut index = self.index.write();
+            // A store under a key already present replaces it (force_rebuild).
+            let replaced = index.remove(key);
+            match evict::make_room(&mut index, self.policy, self.limits, 1, size) {
+                Some(victims) => {
+                    index.reserve(size);
+                    (
+                        victims,
+                        Reservation {
+                            inner: self,
+                            size,
+                            done: false,
+                        },
+                    )
+                }
+                None => {
+                    if let Some(r) = replaced {
+                        index.insert(r);
+                    }
+                    drop(index);
+                    tracing::warn!(
+                        key = %key,
+                        size,
+                        "no room in the cache while other stores are in progress: served without caching"
+                    );
+                    return uncached(src, key, size);
+                }
+            }
+        };
+        if !victims.is_empty() {
+            let _meta = self.meta_lock.lock();
+            evict::delete_victims(&self.dir, &victims, "limit", &self.stats);
+        }
+
+        match self.ingest_and_commit(req, key, src, size, build_ms, reservation) {
+            Ok((file, linked)) => {
+                tracing::info!(key = %key, size, linked, build_duration_ms = build_ms, "binary cached");
+                Ok(Artifact {
+                    file: Arc::new(file),
+                    path: layout::bin_path(&self.dir, key),
+                    size,
+                    key: key.clone(),
+                    source: Source::Built,
+                })
+            }
+            Err(e) => {
+                tracing::warn!(key = %key, src = %src.display(), error = %e, "could not store in the cache");
+                Err(Error::io(
+                    format!("cache: store {key} in {}", self.dir.display()),
+                    e,
+                ))
+            }
+        }
+    }
+
+    fn ingest_and_commit(
+        &self,
+        req: &BuildRequest,
+        key: &CacheKey,
+        src: &Path,
+        size: u64,
+        build_ms: u64,
+        reservation: Reservation<'_>,
+    ) -> io::Result<(File, bool)> {
+        let _dir = DirLock::shared(&self.dir)?;
+        let ingested = store::ingest(&self.dir, src, self.ingest)?;
+        if ingested.size != size {
+            return Err(io::Error::other(format!(
+                "source changed while being stored ({size} bytes, then {})",
+                ingested.size
+            )));
+        }
+        let linked = ingested.linked;
+        let meta = meta::Metadata::new(req, key, size, self.clock.now(), build_ms);
+        let _meta = self.meta_lock.lock();
+        let file = store::commit(&self.dir, ingested, &meta, key)?;
+        let entry = Arc::new(Entry::new(
+            key.clone(),
+            layout::bin_path(&self.dir, key),
+            meta,
+            self.tick(),
+        ));
+        reservation.fulfil(entry);
+        Ok((file, linked))
+    }
+
+    fn cleanup(&self) -> Result<()> {
+        let io_err = |e| Error::io(format!("cache: cleanup of {}", self.dir.display()), e);
+        if let Some(lock) = DirLock::try_exclusive(&self.dir).map_err(io_err)? {
+            let scan = recover::scan(&self.dir, true).map_err(io_err)?;
+            self.reconcile(scan.valid);
+            drop(lock);
+        } else {
+            tracing::debug!("a commit is in progress: directory sweep skipped this time");
+        }
+        self.apply_limits();
+        Ok(())
+    }
+
+    /// Makes the index agree with what the directory holds (other processes store and
+    /// evict too). Runs under the exclusive directory lock: no commit is half done.
+    fn reconcile(&self, on_disk: Vec<(CacheKey, meta::Metadata)>) {
+        let mut index = self.index.write();
+        let mut seen = std::collections::HashSet::with_capacity(on_disk.len());
+        let (mut added, mut dropped) = (0u64, 0u64);
+        for (key, meta) in on_disk {
+            seen.insert(key.clone());
+            if !index.contains(&key) {
+                let bin = layout::bin_path(&self.dir, &key);
+                index.insert(Arc::new(Entry::new(key, bin, meta, 0)));
+                added += 1;
+            }
+        }
+        let gone: Vec<Arc<Entry>> = index
+            .iter()
+            .filter(|e| !seen.contains(&e.key))
+            .cloned()
+            .collect();
+        for e in &gone {
+            dropped += u64::from(index.remove_exact(e));
+        }
+        if added + dropped > 0 {
+            tracing::info!(added, dropped, "cache index reconciled with the directory");
+        }
+    }
+
+    fn apply_limits(&self) {
+        let (expired, over) = {
+            let mut index = self.index.write();
+            let expired = if self.max_age_secs > 0 {
+                evict::take_expired(&mut index, self.clock.now(), self.max_age_secs)
+            } else {
+                Vec::new()
+            };
+            let over =
+                evict::make_room(&mut index, self.policy, self.limits, 0, 0).unwrap_or_default();
+            (expired, over)
+        };
+        if expired.is_empty() && over.is_empty() {
+            return;
+        }
+        let _meta = self.meta_lock.lock();
+        evict::delete_victims(&self.dir, &expired, "max_age", &self.stats);
+        evict::delete_victims(&self.dir, &over, "limit", &self.stats);
+        tracing::info!(
+            expired = expired.len(),
+            over_limit = over.len(),
+            "cache cleanup evicted entries"
+        );
+    }
+}
+
+/// Room promised to one store; given back on drop unless the entry was committed.
+struct Reservation<'a> {
+    inner: &'a Inner,
+    size: u64,
+    done: bool,
+}
+
+impl Reservation<'_> {
+    /// Swaps the promise for the committed entry in one step, so the limits hold
+    /// at every instant.
+    fn fulfil(mut self, entry: Arc<Entry>) {
+        let mut index = self.inner.index.write();
+        index.release(self.size);
+        index.insert(entry);
+        self.done = true;
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.inner.index.write().release(self.size);
+        }
+    }
+}
+
+/// Opens `path` if it still holds `size` bytes; `Ok(None)` when it vanished or changed.
+fn open_exact(path: &Path, size: u64) -> io::Result<Option<File>> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    Ok((file.metadata()?.len() == size).then_some(file))
+}
+
+/// The source file itself, when it cannot or should not be cached.
+fn uncached(src: &Path, key: &CacheKey, size: u64) -> Result<Artifact> {
+    let file = File::open(src).map_err(|e| Error::io(format!("open {}", src.display()), e))?;
+    Ok(Artifact {
+        file: Arc::new(file),
+        path: src.to_path_buf(),
+        size,
+        key: key.clone(),
+        source: Source::Built,
+    })
 }

@@ -57,11 +57,86 @@ pub struct Config {
     pub allowed_build_dirs: Vec<PathBuf>,
     /// Keep a build running when its last waiter has gone, so a retrying user finds it cached.
     pub keep_abandoned_builds: bool,
+    /// The library's log level (`error`, `warn`, `info`, `debug`, `trace`, `off`),
+    /// lowercase; `None` = leave the level as it is (default `info`).
+    pub log_level: Option<String>,
 }
 
 impl Config {
     /// Parses and validates the JSON form of the `velox:` section.
+    ///
+    /// Keys (all optional; `null` means absent):
+    ///
+    /// | key | default | notes |
+    /// | --- | --- | --- |
+    /// | `server_url` | none | `http(s)://host[:port][/path]`; empty or absent = no Velox server |
+    /// | `build_timeout` | `5m` | Go duration, >= 1s; `0` = default (as the seed) |
+    /// | `request_timeout` | `180s` | Go duration, >= 1s; `0` = default |
+    /// | `retry.max_attempts` | 3 | >= 1; `0` = default |
+    /// | `retry.initial_delay` | `1s` | `0` = default |
+    /// | `retry.max_delay` | `10s` | >= initial_delay; `0` = default |
+    /// | `retry.backoff_multiplier` | 2.0 | >= 1.0; `0` = default |
+    /// | `cache.enabled` | false | |
+    /// | `cache.directory` | `./cache/velox` | empty = default |
+    /// | `cache.max_size_gb` | 0 | GiB (2^30 bytes), fractions allowed, 0 = unlimited |
+    /// | `cache.max_entries` | 0 | 0 = unlimited |
+    /// | `cache.max_age_days` | 0 | 0 = entries never expire |
+    /// | `cache.cleanup_interval` | `1h` | explicit `0` = no periodic cleanup |
+    /// | `cache.eviction_policy` | `lru` | `lru`, `lfu` or `fifo`; anything else is an error |
+    /// | `cache.access_update_interval` | `5m` | explicit `0` = write access statistics at once |
+    /// | `allowed_build_dirs` | system temp dir | list of existing directories, canonicalized |
+    /// | `keep_abandoned_builds` | false | |
+    /// | `library_path` | none | read by the Go purego loader; ignored here |
+    /// | `log_level` | none (`info`) | `error`, `warn`, `info`, `debug`, `trace`, `off` |
+    ///
+    /// Durations are Go duration strings (`"250ms"`, `"1.5s"`, `"1h30m"`). A bare number
+    /// other than 0 is refused: Go would read an integer as nanoseconds, so `300` is
+    /// almost certainly a mistake. Integers, floats and booleans may be given as strings
+    /// (`"3"`, `"2.5"`, `"true"`), as environment overrides produce them. Unknown keys
+    /// are an error naming the dotted key (`cache.evction_policy`).
     pub fn from_json(json: &[u8]) -> Result<Config> {
         parse::parse(json)
+    }
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig {
+            max_attempts: 3,
+            initial_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(10),
+            backoff_multiplier: 2.0,
+        }
+    }
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            enabled: false,
+            directory: PathBuf::from("./cache/velox"),
+            max_size_bytes: 0,
+            max_entries: 0,
+            max_age: Duration::ZERO,
+            cleanup_interval: Duration::from_secs(3600),
+            eviction_policy: EvictionPolicy::Lru,
+            access_update_interval: Duration::from_secs(300),
+        }
+    }
+}
+
+/// The defaults of every key, as `Config::from_json(b"{}")` gives them.
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            server_url: None,
+            build_timeout: Duration::from_secs(300),
+            request_timeout: Duration::from_secs(180),
+            retry: RetryConfig::default(),
+            cache: CacheConfig::default(),
+            allowed_build_dirs: vec![parse::default_build_dir()],
+            keep_abandoned_builds: false,
+            log_level: None,
+        }
     }
 }

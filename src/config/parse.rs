@@ -1,8 +1,382 @@
 //! JSON -> [`Config`], with the seed plugin's defaults and a named error for every bad key.
 
-use super::Config;
-use crate::error::Result;
+use std::path::PathBuf;
+use std::time::Duration;
 
-pub(super) fn parse(_json: &[u8]) -> Result<Config> {
-    todo!("config: parse")
+use serde_json::{Map, Value};
+
+use super::{parse_go_duration, CacheConfig, Config, EvictionPolicy, RetryConfig};
+use crate::error::{Error, Result};
+
+const BYTES_PER_GB: f64 = 1024.0 * 1024.0 * 1024.0;
+const LOG_LEVELS: &[&str] = &["error", "warn", "info", "debug", "trace", "off"];
+
+pub(super) fn parse(json: &[u8]) -> Result<Config> {
+    let doc: Value = serde_json::from_slice(json)
+        .map_err(|e| Error::config("velox", format!("not valid JSON: {e}")))?;
+    let top = match &doc {
+        Value::Object(map) => Section::new(map, ""),
+        // `velox:` with nothing under it arrives as null: all defaults.
+        Value::Null => Section::empty(),
+        _ => return Err(Error::config("velox", "must be a JSON object")),
+    };
+    top.only(&[
+        "server_url",
+        "build_timeout",
+        "request_timeout",
+        "retry",
+        "cache",
+        "allowed_build_dirs",
+        "keep_abandoned_builds",
+        "library_path",
+        "log_level",
+    ])?;
+    let defaults = Config::default();
+
+    let server_url = match top.string("server_url")? {
+        None => None,
+        Some(s) if s.trim().is_empty() => None,
+        Some(s) => Some(server_url(s).map_err(|r| Error::config("server_url", r))?),
+    };
+
+    let build_timeout = top
+        .duration("build_timeout")?
+        .filter(|d| !d.is_zero())
+        .unwrap_or(defaults.build_timeout);
+    at_least_one_second(&top, "build_timeout", build_timeout)?;
+    let request_timeout = top
+        .duration("request_timeout")?
+        .filter(|d| !d.is_zero())
+        .unwrap_or(defaults.request_timeout);
+    at_least_one_second(&top, "request_timeout", request_timeout)?;
+
+    let retry = retry(&top.section("retry")?, defaults.retry)?;
+    let cache = cache(&top.section("cache")?, defaults.cache)?;
+
+    let allowed_build_dirs = match top.get("allowed_build_dirs") {
+        None => defaults.allowed_build_dirs,
+        Some(v) => build_dirs(v)?,
+    };
+
+    let keep_abandoned_builds = top.boolean("keep_abandoned_builds")?.unwrap_or(false);
+    // Only checked for type: the Go purego loader reads it before the library exists.
+    let _ = top.string("library_path")?;
+    let log_level = match top.string("log_level")? {
+        None => None,
+        Some(s) if s.trim().is_empty() => None,
+        Some(s) => {
+            let level = s.trim().to_ascii_lowercase();
+            if !LOG_LEVELS.contains(&level.as_str()) {
+                return Err(Error::config(
+                    "log_level",
+                    format!("{s:?} is not one of {}", LOG_LEVELS.join(", ")),
+                ));
+            }
+            Some(level)
+        }
+    };
+
+    Ok(Config {
+        server_url,
+        build_timeout,
+        request_timeout,
+        retry,
+        cache,
+        allowed_build_dirs,
+        keep_abandoned_builds,
+        log_level,
+    })
+}
+
+fn retry(s: &Section, d: RetryConfig) -> Result<RetryConfig> {
+    s.only(&[
+        "max_attempts",
+        "initial_delay",
+        "max_delay",
+        "backoff_multiplier",
+    ])?;
+    // Zero means "default" here, exactly as the seed plugin's InitDefaults.
+    let max_attempts = match s.integer("max_attempts")? {
+        None | Some(0) => d.max_attempts,
+        Some(n) => u32::try_from(n).map_err(|_| s.err("max_attempts", "is too large"))?,
+    };
+    let initial_delay = s
+        .duration("initial_delay")?
+        .filter(|v| !v.is_zero())
+        .unwrap_or(d.initial_delay);
+    let max_delay = s
+        .duration("max_delay")?
+        .filter(|v| !v.is_zero())
+        .unwrap_or(d.max_delay);
+    if max_delay < initial_delay {
+        return Err(s.err(
+            "max_delay",
+            format!("{max_delay:?} is shorter than initial_delay ({initial_delay:?})"),
+        ));
+    }
+    let backoff_multiplier = match s.float("backoff_multiplier")? {
+        None => d.backoff_multiplier,
+        Some(0.0) => d.backoff_multiplier,
+        Some(m) if m < 1.0 => return Err(s.err("backoff_multiplier", "must be at least 1.0")),
+        Some(m) => m,
+    };
+    Ok(RetryConfig {
+        max_attempts,
+        initial_delay,
+        max_delay,
+        backoff_multiplier,
+    })
+}
+
+fn cache(s: &Section, d: CacheConfig) -> Result<CacheConfig> {
+    s.only(&[
+        "enabled",
+        "directory",
+        "max_size_gb",
+        "max_entries",
+        "max_age_days",
+        "cleanup_interval",
+        "eviction_policy",
+        "access_update_interval",
+    ])?;
+    let directory = match s.string("directory")? {
+        None => d.directory,
+        Some(p) if p.trim().is_empty() => d.directory,
+        Some(p) => PathBuf::from(p),
+    };
+    let max_size_bytes = match s.float("max_size_gb")? {
+        None => 0,
+        Some(gb) if gb < 0.0 => return Err(s.err("max_size_gb", "must not be negative")),
+        Some(gb) if gb * BYTES_PER_GB >= u64::MAX as f64 => {
+            return Err(s.err("max_size_gb", "is too large"))
+        }
+        Some(gb) => (gb * BYTES_PER_GB) as u64,
+    };
+    let max_age_days = s.integer("max_age_days")?.unwrap_or(0);
+    let max_age = Duration::from_secs(86_400)
+        .checked_mul(
+            u32::try_from(max_age_days).map_err(|_| s.err("max_age_days", "is too large"))?,
+        )
+        .ok_or_else(|| s.err("max_age_days", "is too large"))?;
+    let eviction_policy = match s.string("eviction_policy")? {
+        None => d.eviction_policy,
+        Some(p) => match p.trim().to_ascii_lowercase().as_str() {
+            "" | "lru" => EvictionPolicy::Lru,
+            "lfu" => EvictionPolicy::Lfu,
+            "fifo" => EvictionPolicy::Fifo,
+            _ => {
+                return Err(s.err(
+                    "eviction_policy",
+                    format!("{p:?} is not one of lru, lfu, fifo"),
+                ))
+            }
+        },
+    };
+    Ok(CacheConfig {
+        enabled: s.boolean("enabled")?.unwrap_or(d.enabled),
+        directory,
+        max_size_bytes,
+        max_entries: s.integer("max_entries")?.unwrap_or(0),
+        max_age,
+        // Unlike the seed, an explicit 0 is honoured: no periodic cleanup / write at once.
+        cleanup_interval: s
+            .duration("cleanup_interval")?
+            .unwrap_or(d.cleanup_interval),
+        eviction_policy,
+        access_update_interval: s
+            .duration("access_update_interval")?
+            .unwrap_or(d.access_update_interval),
+    })
+}
+
+fn server_url(s: &str) -> std::result::Result<String, String> {
+    let url = reqwest::Url::parse(s.trim()).map_err(|e| format!("{s:?} is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("{s:?} must be an http:// or https:// URL"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("{s:?} has no host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "{s:?} must not have a query or fragment (the Build path is appended)"
+        ));
+    }
+    Ok(s.trim().trim_end_matches('/').to_owned())
+}
+
+fn build_dirs(v: &Value) -> Result<Vec<PathBuf>> {
+    let key = "allowed_build_dirs";
+    let items: Vec<(String, &Value)> = match v {
+        // A single string is one directory (convenient for environment overrides).
+        Value::String(_) => vec![(key.to_owned(), v)],
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| (format!("{key}[{i}]"), item))
+            .collect(),
+        _ => return Err(Error::config(key, "must be a list of directories")),
+    };
+    if items.is_empty() {
+        return Err(Error::config(
+            key,
+            "must name at least one directory (omit it for the system temp dir)",
+        ));
+    }
+    let mut dirs = Vec::with_capacity(items.len());
+    for (name, item) in items {
+        let Some(raw) = item.as_str().filter(|s| !s.trim().is_empty()) else {
+            return Err(Error::config(name, "must be a non-empty path"));
+        };
+        // Canonical form, so that the later prefix check compares like with like.
+        let dir = std::fs::canonicalize(raw)
+            .map_err(|e| Error::config(&name, format!("{raw:?} cannot be resolved: {e}")))?;
+        if !dir.is_dir() {
+            return Err(Error::config(name, format!("{raw:?} is not a directory")));
+        }
+        dirs.push(dir);
+    }
+    Ok(dirs)
+}
+
+/// The system temp dir, canonicalized when possible (`/tmp` may be a link, as on macOS).
+pub(super) fn default_build_dir() -> PathBuf {
+    let tmp = std::env::temp_dir();
+    std::fs::canonicalize(&tmp).unwrap_or(tmp)
+}
+
+fn at_least_one_second(s: &Section, key: &str, d: Duration) -> Result<()> {
+    if d < Duration::from_secs(1) {
+        Err(s.err(key, format!("{d:?} is shorter than 1s")))
+    } else {
+        Ok(())
+    }
+}
+
+/// One JSON object of the configuration, with its dotted prefix for error messages.
+struct Section<'a> {
+    map: Option<&'a Map<String, Value>>,
+    prefix: String,
+}
+
+impl<'a> Section<'a> {
+    fn new(map: &'a Map<String, Value>, prefix: &str) -> Self {
+        Section {
+            map: Some(map),
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    fn empty() -> Self {
+        Section {
+            map: None,
+            prefix: String::new(),
+        }
+    }
+
+    fn key(&self, name: &str) -> String {
+        if self.prefix.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{}.{name}", self.prefix)
+        }
+    }
+
+    fn err(&self, name: &str, reason: impl Into<String>) -> Error {
+        Error::config(self.key(name), reason)
+    }
+
+    fn only(&self, known: &[&str]) -> Result<()> {
+        let unknown = self
+            .map
+            .and_then(|m| m.keys().find(|k| !known.contains(&k.as_str())));
+        match unknown {
+            Some(k) => Err(self.err(k, "unknown key")),
+            None => Ok(()),
+        }
+    }
+
+    /// A present, non-null value.
+    fn get(&self, name: &str) -> Option<&'a Value> {
+        self.map?.get(name).filter(|v| !v.is_null())
+    }
+
+    fn section(&self, name: &str) -> Result<Section<'a>> {
+        let prefix = self.key(name);
+        match self.get(name) {
+            None => Ok(Section { map: None, prefix }),
+            Some(Value::Object(m)) => Ok(Section::new(m, &prefix)),
+            Some(_) => Err(Error::config(prefix, "must be a mapping of keys")),
+        }
+    }
+
+    fn string(&self, name: &str) -> Result<Option<&'a str>> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(self.err(name, "must be a string")),
+        }
+    }
+
+    fn boolean(&self, name: &str) -> Result<Option<bool>> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" => Ok(Some(true)),
+                "false" | "0" | "" => Ok(Some(false)),
+                _ => Err(self.err(name, format!("{s:?} is not true or false"))),
+            },
+            Some(_) => Err(self.err(name, "must be true or false")),
+        }
+    }
+
+    /// A non-negative integer, as a JSON number or a string of digits.
+    fn integer(&self, name: &str) -> Result<Option<u64>> {
+        let bad = || self.err(name, "must be a non-negative integer");
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Number(n)) => n.as_u64().map(Some).ok_or_else(bad),
+            Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+            Some(Value::String(s)) => s.trim().parse::<u64>().map(Some).map_err(|_| bad()),
+            Some(_) => Err(bad()),
+        }
+    }
+
+    /// A finite number, as a JSON number or a string.
+    fn float(&self, name: &str) -> Result<Option<f64>> {
+        let bad = || self.err(name, "must be a number");
+        let value = match self.get(name) {
+            None => return Ok(None),
+            Some(Value::Number(n)) => n.as_f64().ok_or_else(bad)?,
+            Some(Value::String(s)) if s.trim().is_empty() => return Ok(None),
+            Some(Value::String(s)) => s.trim().parse::<f64>().map_err(|_| bad())?,
+            Some(_) => return Err(bad()),
+        };
+        if value.is_finite() {
+            Ok(Some(value))
+        } else {
+            Err(bad())
+        }
+    }
+
+    /// A Go duration string. Bare numbers other than 0 are refused (see `from_json`).
+    fn duration(&self, name: &str) -> Result<Option<Duration>> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+            Some(Value::String(s)) => parse_go_duration(s.trim())
+                .map(Some)
+                .map_err(|r| self.err(name, r)),
+            Some(Value::Number(n)) if n.as_f64() == Some(0.0) => Ok(Some(Duration::ZERO)),
+            Some(Value::Number(n)) => Err(self.err(
+                name,
+                format!(
+                    "bare number {n} has no unit: write a Go duration such as \"{n}s\" \
+                     (Go would read {n} as nanoseconds)"
+                ),
+            )),
+            Some(_) => Err(self.err(name, "must be a Go duration string such as \"5m\"")),
+        }
+    }
 }

@@ -25,6 +25,8 @@ pub unsafe extern "C" fn vxm_engine_new(
     out_error: *mut *mut vxm_error,
 ) -> vxm_status {
     boundary(out_error, || {
+        // The library's log queue (see `vxm_log_next`) starts collecting from here.
+        crate::logging::install();
         need_out(out_engine, "out_engine")?;
         // SAFETY: per this function's contract.
         let json = unsafe { bytes(config_json, config_len, "config_json") }?;

@@ -1,5 +1,23 @@
 //! The cache key: byte-for-byte the seed plugin's SHA-256 of
 //! `rr_version|os|arch|module@tag|...` (plugins sorted by module, then tag).
+//!
+//! Requests using Velox's build-changing fields get an extension appended to that string
+//! before hashing, so that they never share an entry with the plain build:
+//!
+//! ```text
+//! <seed string>\nvxm-key-ext/1[\nrace][\ndebug][\nreplace <old> <new>]...[\nexclude <module> <version>]...
+//! ```
+//!
+//! Lines come in that order; replaces are sorted by (old, new), excludes by (module,
+//! version). Validation keeps newlines, spaces and other whitespace out of every field,
+//! so the seed string never contains `\n` (no extended key can equal a seed key) and
+//! each line splits back into its parts one way only. A seed-format request (no replaces
+//! or excludes, race and debug false) gets no extension: its key is the seed plugin's.
+//! `request_id` and `force_rebuild` are not part of the key.
+
+use sha2::{Digest, Sha256};
+
+use super::BuildRequest;
 
 /// 64 lowercase hex characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -21,4 +39,70 @@ impl std::fmt::Display for CacheKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// The marker line that starts the extension; bump its number if the format changes.
+const EXTENSION_MARKER: &str = "vxm-key-ext/1";
+
+pub(super) fn key(req: &BuildRequest) -> CacheKey {
+    let digest = Sha256::digest(canonical(req).as_bytes());
+    let mut hex = String::with_capacity(64);
+    for byte in digest {
+        use std::fmt::Write;
+        let _ = write!(hex, "{byte:02x}");
+    }
+    CacheKey(hex)
+}
+
+/// The string that is hashed (exposed to the crate for logs and tests).
+pub(crate) fn canonical(req: &BuildRequest) -> String {
+    let mut plugins: Vec<(&str, &str)> = req
+        .plugins
+        .iter()
+        .map(|p| (p.module_name.as_str(), p.tag.as_str()))
+        .collect();
+    plugins.sort_unstable();
+
+    let mut s = String::with_capacity(64 + plugins.len() * 64);
+    s.push_str(&req.rr_version);
+    s.push('|');
+    s.push_str(&req.target_platform.os);
+    s.push('|');
+    s.push_str(&req.target_platform.arch);
+    for (module, tag) in plugins {
+        s.push('|');
+        s.push_str(module);
+        s.push('@');
+        s.push_str(tag);
+    }
+
+    let extended = req.race || req.debug || !req.replaces.is_empty() || !req.excludes.is_empty();
+    if !extended {
+        return s;
+    }
+    s.push('\n');
+    s.push_str(EXTENSION_MARKER);
+    if req.race {
+        s.push_str("\nrace");
+    }
+    if req.debug {
+        s.push_str("\ndebug");
+    }
+    let mut replaces: Vec<_> = req.replaces.iter().collect();
+    replaces.sort_unstable();
+    for r in replaces {
+        s.push_str("\nreplace ");
+        s.push_str(&r.old);
+        s.push(' ');
+        s.push_str(&r.new);
+    }
+    let mut excludes: Vec<_> = req.excludes.iter().collect();
+    excludes.sort_unstable();
+    for e in excludes {
+        s.push_str("\nexclude ");
+        s.push_str(&e.module);
+        s.push(' ');
+        s.push_str(&e.version);
+    }
+    s
 }

@@ -2,7 +2,9 @@
 
 mod key;
 mod model;
+mod parse;
 mod validate;
+mod velox;
 
 pub use key::CacheKey;
-pub use model::{BuildRequest, Platform, Plugin};
+pub use model::{BuildRequest, Exclude, Platform, Plugin, Replace};

@@ -1,0 +1,36 @@
+// Command fakevelox runs the Velox-compatible fake build server on its own, for manual
+// runs and the demo. It prints the build URL, the control URL and the output directory,
+// then serves until SIGINT/SIGTERM. Switch fault modes with
+//
+//	curl -d '{"kind":"slow","delay":"5s"}' $CONTROL/_control
+//	curl $CONTROL/_stats
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/velox-middleware/go-shim/fakevelox"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:0", "address of the build endpoint")
+	out := flag.String("out", "", "directory for built files (default: a new temp dir)")
+	size := flag.Int("size", 4096, "size of each built file in bytes")
+	flag.Parse()
+
+	s, err := fakevelox.Start(fakevelox.Options{Addr: *addr, OutputDir: *out, Size: *size})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fakevelox:", err)
+		os.Exit(1)
+	}
+	fmt.Printf("server_url=%s\ncontrol_url=%s\noutput_dir=%s\n", s.URL, s.ControlURL, s.OutputDir)
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	<-sig
+	s.Close()
+}

@@ -1,0 +1,8 @@
+package main
+
+import velox "github.com/velox-middleware/go-shim"
+
+// extraPlugins are the plugins this project adds to RoadRunner.
+func extraPlugins() []any {
+	return []any{&velox.Plugin{}}
+}

@@ -1,0 +1,275 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"text/template"
+	"time"
+
+	"github.com/velox-middleware/go-shim/fakevelox"
+)
+
+//go:embed rr.yaml.tmpl
+var rrConfigTemplate string
+
+// rrConfig fills rr.yaml.tmpl.
+type rrConfig struct {
+	Worker         string
+	HTTPAddr       string
+	RPCAddr        string
+	MetricsAddr    string
+	ServerURL      string
+	OutputDir      string
+	CacheDir       string
+	BuildTimeout   string
+	RequestTimeout string
+}
+
+// env is one RoadRunner binary under test with its fake Velox server and cache.
+type env struct {
+	t        *testing.T
+	binary   string
+	velox    *fakevelox.Server
+	dir      string
+	cacheDir string
+	cfg      rrConfig
+	rr       *rrProcess
+}
+
+// rrProcess is a running RoadRunner in its own process group.
+type rrProcess struct {
+	cmd  *exec.Cmd
+	log  *syncBuffer
+	done chan struct{}
+	base string
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// repoRoot is the checkout root (the e2e module lives in <root>/e2e).
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Dir(wd)
+}
+
+// binaries lists the RoadRunner binaries to test: VXM_E2E_BINARIES (space separated
+// names in build/) or both.
+func binaries() []string {
+	if v := strings.TrimSpace(os.Getenv("VXM_E2E_BINARIES")); v != "" {
+		return strings.Fields(v)
+	}
+	return []string{"rr", "rr-purego"}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// newEnv starts a fake Velox server and prepares a cache directory; prepare may write
+// into the cache directory before RoadRunner starts.
+func newEnv(t *testing.T, name string, prepare func(cacheDir string)) *env {
+	t.Helper()
+	root := repoRoot(t)
+	binary := filepath.Join(root, "build", name)
+	if _, err := os.Stat(binary); err != nil {
+		t.Fatalf("%s missing: run `make %s` first (%v)", binary, name, err)
+	}
+	dir := t.TempDir()
+	velox, err := fakevelox.Start(fakevelox.Options{OutputDir: filepath.Join(dir, "velox-out"), Size: artifactSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(velox.Close)
+	if err := os.MkdirAll(velox.OutputDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, binary: binary, velox: velox, dir: dir, cacheDir: filepath.Join(dir, "cache")}
+	if err := os.MkdirAll(e.cacheDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if prepare != nil {
+		prepare(e.cacheDir)
+	}
+	e.cfg = rrConfig{
+		Worker:         filepath.Join(root, "e2e", "php", "worker.php"),
+		ServerURL:      velox.URL,
+		OutputDir:      velox.OutputDir,
+		CacheDir:       e.cacheDir,
+		BuildTimeout:   buildTimeout.String(),
+		RequestTimeout: "2s",
+	}
+	e.start()
+	t.Cleanup(func() { e.stop(false) })
+	return e
+}
+
+// start writes a fresh .rr.yaml with new ports and starts RoadRunner, waiting until the
+// HTTP server answers.
+func (e *env) start() {
+	t := e.t
+	t.Helper()
+	e.cfg.HTTPAddr = freeAddr(t)
+	e.cfg.RPCAddr = freeAddr(t)
+	e.cfg.MetricsAddr = freeAddr(t)
+	var buf bytes.Buffer
+	if err := template.Must(template.New("rr").Parse(rrConfigTemplate)).Execute(&buf, e.cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(e.dir, ".rr.yaml")
+	if err := os.WriteFile(cfgPath, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	p := &rrProcess{log: &syncBuffer{}, done: make(chan struct{}), base: "http://" + e.cfg.HTTPAddr}
+	p.cmd = exec.Command(e.binary, "serve", "-c", cfgPath)
+	p.cmd.Dir = e.dir
+	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	// Its own process group, so stop() reaches the PHP workers too; and killed with us.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", e.binary, err)
+	}
+	go func() { _ = p.cmd.Wait(); close(p.done) }()
+	e.rr = p
+
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		select {
+		case <-p.done:
+			t.Fatalf("%s exited during start-up:\n%s", e.binary, tail(p.log.String(), 40))
+		default:
+		}
+		resp, err := http.Get(p.base + "/")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			e.stop(false)
+			t.Fatalf("%s not ready after 30s (last error %v):\n%s", e.binary, err, tail(p.log.String(), 40))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// stop ends RoadRunner: SIGTERM for a graceful stop (plugins' Stop runs), then SIGKILL to
+// the whole process group after a grace period, or at once when graceful is false.
+func (e *env) stop(graceful bool) {
+	p := e.rr
+	if p == nil {
+		return
+	}
+	e.rr = nil
+	pgid := p.cmd.Process.Pid
+	if graceful {
+		_ = syscall.Kill(pgid, syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(15 * time.Second):
+			e.t.Errorf("%s did not stop within 15s after SIGTERM:\n%s", e.binary, tail(p.log.String(), 30))
+		}
+	}
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	select {
+	case <-p.done:
+	case <-time.After(5 * time.Second):
+		e.t.Errorf("%s survived SIGKILL", e.binary)
+	}
+	if e.t.Failed() {
+		e.t.Logf("%s log (tail):\n%s", e.binary, tail(p.log.String(), 60))
+	}
+}
+
+func (e *env) restart() {
+	e.t.Helper()
+	e.stop(true)
+	e.start()
+}
+
+func (e *env) url(path string) string { return e.rr.base + path }
+
+func tail(s string, lines int) string {
+	all := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(all) > lines {
+		all = all[len(all)-lines:]
+	}
+	return strings.Join(all, "\n")
+}
+
+// download is what a client sees of one request.
+type download struct {
+	status int
+	header http.Header
+	body   []byte
+	err    error
+}
+
+func (d download) String() string {
+	b := d.body
+	if len(b) > 300 {
+		b = b[:300]
+	}
+	return fmt.Sprintf("status %d, err %v, headers %v, body %q", d.status, d.err, d.header, b)
+}
+
+// client never asks for compression, so bytes on the wire are the file's bytes.
+var client = &http.Client{
+	Timeout:   60 * time.Second,
+	Transport: &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 64},
+}
+
+func get(ctx context.Context, url string, header http.Header) download {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return download{err: err}
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return download{err: err}
+	}
+	defer resp.Body.Close()
+	var body bytes.Buffer
+	_, err = body.ReadFrom(resp.Body)
+	return download{status: resp.StatusCode, header: resp.Header, body: body.Bytes(), err: err}
+}

@@ -1,0 +1,154 @@
+//! Which entries go when a limit is reached: the policies and the limits themselves.
+
+use std::cmp::Ordering;
+use std::path::Path;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use super::index::{Entry, Index};
+use super::layout;
+use crate::config::EvictionPolicy;
+use crate::stats::Stats;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Limits {
+    /// 0 = unlimited.
+    pub max_bytes: u64,
+    /// 0 = unlimited.
+    pub max_entries: u64,
+}
+
+impl Limits {
+    fn fit(&self, entries: u64, bytes: u64) -> bool {
+        (self.max_bytes == 0 || bytes <= self.max_bytes)
+            && (self.max_entries == 0 || entries <= self.max_entries)
+    }
+}
+
+/// The fields a policy looks at, read once so that a sort sees a consistent view.
+#[derive(Debug, Clone)]
+struct Rank {
+    created_at: i64,
+    created_tick: u64,
+    last_accessed: i64,
+    access_tick: u64,
+    access_count: u64,
+}
+
+impl Rank {
+    fn of(e: &Entry) -> Rank {
+        Rank {
+            created_at: e.created_at,
+            created_tick: e.created_tick,
+            last_accessed: e.access.last_accessed.load(Relaxed),
+            access_tick: e.access.tick.load(Relaxed),
+            access_count: e.access.count.load(Relaxed),
+        }
+    }
+}
+
+/// `Less` = `a` goes first. Timestamps are whole seconds, so ties are broken by the order
+/// of events in this process, then by key so that the choice is always deterministic:
+/// - lru: oldest `last_accessed`;
+/// - lfu: smallest `access_count`, then the least recently used;
+/// - fifo: oldest `created_at`.
+fn victim_order(policy: EvictionPolicy, a: (&Rank, &Entry), b: (&Rank, &Entry)) -> Ordering {
+    let (ra, ea) = a;
+    let (rb, eb) = b;
+    let lru = || {
+        ra.last_accessed
+            .cmp(&rb.last_accessed)
+            .then(ra.access_tick.cmp(&rb.access_tick))
+    };
+    let fifo = || {
+        ra.created_at
+            .cmp(&rb.created_at)
+            .then(ra.created_tick.cmp(&rb.created_tick))
+    };
+    let primary = match policy {
+        EvictionPolicy::Lru => lru().then_with(fifo),
+        EvictionPolicy::Lfu => ra
+            .access_count
+            .cmp(&rb.access_count)
+            .then_with(lru)
+            .then_with(fifo),
+        EvictionPolicy::Fifo => fifo(),
+    };
+    primary.then_with(|| ea.key.cmp(&eb.key))
+}
+
+/// Removes from the index, in policy order, the entries that must go so that `incoming`
+/// more entries and `incoming_bytes` more bytes fit within the limits (reservations of
+/// other stores included). `None`, with the index untouched, when even an empty cache
+/// would not fit them.
+pub(crate) fn make_room(
+    index: &mut Index,
+    policy: EvictionPolicy,
+    limits: Limits,
+    incoming: u64,
+    incoming_bytes: u64,
+) -> Option<Vec<Arc<Entry>>> {
+    let (entries, bytes) = index.committed_and_reserved();
+    if limits.fit(entries + incoming, bytes + incoming_bytes) {
+        return Some(Vec::new());
+    }
+    let mut ranked: Vec<(Rank, Arc<Entry>)> =
+        index.iter().map(|e| (Rank::of(e), e.clone())).collect();
+    ranked.sort_by(|a, b| victim_order(policy, (&a.0, &a.1), (&b.0, &b.1)));
+
+    let (mut entries, mut bytes) = (entries + incoming, bytes + incoming_bytes);
+    let mut victims = Vec::new();
+    for (_, e) in ranked {
+        if limits.fit(entries, bytes) {
+            break;
+        }
+        entries -= 1;
+        bytes -= e.size;
+        victims.push(e);
+    }
+    if !limits.fit(entries, bytes) {
+        return None;
+    }
+    for v in &victims {
+        index.remove(&v.key);
+    }
+    Some(victims)
+}
+
+/// Removes from the index the entries created more than `max_age_secs` before `now`.
+pub(crate) fn take_expired(index: &mut Index, now: i64, max_age_secs: i64) -> Vec<Arc<Entry>> {
+    let cutoff = now.saturating_sub(max_age_secs);
+    let expired: Vec<Arc<Entry>> = index
+        .iter()
+        .filter(|e| e.created_at < cutoff)
+        .cloned()
+        .collect();
+    for e in &expired {
+        index.remove(&e.key);
+    }
+    expired
+}
+
+/// Deletes the victims' files (already out of the index): metadata first, so that the
+/// entry is uncommitted before its binary goes. Open artifacts keep their inode.
+pub(crate) fn delete_victims(
+    dir: &Path,
+    victims: &[Arc<Entry>],
+    reason: &'static str,
+    stats: &Stats,
+) {
+    for v in victims {
+        let result = layout::remove_if_exists(&layout::json_path(dir, &v.key))
+            .and_then(|_| layout::remove_if_exists(&v.bin_path));
+        Stats::bump(&stats.evictions);
+        match result {
+            Ok(_) => tracing::debug!(key = %v.key, size = v.size, reason, "cache entry evicted"),
+            Err(e) => tracing::warn!(
+                key = %v.key,
+                reason,
+                error = %e,
+                "cache entry evicted from the index but its files could not be deleted"
+            ),
+        }
+    }
+}

@@ -1,0 +1,284 @@
+//! The `velox:` section: defaults, every key, Go durations, and errors naming the key.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use velox_middleware::config::{parse_go_duration, EvictionPolicy};
+use velox_middleware::{Config, Error};
+
+fn cfg(v: Value) -> Result<Config, Error> {
+    Config::from_json(v.to_string().as_bytes())
+}
+
+fn key_of_error(v: Value) -> String {
+    match cfg(v.clone()) {
+        Err(Error::InvalidConfig { key, .. }) => key,
+        other => panic!("{v} should be refused, got {other:?}"),
+    }
+}
+
+#[test]
+fn empty_section_gives_the_seed_defaults() {
+    let c = cfg(json!({})).unwrap();
+    assert_eq!(c.server_url, None);
+    assert_eq!(c.build_timeout, Duration::from_secs(300));
+    assert_eq!(c.request_timeout, Duration::from_secs(180));
+    assert_eq!(c.retry.max_attempts, 3);
+    assert_eq!(c.retry.initial_delay, Duration::from_secs(1));
+    assert_eq!(c.retry.max_delay, Duration::from_secs(10));
+    assert_eq!(c.retry.backoff_multiplier, 2.0);
+    assert!(!c.cache.enabled);
+    assert_eq!(c.cache.directory, PathBuf::from("./cache/velox"));
+    assert_eq!(c.cache.max_size_bytes, 0);
+    assert_eq!(c.cache.max_entries, 0);
+    assert_eq!(c.cache.max_age, Duration::ZERO);
+    assert_eq!(c.cache.cleanup_interval, Duration::from_secs(3600));
+    assert_eq!(c.cache.eviction_policy, EvictionPolicy::Lru);
+    assert_eq!(c.cache.access_update_interval, Duration::from_secs(300));
+    let tmp = std::fs::canonicalize(std::env::temp_dir()).unwrap();
+    assert_eq!(c.allowed_build_dirs, vec![tmp]);
+    assert!(!c.keep_abandoned_builds);
+    assert_eq!(c.log_level, None);
+    assert_eq!(c, Config::default());
+    assert_eq!(Config::from_json(b"null").unwrap(), Config::default());
+}
+
+#[test]
+fn every_key_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = cfg(json!({
+        "server_url": "http://127.0.0.1:9000/",
+        "build_timeout": "10m",
+        "request_timeout": "1m30s",
+        "retry": {"max_attempts": 5, "initial_delay": "250ms", "max_delay": "20s", "backoff_multiplier": 1.5},
+        "cache": {
+            "enabled": true,
+            "directory": "/var/cache/velox",
+            "max_size_gb": 1.5,
+            "max_entries": 42,
+            "max_age_days": 7,
+            "cleanup_interval": "30m",
+            "eviction_policy": "fifo",
+            "access_update_interval": "0s"
+        },
+        "allowed_build_dirs": [dir.path().to_str().unwrap()],
+        "keep_abandoned_builds": true,
+        "library_path": "/usr/lib/libvelox_middleware.so",
+        "log_level": "DEBUG"
+    }))
+    .unwrap();
+    assert_eq!(c.server_url.as_deref(), Some("http://127.0.0.1:9000"));
+    assert_eq!(c.build_timeout, Duration::from_secs(600));
+    assert_eq!(c.request_timeout, Duration::from_secs(90));
+    assert_eq!(c.retry.max_attempts, 5);
+    assert_eq!(c.retry.initial_delay, Duration::from_millis(250));
+    assert_eq!(c.retry.max_delay, Duration::from_secs(20));
+    assert_eq!(c.retry.backoff_multiplier, 1.5);
+    assert!(c.cache.enabled);
+    assert_eq!(c.cache.directory, PathBuf::from("/var/cache/velox"));
+    assert_eq!(c.cache.max_size_bytes, 3 * 512 * 1024 * 1024);
+    assert_eq!(c.cache.max_entries, 42);
+    assert_eq!(c.cache.max_age, Duration::from_secs(7 * 86_400));
+    assert_eq!(c.cache.cleanup_interval, Duration::from_secs(1800));
+    assert_eq!(c.cache.eviction_policy, EvictionPolicy::Fifo);
+    assert_eq!(c.cache.access_update_interval, Duration::ZERO);
+    assert_eq!(
+        c.allowed_build_dirs,
+        vec![std::fs::canonicalize(dir.path()).unwrap()]
+    );
+    assert!(c.keep_abandoned_builds);
+    assert_eq!(c.log_level.as_deref(), Some("debug"));
+}
+
+#[test]
+fn strings_are_accepted_for_numbers_and_booleans() {
+    let c = cfg(json!({
+        "retry": {"max_attempts": "7", "backoff_multiplier": "3"},
+        "cache": {"enabled": "true", "max_entries": "10", "max_size_gb": "0.5", "max_age_days": "2"}
+    }))
+    .unwrap();
+    assert_eq!(c.retry.max_attempts, 7);
+    assert_eq!(c.retry.backoff_multiplier, 3.0);
+    assert!(c.cache.enabled);
+    assert_eq!(c.cache.max_entries, 10);
+    assert_eq!(c.cache.max_size_bytes, 512 * 1024 * 1024);
+    assert_eq!(c.cache.max_age, Duration::from_secs(2 * 86_400));
+}
+
+#[test]
+fn zero_means_default_where_the_seed_said_so() {
+    let c = cfg(json!({
+        "build_timeout": "0s",
+        "request_timeout": 0,
+        "retry": {"max_attempts": 0, "initial_delay": "0", "max_delay": "0s", "backoff_multiplier": 0},
+        "cache": {"directory": "", "eviction_policy": ""}
+    }))
+    .unwrap();
+    let d = Config::default();
+    assert_eq!(
+        (c.build_timeout, c.request_timeout),
+        (d.build_timeout, d.request_timeout)
+    );
+    assert_eq!(c.retry, d.retry);
+    assert_eq!(c.cache, d.cache);
+}
+
+#[test]
+fn explicit_zero_intervals_mean_never_and_at_once() {
+    let c = cfg(json!({"cache": {"cleanup_interval": "0s", "access_update_interval": 0}})).unwrap();
+    assert_eq!(c.cache.cleanup_interval, Duration::ZERO);
+    assert_eq!(c.cache.access_update_interval, Duration::ZERO);
+}
+
+#[test]
+fn empty_server_url_means_no_server() {
+    assert_eq!(cfg(json!({"server_url": ""})).unwrap().server_url, None);
+    assert_eq!(cfg(json!({"server_url": null})).unwrap().server_url, None);
+    assert_eq!(
+        cfg(json!({"server_url": "https://velox.example.com/base"}))
+            .unwrap()
+            .server_url
+            .as_deref(),
+        Some("https://velox.example.com/base")
+    );
+}
+
+#[test]
+fn every_bad_value_names_its_key() {
+    let cases = [
+        (json!({"server_url": "ftp://x"}), "server_url"),
+        (json!({"server_url": "127.0.0.1:9000"}), "server_url"),
+        (json!({"server_url": "http://x/?a=b"}), "server_url"),
+        (json!({"server_url": 5}), "server_url"),
+        (json!({"build_timeout": "500ms"}), "build_timeout"),
+        (json!({"build_timeout": 300}), "build_timeout"),
+        (json!({"build_timeout": "5 minutes"}), "build_timeout"),
+        (json!({"build_timeout": "-5m"}), "build_timeout"),
+        (json!({"request_timeout": "0.5s"}), "request_timeout"),
+        (json!({"request_timeout": true}), "request_timeout"),
+        (json!({"retry": 3}), "retry"),
+        (json!({"retry": {"max_attempts": -1}}), "retry.max_attempts"),
+        (
+            json!({"retry": {"max_attempts": 1.5}}),
+            "retry.max_attempts",
+        ),
+        (
+            json!({"retry": {"max_attempts": "three"}}),
+            "retry.max_attempts",
+        ),
+        (
+            json!({"retry": {"initial_delay": "1x"}}),
+            "retry.initial_delay",
+        ),
+        (
+            json!({"retry": {"initial_delay": "5s", "max_delay": "2s"}}),
+            "retry.max_delay",
+        ),
+        (
+            json!({"retry": {"backoff_multiplier": 0.5}}),
+            "retry.backoff_multiplier",
+        ),
+        (
+            json!({"retry": {"backoff_multiplier": "fast"}}),
+            "retry.backoff_multiplier",
+        ),
+        (json!({"retry": {"attempts": 3}}), "retry.attempts"),
+        (json!({"cache": {"enabled": "maybe"}}), "cache.enabled"),
+        (json!({"cache": {"directory": 1}}), "cache.directory"),
+        (json!({"cache": {"max_size_gb": -1}}), "cache.max_size_gb"),
+        (json!({"cache": {"max_entries": -1}}), "cache.max_entries"),
+        (
+            json!({"cache": {"max_age_days": "a week"}}),
+            "cache.max_age_days",
+        ),
+        (
+            json!({"cache": {"cleanup_interval": 60}}),
+            "cache.cleanup_interval",
+        ),
+        (
+            json!({"cache": {"eviction_policy": "random"}}),
+            "cache.eviction_policy",
+        ),
+        (
+            json!({"cache": {"access_update_interval": "5"}}),
+            "cache.access_update_interval",
+        ),
+        (
+            json!({"cache": {"evction_policy": "lru"}}),
+            "cache.evction_policy",
+        ),
+        (json!({"allowed_build_dirs": []}), "allowed_build_dirs"),
+        (json!({"allowed_build_dirs": 3}), "allowed_build_dirs"),
+        (
+            json!({"allowed_build_dirs": ["/definitely/not/here/vxm"]}),
+            "allowed_build_dirs[0]",
+        ),
+        (
+            json!({"allowed_build_dirs": ["/", ""]}),
+            "allowed_build_dirs[1]",
+        ),
+        (
+            json!({"allowed_build_dirs": ["/etc/hostname"]}),
+            "allowed_build_dirs[0]",
+        ),
+        (
+            json!({"keep_abandoned_builds": "sometimes"}),
+            "keep_abandoned_builds",
+        ),
+        (json!({"library_path": 1}), "library_path"),
+        (json!({"log_level": "loud"}), "log_level"),
+        (json!({"server": "http://x"}), "server"),
+        (json!([1]), "velox"),
+    ];
+    for (v, key) in cases {
+        assert_eq!(key_of_error(v.clone()), key, "{v}");
+    }
+    match Config::from_json(b"{not json") {
+        Err(Error::InvalidConfig { key, .. }) => assert_eq!(key, "velox"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn bare_number_duration_asks_for_a_unit() {
+    match cfg(json!({"build_timeout": 300})) {
+        Err(e @ Error::InvalidConfig { .. }) => {
+            let text = e.to_string();
+            assert!(text.contains("\"300s\""), "{text}");
+            assert!(text.contains("nanoseconds"), "{text}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn go_duration_forms() {
+    let ok = [
+        ("0", Duration::ZERO),
+        ("0s", Duration::ZERO),
+        ("+5s", Duration::from_secs(5)),
+        ("5m", Duration::from_secs(300)),
+        ("180s", Duration::from_secs(180)),
+        ("1h30m", Duration::from_secs(5400)),
+        ("250ms", Duration::from_millis(250)),
+        ("1.5s", Duration::from_millis(1500)),
+        (".5s", Duration::from_millis(500)),
+        ("1.s", Duration::from_secs(1)),
+        ("2h45m30.5s", Duration::from_millis(9_930_500)),
+        ("10us", Duration::from_micros(10)),
+        ("10\u{b5}s", Duration::from_micros(10)),
+        ("10\u{3bc}s", Duration::from_micros(10)),
+        ("7ns", Duration::from_nanos(7)),
+        ("1.0000000009s", Duration::from_secs(1)),
+        ("2562047h", Duration::from_secs(2_562_047 * 3600)),
+    ];
+    for (s, d) in ok {
+        assert_eq!(parse_go_duration(s), Ok(d), "{s}");
+    }
+    for bad in [
+        "", "s", "5", "1.5", "-1s", "5 m", "5M", "1d", ".s", "1h-5m", "3000000h", "1e3s",
+    ] {
+        assert!(parse_go_duration(bad).is_err(), "{bad:?} should be refused");
+    }
+}
