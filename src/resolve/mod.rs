@@ -1,35 +1,275 @@
 //! Request -> artifact: cache, coalescing of identical builds, upstream, safe ingest.
+//!
+//! A resolve looks in the cache (unless `force_rebuild`), then joins an identical build
+//! in flight (`coalesce.rs`) or starts one: the build task calls Velox with retries
+//! (`crate::upstream`), takes the binary it names (`ingest.rs`) and stores it in the
+//! cache. The caller waits for that task, its cancel token, the engine's shutdown token
+//! and its own `build_timeout`, whichever comes first.
 
+pub mod coalesce;
+pub mod ingest;
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
-use crate::artifact::Artifact;
+use crate::artifact::{Artifact, Source};
 use crate::cache::Cache;
 use crate::cancel::Cancel;
 use crate::config::Config;
-use crate::error::Result;
-use crate::request::BuildRequest;
+use crate::error::{Error, Result};
+use crate::request::{BuildRequest, CacheKey};
 use crate::stats::Stats;
+use crate::upstream::Upstream;
+use coalesce::{InFlight, Role};
+use ingest::AllowedDir;
 
 pub struct Resolver {
-    _private: (),
+    shared: Arc<Shared>,
+    in_flight: InFlight,
+}
+
+/// What a build task needs after its caller may have gone.
+struct Shared {
+    config: Arc<Config>,
+    cache: Option<Arc<Cache>>,
+    stats: Arc<Stats>,
+    shutdown: CancellationToken,
+    upstream: Option<Upstream>,
+    allowed: Vec<AllowedDir>,
 }
 
 impl Resolver {
     pub fn new(
-        _config: Arc<Config>,
-        _cache: Option<Arc<Cache>>,
-        _stats: Arc<Stats>,
-        _shutdown: CancellationToken,
+        config: Arc<Config>,
+        cache: Option<Arc<Cache>>,
+        stats: Arc<Stats>,
+        shutdown: CancellationToken,
     ) -> Result<Resolver> {
-        todo!("resolve: new")
+        let upstream = Upstream::from_config(&config)?;
+        let allowed = config
+            .allowed_build_dirs
+            .iter()
+            .map(|d| AllowedDir::new(d))
+            .collect();
+        Ok(Resolver {
+            shared: Arc::new(Shared {
+                config,
+                cache,
+                stats,
+                shutdown,
+                upstream,
+                allowed,
+            }),
+            in_flight: InFlight::default(),
+        })
+    }
+
+    /// Builds in flight right now (diagnostics and tests).
+    pub fn builds_in_flight(&self) -> usize {
+        self.in_flight.len()
     }
 
     /// Cache hit, else join an identical build in flight, else build upstream.
     /// Returns `Cancelled` when `cancel` fires, `ShuttingDown` when the engine's
     /// shutdown token fires, `Timeout` after `build_timeout`.
-    pub async fn resolve(&self, _req: BuildRequest, _cancel: Option<Cancel>) -> Result<Artifact> {
-        todo!("resolve: resolve")
+    pub async fn resolve(&self, req: BuildRequest, cancel: Option<Cancel>) -> Result<Artifact> {
+        let build_timeout = self.shared.config.build_timeout;
+        let deadline = Instant::now() + build_timeout;
+        let key = req.key();
+        let span = tracing::info_span!("resolve", key = %key, rr_version = %req.rr_version);
+        let cancel = cancel.map(|c| c.token().clone()).unwrap_or_default();
+        let work = self.resolve_inner(req, key, deadline);
+        async {
+            tokio::select! {
+                biased;
+                _ = self.shared.shutdown.cancelled() => Err(Error::ShuttingDown),
+                _ = cancel.cancelled() => {
+                    tracing::debug!("cancelled by the caller");
+                    Err(Error::Cancelled)
+                }
+                _ = tokio::time::sleep_until(deadline) => Err(Error::Timeout {
+                    seconds: build_timeout.as_secs(),
+                }),
+                result = work => result,
+            }
+        }
+        .instrument(span)
+        .await
     }
+
+    async fn resolve_inner(
+        &self,
+        req: BuildRequest,
+        key: CacheKey,
+        deadline: Instant,
+    ) -> Result<Artifact> {
+        let shared = &self.shared;
+        if !req.force_rebuild {
+            match shared.lookup(&key).await {
+                Some(hit) => {
+                    Stats::bump(&shared.stats.hits);
+                    return Ok(hit);
+                }
+                None => Stats::bump(&shared.stats.misses),
+            }
+        }
+
+        let mut ticket =
+            self.in_flight
+                .join_or_start(&key, shared.config.keep_abandoned_builds, |finisher| {
+                    let shared = shared.clone();
+                    let key = key.clone();
+                    let span =
+                        tracing::info_span!("build", key = %key, rr_version = %req.rr_version);
+                    let task = async move {
+                        let outcome = shared.build(&req, &key, deadline).await;
+                        finisher.finish(outcome.map_err(Arc::new));
+                    };
+                    tokio::spawn(task.instrument(span)).abort_handle()
+                });
+        let joined = ticket.role() == Role::Joiner;
+        if joined {
+            Stats::bump(&shared.stats.joined);
+            tracing::debug!("joined a build in flight");
+        }
+        match ticket.outcome().await {
+            Ok(artifact) if joined => Ok(private_copy(artifact).with_source(Source::Joined)),
+            Ok(artifact) => Ok(artifact),
+            Err(err) => Err(coalesce::duplicate(&err)),
+        }
+    }
+}
+
+impl Shared {
+    /// A cache failure is never the caller's failure: it is logged and treated as a miss.
+    async fn lookup(&self, key: &CacheKey) -> Option<Artifact> {
+        let cache = self.cache.clone()?;
+        let key = key.clone();
+        match tokio::task::spawn_blocking(move || cache.lookup(&key)).await {
+            Ok(Ok(found)) => found,
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "cache lookup failed; treating it as a miss");
+                None
+            }
+            Err(join) => {
+                tracing::warn!(error = %join, "cache lookup panicked; treating it as a miss");
+                None
+            }
+        }
+    }
+
+    /// The build task: stops at shutdown, whoever still waits.
+    async fn build(
+        self: Arc<Self>,
+        req: &BuildRequest,
+        key: &CacheKey,
+        deadline: Instant,
+    ) -> Result<Artifact> {
+        tokio::select! {
+            biased;
+            _ = self.shutdown.cancelled() => Err(Error::ShuttingDown),
+            result = self.build_inner(req, key, deadline) => result,
+        }
+    }
+
+    async fn build_inner(
+        &self,
+        req: &BuildRequest,
+        key: &CacheKey,
+        deadline: Instant,
+    ) -> Result<Artifact> {
+        // A build that finished between our miss and our start has stored its binary.
+        if !req.force_rebuild {
+            if let Some(hit) = self.lookup(key).await {
+                return Ok(hit);
+            }
+        }
+        let upstream = self
+            .upstream
+            .as_ref()
+            .ok_or_else(|| Error::UpstreamUnavailable {
+                attempts: 0,
+                message: "no server_url configured".into(),
+            })?;
+        Stats::bump(&self.stats.builds);
+        let started = Instant::now();
+        let output = match upstream.build(&req.to_velox_json(), deadline).await {
+            Ok(output) => output,
+            Err(err) => {
+                Stats::bump(&self.stats.upstream_errors);
+                tracing::warn!(error = %err, "build failed");
+                return Err(err);
+            }
+        };
+        let build_ms = started.elapsed().as_millis() as u64;
+        tracing::info!(
+            build_ms,
+            path = %output.path,
+            logs = %crate::upstream::tail(&output.logs, 512),
+            "velox built the binary"
+        );
+        self.ingest(req, key, &output.path, build_ms).await
+    }
+
+    /// Validates and opens the build output, then stores it in the cache. A store
+    /// failure (disk full, permissions) degrades to serving the opened file directly.
+    async fn ingest(
+        &self,
+        req: &BuildRequest,
+        key: &CacheKey,
+        raw_path: &str,
+        build_ms: u64,
+    ) -> Result<Artifact> {
+        let allowed = self.allowed.clone();
+        let raw = raw_path.to_owned();
+        let taken = blocking(move || ingest::take(&raw, &allowed)).await?;
+        tracing::debug!(path = %taken.path.display(), size = taken.size, "build output taken");
+
+        if let Some(cache) = self.cache.clone() {
+            let (req, key2, path) = (req.clone(), key.clone(), taken.path.clone());
+            let stored = blocking(move || cache.store(&req, &key2, &path, build_ms)).await;
+            match stored {
+                Ok(artifact) if artifact.size == taken.size => return Ok(artifact),
+                Ok(artifact) => tracing::warn!(
+                    stored = artifact.size,
+                    taken = taken.size,
+                    "the cached copy differs from the validated file; serving the validated file"
+                ),
+                Err(err) => tracing::warn!(
+                    error = %err,
+                    "storing the build in the cache failed; serving it directly"
+                ),
+            }
+        }
+        Ok(Artifact {
+            file: Arc::new(taken.file),
+            path: taken.path,
+            size: taken.size,
+            key: key.clone(),
+            source: Source::Built,
+        })
+    }
+}
+
+/// Runs blocking filesystem work off the async threads.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|join| Err(Error::Panic(format!("blocking task: {join}"))))
+}
+
+/// Joiners share the build's file; a fresh open file description gives each its own
+/// offset, so a host that reads with `read()` rather than `pread()` cannot disturb
+/// another. Falls back to sharing when `/proc` is not there.
+fn private_copy(mut artifact: Artifact) -> Artifact {
+    let fd = artifact.file.as_raw_fd();
+    if let Ok(file) = File::open(format!("/proc/self/fd/{fd}")) {
+        artifact.file = Arc::new(file);
+    }
+    artifact
 }
