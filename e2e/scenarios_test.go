@@ -220,6 +220,25 @@ func upstreamDown(t *testing.T, e *env) {
 	expectArtifact(t, d, keyOf("github.com/e2e/upstream-down"), artifactSize, "MISS")
 }
 
+func upstream503Retried(t *testing.T, e *env) {
+	ctx := ctxFor(t, 30*time.Second)
+	const module = "github.com/e2e/retried"
+	must(e.velox.SetMode(fakevelox.Mode{Kind: fakevelox.Fail, Status: 503, Code: "unavailable", Count: 1}))
+	expectArtifact(t, get(ctx, e.url(buildPath(module, "")), nil), keyOf(module), artifactSize, "MISS")
+	expectCalls(t, e, 2)
+}
+
+func alreadyExistsStorm(t *testing.T, e *env) {
+	ctx := ctxFor(t, 30*time.Second)
+	const module = "github.com/e2e/conflict-storm"
+	// More 409s than retry.max_attempts: already_exists means "wait", not "fail".
+	must(e.velox.SetMode(fakevelox.Mode{Kind: fakevelox.Conflict, Count: 4}))
+	start := time.Now()
+	expectArtifact(t, get(ctx, e.url(buildPath(module, "")), nil), keyOf(module), artifactSize, "MISS")
+	t.Logf("built after 4 already_exists answers in %v", time.Since(start).Round(time.Millisecond))
+	expectCalls(t, e, 5)
+}
+
 func buildTimeoutScenario(t *testing.T, e *env) {
 	ctx := ctxFor(t, 30*time.Second)
 	must(e.velox.SetMode(fakevelox.Mode{Kind: fakevelox.Hang}))
