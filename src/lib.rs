@@ -12,6 +12,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod ffi;
+pub mod local;
 pub mod logging;
 pub mod request;
 pub mod resolve;

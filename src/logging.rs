@@ -6,7 +6,9 @@
 //! {"level":"info","target":"velox_middleware::cache","message":"...","fields":{"key":"..."}}
 //! ```
 //!
-//! and appends it to a bounded in-memory queue. The host pulls records with
+//! and appends it to a bounded in-memory queue. `fields` also holds the fields of the
+//! spans the event happened in (the event's own fields win on a name clash); spans are
+//! filtered by the same level as events. The host pulls records with
 //! `vxm_log_next` on a thread of its own and hands them to its logger (the Go shim to
 //! zap). Calling into the host from Rust would need a callback, which purego can only
 //! make a limited number of, and which would run host code on the library's threads.
@@ -24,8 +26,10 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex};
 use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Level, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
 
 use crate::error::{Error, Result};
 
@@ -226,7 +230,13 @@ impl QueueLayer {
     }
 }
 
-impl<S: Subscriber> Layer<S> for QueueLayer {
+/// The fields of a span, kept in the span's extensions for the events inside it.
+struct SpanFields(Map<String, Value>);
+
+impl<S> Layer<S> for QueueLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
     // "Sometimes", so that `enabled` is asked again after a level change instead of the
     // callsite remembering the first answer.
     fn register_callsite(
@@ -240,12 +250,42 @@ impl<S: Subscriber> Layer<S> for QueueLayer {
         self.queue.enabled(metadata.level())
     }
 
-    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let mut visitor = FieldVisitor::default();
+        attrs.record(&mut visitor);
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(SpanFields(visitor.fields));
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut visitor = FieldVisitor::default();
+        values.record(&mut visitor);
+        let mut extensions = span.extensions_mut();
+        match extensions.get_mut::<SpanFields>() {
+            Some(fields) => fields.0.extend(visitor.fields),
+            None => extensions.insert(SpanFields(visitor.fields)),
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let meta = event.metadata();
         if !self.queue.enabled(meta.level()) {
             return;
         }
         let mut visitor = FieldVisitor::default();
+        // Fields of the enclosing spans first (outermost first), so that the event's own
+        // fields, and inner spans' fields, win on a name clash.
+        if let Some(scope) = ctx.event_scope(event) {
+            for span in scope.from_root() {
+                if let Some(fields) = span.extensions().get::<SpanFields>() {
+                    visitor
+                        .fields
+                        .extend(fields.0.iter().map(|(k, v)| (k.clone(), v.clone())));
+                }
+            }
+        }
         event.record(&mut visitor);
         let mut record = Map::new();
         record.insert(

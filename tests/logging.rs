@@ -263,3 +263,21 @@ fn c_abi_installs_the_subscriber_and_hands_out_records() {
     );
     let _ = vxm_log_dropped();
 }
+
+#[test]
+fn records_carry_the_fields_of_enclosing_spans() {
+    let queue = Arc::new(LogQueue::default());
+    capture(&queue, || {
+        let outer = tracing::info_span!("resolve", key = "k1", attempt = tracing::field::Empty);
+        let _outer = outer.enter();
+        outer.record("attempt", 1u64);
+        let inner = tracing::info_span!("upstream", attempt = 2u64);
+        let _inner = inner.enter();
+        tracing::info!(extra = "x", "inside");
+    });
+    let record = next_json(&queue);
+    assert_eq!(record["message"], "inside");
+    assert_eq!(record["fields"]["key"], "k1");
+    assert_eq!(record["fields"]["attempt"], 2, "the inner span wins");
+    assert_eq!(record["fields"]["extra"], "x");
+}

@@ -558,3 +558,244 @@ fn velox_body_of_a_seed_request_has_only_the_seed_fields() {
     names.sort_unstable();
     assert_eq!(names, ["plugins", "rrVersion", "targetPlatform"]);
 }
+
+mod properties {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+    use proptest::sample::select;
+    use serde_json::{json, Value};
+    use velox_middleware::BuildRequest;
+
+    type Identity = (
+        String,
+        String,
+        String,
+        Vec<(String, String)>,
+        bool,
+        bool,
+        Vec<(String, String)>,
+        Vec<(String, String)>,
+    );
+
+    /// Requests drawn from small alphabets (with look-alike module names and separator-ish
+    /// neighbours) so that equal and nearly-equal builds come up often.
+    fn request() -> impl Strategy<Value = Value> {
+        let modules = [
+            "example.com/a",
+            "example.com/a/b",
+            "example.com/ab",
+            "example.com/a.b",
+        ];
+        let tags = ["v1.0.0", "v1.0.1", "latest", "abcdef0", "v1.0.0-a"];
+        (
+            select(vec!["v1.0.0", "v1.0.0-a", "master", "abcdef0"]),
+            select(vec![
+                ("linux", "amd64"),
+                ("linux", "arm64"),
+                ("darwin", "arm64"),
+            ]),
+            proptest::collection::btree_map(select(modules.to_vec()), select(tags.to_vec()), 1..4),
+            any::<bool>(),
+            any::<bool>(),
+            proptest::collection::btree_map(
+                select(vec![
+                    "example.com/a",
+                    "example.com/a@v1.0.0",
+                    "example.com/b",
+                ]),
+                select(vec![
+                    "./x",
+                    "../x",
+                    "example.com/c@v1.0.0",
+                    "example.com/c@latest",
+                ]),
+                0..3,
+            ),
+            proptest::collection::btree_set(
+                (select(modules.to_vec()), select(vec!["v1.0.0", "v1.0.1"])),
+                0..3,
+            ),
+            any::<bool>(),
+        )
+            .prop_map(
+                |(rr, (os, arch), plugins, race, debug, replaces, excludes, reverse)| {
+                    let mut plugins: Vec<Value> = plugins
+                        .into_iter()
+                        .map(|(m, t)| json!({"module_name": m, "tag": t}))
+                        .collect();
+                    let mut replaces: Vec<Value> = replaces
+                        .into_iter()
+                        .map(|(o, n)| json!({"old": o, "new": n}))
+                        .collect();
+                    let mut excludes: Vec<Value> = excludes
+                        .into_iter()
+                        .map(|(m, v)| json!({"module": m, "version": v}))
+                        .collect();
+                    if reverse {
+                        plugins.reverse();
+                        replaces.reverse();
+                        excludes.reverse();
+                    }
+                    json!({
+                        "rr_version": rr,
+                        "target_platform": {"os": os, "arch": arch},
+                        "plugins": plugins,
+                        "race": race,
+                        "debug": debug,
+                        "replaces": replaces,
+                        "excludes": excludes,
+                    })
+                },
+            )
+    }
+
+    /// What the build depends on, order removed: equal identities are the same build.
+    fn identity(r: &BuildRequest) -> Identity {
+        let sorted = |mut v: Vec<(String, String)>| {
+            v.sort();
+            v
+        };
+        (
+            r.rr_version.clone(),
+            r.target_platform.os.clone(),
+            r.target_platform.arch.clone(),
+            sorted(
+                r.plugins
+                    .iter()
+                    .map(|p| (p.module_name.clone(), p.tag.clone()))
+                    .collect(),
+            ),
+            r.race,
+            r.debug,
+            sorted(
+                r.replaces
+                    .iter()
+                    .map(|x| (x.old.clone(), x.new.clone()))
+                    .collect(),
+            ),
+            sorted(
+                r.excludes
+                    .iter()
+                    .map(|x| (x.module.clone(), x.version.clone()))
+                    .collect(),
+            ),
+        )
+    }
+
+    /// `a` changed in one small way (or only reordered), so that equal and nearly-equal
+    /// builds are both common.
+    fn mutate(mut v: Value, how: usize, pick: usize) -> Value {
+        let tags = ["v1.0.0", "v1.0.1", "latest", "abcdef0", "v1.0.0-a"];
+        match how {
+            0 => {
+                for list in ["plugins", "replaces", "excludes"] {
+                    v[list].as_array_mut().unwrap().reverse();
+                }
+            }
+            1 => v["race"] = json!(!v["race"].as_bool().unwrap()),
+            2 => v["debug"] = json!(!v["debug"].as_bool().unwrap()),
+            3 => {
+                let plugins = v["plugins"].as_array_mut().unwrap();
+                let n = plugins.len();
+                plugins[pick % n]["tag"] = json!(tags[pick % tags.len()]);
+            }
+            4 => {
+                // Swap two plugins' tags: same strings, different build (unless equal).
+                let plugins = v["plugins"].as_array_mut().unwrap();
+                if plugins.len() > 1 {
+                    let t0 = plugins[0]["tag"].clone();
+                    plugins[0]["tag"] = plugins[1]["tag"].clone();
+                    plugins[1]["tag"] = t0;
+                }
+            }
+            5 => {
+                let excludes = v["excludes"].as_array_mut().unwrap();
+                if excludes.is_empty() {
+                    excludes.push(json!({"module": "example.com/a", "version": "v1.0.0"}));
+                } else {
+                    excludes.remove(pick % excludes.len());
+                }
+            }
+            6 => {
+                let replaces = v["replaces"].as_array_mut().unwrap();
+                if replaces.is_empty() {
+                    replaces.push(json!({"old": "example.com/b", "new": "./x"}));
+                } else {
+                    let n = replaces.len();
+                    replaces[pick % n]["new"] = json!(["./x", "../x"][pick % 2]);
+                }
+            }
+            _ => v["rr_version"] = json!(["v1.0.0", "master"][pick % 2]),
+        }
+        v
+    }
+
+    proptest! {
+        #[test]
+        fn same_key_exactly_when_same_build(
+            a in request(),
+            other in request(),
+            how in 0usize..10,
+            pick in any::<usize>(),
+        ) {
+            // how 0..=7 mutates a; 8 and 9 compare with an unrelated request.
+            let b = if how < 8 { mutate(a.clone(), how, pick) } else { other };
+            let a = BuildRequest::parse(a.to_string().as_bytes()).unwrap();
+            let b = BuildRequest::parse(b.to_string().as_bytes()).unwrap();
+            prop_assert_eq!(a.key() == b.key(), identity(&a) == identity(&b));
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let _ = BuildRequest::parse(&body);
+        }
+
+        #[test]
+        fn arbitrary_field_values_are_refused_or_keyed(
+            field in select(vec!["rr_version", "os", "arch", "module_name", "tag", "old", "new"]),
+            value in "\\PC{0,40}|[a-z0-9./@|~_+-]{0,40}",
+        ) {
+            let mut v = json!({
+                "rr_version": "v1.0.0",
+                "target_platform": {"os": "linux", "arch": "amd64"},
+                "plugins": [{"module_name": "example.com/a", "tag": "v1.0.0"}],
+                "replaces": [{"old": "example.com/a", "new": "./a"}],
+            });
+            match field {
+                "os" | "arch" => v["target_platform"][field] = json!(value),
+                "module_name" | "tag" => v["plugins"][0][field] = json!(value),
+                "old" | "new" => v["replaces"][0][field] = json!(value),
+                _ => v[field] = json!(value),
+            }
+            if let Ok(r) = BuildRequest::parse(v.to_string().as_bytes()) {
+                // Whatever got through holds no separator in a place it could shift.
+                for s in [&r.rr_version, &r.target_platform.os, &r.target_platform.arch] {
+                    prop_assert!(!s.contains(['|', '@', '\n', ' ']));
+                }
+                prop_assert!(!r.plugins[0].module_name.contains(['|', '@', ' ']));
+                prop_assert!(!r.plugins[0].tag.contains(['|', '@', ' ']));
+                prop_assert_eq!(r.key().as_str().len(), 64);
+            }
+        }
+    }
+
+    #[test]
+    fn mutations_cover_both_outcomes() {
+        // Guards the property above against mutations that never (or always) change the build.
+        use proptest::strategy::ValueTree;
+        use proptest::test_runner::TestRunner;
+        let mut runner = TestRunner::deterministic();
+        let strategy = request();
+        let mut seen: BTreeMap<bool, u32> = BTreeMap::new();
+        for i in 0..400 {
+            let a = strategy.new_tree(&mut runner).unwrap().current();
+            let b = mutate(a.clone(), i % 8, i / 8);
+            let a = BuildRequest::parse(a.to_string().as_bytes()).unwrap();
+            let b = BuildRequest::parse(b.to_string().as_bytes()).unwrap();
+            *seen.entry(a.key() == b.key()).or_default() += 1;
+        }
+        assert!(seen.get(&true).copied().unwrap_or(0) > 50, "{seen:?}");
+        assert!(seen.get(&false).copied().unwrap_or(0) > 50, "{seen:?}");
+    }
+}
