@@ -162,13 +162,16 @@ func clientDisconnectCancels(t *testing.T, e *env) {
 	if !e.velox.WaitFor(10*time.Second, func(s fakevelox.Stats) bool { return s.Building == 1 }) {
 		t.Fatalf("the build never reached the Velox server: %+v", e.velox.Stats())
 	}
-	cancel()
+	time.Sleep(200 * time.Millisecond) // well into the build
 	cancelledAt := time.Now()
+	cancel()
 	// Well inside build_timeout, so only the client's departure can explain it.
 	if !e.velox.WaitFor(buildTimeout/2, func(s fakevelox.Stats) bool { return s.Cancelled == 1 }) {
 		t.Fatalf("the upstream call was not cancelled within %v of the client leaving: %+v", buildTimeout/2, e.velox.Stats())
 	}
-	t.Logf("upstream call cancelled %v after the client left", time.Since(cancelledAt).Round(time.Millisecond))
+	calls := e.velox.Calls()
+	t.Logf("upstream call ended %v after the client left (it ran %v)",
+		calls[0].End.Sub(cancelledAt), calls[0].End.Sub(calls[0].Start).Round(time.Millisecond))
 	if d := <-done; d.err == nil {
 		t.Fatalf("the cancelled client got an answer: %v", d)
 	}
