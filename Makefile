@@ -63,6 +63,9 @@ c-test: lib
 	$(CC) -std=c11 -Wall -Wextra -Werror -pthread -Iinclude tests/c/abi_test.c \
 	    -L$(LIB_DIR) -lvelox_middleware -Wl,-rpath,$(LIB_DIR) -o $(BUILD)/abi_test
 	$(BUILD)/abi_test
+	$(CC) -std=c11 -Wall -Wextra -Werror -pthread -Iinclude tests/c/resolve_test.c \
+	    -L$(LIB_DIR) -lvelox_middleware -Wl,-rpath,$(LIB_DIR) -o $(BUILD)/resolve_test
+	tests/c/resolve_test.sh $(BUILD)/resolve_test
 
 # Both backends: cgo links $(STATIC_LIB); purego (CGO_ENABLED=0) loads $(SHARED_LIB).
 go-test: lib
