@@ -43,6 +43,8 @@ var scenarios = []scenario{
 	{"client_disconnect_cancels_build", clientDisconnectCancels},
 	{"range_resumes_download", rangeResumes},
 	{"upstream_down_502_json", upstreamDown},
+	{"upstream_503_is_retried", upstream503Retried},
+	{"already_exists_storm_waits_for_the_build", alreadyExistsStorm},
 	{"build_timeout_504", buildTimeoutScenario},
 	{"bad_worker_body_400", badWorkerBody},
 	{"velox_rejects_or_fails", veloxRejectsOrFails},

@@ -162,13 +162,16 @@ func clientDisconnectCancels(t *testing.T, e *env) {
 	if !e.velox.WaitFor(10*time.Second, func(s fakevelox.Stats) bool { return s.Building == 1 }) {
 		t.Fatalf("the build never reached the Velox server: %+v", e.velox.Stats())
 	}
-	cancel()
+	time.Sleep(200 * time.Millisecond) // well into the build
 	cancelledAt := time.Now()
+	cancel()
 	// Well inside build_timeout, so only the client's departure can explain it.
 	if !e.velox.WaitFor(buildTimeout/2, func(s fakevelox.Stats) bool { return s.Cancelled == 1 }) {
 		t.Fatalf("the upstream call was not cancelled within %v of the client leaving: %+v", buildTimeout/2, e.velox.Stats())
 	}
-	t.Logf("upstream call cancelled %v after the client left", time.Since(cancelledAt).Round(time.Millisecond))
+	calls := e.velox.Calls()
+	t.Logf("upstream call ended %v after the client left (it ran %v)",
+		calls[0].End.Sub(cancelledAt), calls[0].End.Sub(calls[0].Start).Round(time.Millisecond))
 	if d := <-done; d.err == nil {
 		t.Fatalf("the cancelled client got an answer: %v", d)
 	}
@@ -215,6 +218,25 @@ func upstreamDown(t *testing.T, e *env) {
 	// Nothing was cached: with the server back, the same request builds.
 	d = get(ctx, e.url(buildPath("github.com/e2e/upstream-down", "")), nil)
 	expectArtifact(t, d, keyOf("github.com/e2e/upstream-down"), artifactSize, "MISS")
+}
+
+func upstream503Retried(t *testing.T, e *env) {
+	ctx := ctxFor(t, 30*time.Second)
+	const module = "github.com/e2e/retried"
+	must(e.velox.SetMode(fakevelox.Mode{Kind: fakevelox.Fail, Status: 503, Code: "unavailable", Count: 1}))
+	expectArtifact(t, get(ctx, e.url(buildPath(module, "")), nil), keyOf(module), artifactSize, "MISS")
+	expectCalls(t, e, 2)
+}
+
+func alreadyExistsStorm(t *testing.T, e *env) {
+	ctx := ctxFor(t, 30*time.Second)
+	const module = "github.com/e2e/conflict-storm"
+	// More 409s than retry.max_attempts: already_exists means "wait", not "fail".
+	must(e.velox.SetMode(fakevelox.Mode{Kind: fakevelox.Conflict, Count: 4}))
+	start := time.Now()
+	expectArtifact(t, get(ctx, e.url(buildPath(module, "")), nil), keyOf(module), artifactSize, "MISS")
+	t.Logf("built after 4 already_exists answers in %v", time.Since(start).Round(time.Millisecond))
+	expectCalls(t, e, 5)
 }
 
 func buildTimeoutScenario(t *testing.T, e *env) {

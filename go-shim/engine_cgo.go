@@ -119,3 +119,26 @@ func statsJSON(h engineHandle) (string, error) {
 	defer C.vxm_string_free(s)
 	return C.GoString(s), nil
 }
+
+func logSetLevel(level string) error {
+	cs := C.CString(level)
+	defer C.free(unsafe.Pointer(cs))
+	var e *C.vxm_error
+	if st := C.vxm_log_set_level(cs, &e); st != C.VXM_STATUS_OK {
+		return takeError(st, e)
+	}
+	return nil
+}
+
+// logNext returns the oldest library log record, waiting up to timeoutMs for one
+// (StatusNotFound when none came or vxm_log_wake was called).
+func logNext(timeoutMs uint32) (string, Status) {
+	var s *C.char
+	if st := Status(C.vxm_log_next(C.uint32_t(timeoutMs), &s, nil)); st != StatusOK {
+		return "", st
+	}
+	defer C.vxm_string_free(s)
+	return C.GoString(s), StatusOK
+}
+
+func logWake() { C.vxm_log_wake() }

@@ -45,6 +45,9 @@ var (
 	vxmArtifactFree     func(a unsafe.Pointer)
 	vxmStatsJSON        func(h unsafe.Pointer, out *unsafe.Pointer, outErr *unsafe.Pointer) uint32
 	vxmStringFree       func(s unsafe.Pointer)
+	vxmLogSetLevel      func(level string, outErr *unsafe.Pointer) uint32
+	vxmLogNext          func(timeoutMs uint32, out *unsafe.Pointer, outErr *unsafe.Pointer) uint32
+	vxmLogWake          func()
 	libraryLoadedFrom   string
 	libraryMu           sync.Mutex
 	libraryHandle       uintptr
@@ -71,6 +74,9 @@ var (
 		{&vxmArtifactFree, "vxm_artifact_free"},
 		{&vxmStatsJSON, "vxm_stats_json"},
 		{&vxmStringFree, "vxm_string_free"},
+		{&vxmLogSetLevel, "vxm_log_set_level"},
+		{&vxmLogNext, "vxm_log_next"},
+		{&vxmLogWake, "vxm_log_wake"},
 	}
 )
 
@@ -220,3 +226,24 @@ func statsJSON(h engineHandle) (string, error) {
 	defer vxmStringFree(s)
 	return cString(s), nil
 }
+
+func logSetLevel(level string) error {
+	var e unsafe.Pointer
+	if st := vxmLogSetLevel(level, &e); Status(st) != StatusOK {
+		return takeError(st, e)
+	}
+	return nil
+}
+
+// logNext returns the oldest library log record, waiting up to timeoutMs for one
+// (StatusNotFound when none came or vxm_log_wake was called).
+func logNext(timeoutMs uint32) (string, Status) {
+	var s unsafe.Pointer
+	if st := Status(vxmLogNext(timeoutMs, &s, nil)); st != StatusOK {
+		return "", st
+	}
+	defer vxmStringFree(s)
+	return cString(s), StatusOK
+}
+
+func logWake() { vxmLogWake() }

@@ -49,7 +49,7 @@ func TestBinaryFileNameIsSafeAndNamesThePlatform(t *testing.T) {
 	cases := map[string]string{
 		`{"rr_version":"v2025.1.5","target_platform":{"os":"linux","arch":"amd64"}}`:   "rr-v2025.1.5-linux-amd64",
 		`{"rr_version":"v2025.1.5","target_platform":{"os":"windows","arch":"arm64"}}`: "rr-v2025.1.5-windows-arm64.exe",
-		`{"rr_version":"v1\"; x=\"y","target_platform":{"os":"linux","arch":"amd64"}}`: "rr-v1x-linux-amd64",
+		`{"rr_version":"v1\"; x=\"y","target_platform":{"os":"linux","arch":"amd64"}}`: "rr-v1xy-linux-amd64",
 		`not json`: "rr",
 	}
 	for body, want := range cases {

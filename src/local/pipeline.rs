@@ -254,6 +254,9 @@ impl Pipeline<'_> {
             .env("CGO_ENABLED", "0")
             // go's own scratch files stay in the workspace, so a killed build leaves none.
             .env("GOTMPDIR", self.workspace.join("tmp"));
+        for (key, value) in cache_fallbacks(|k| std::env::var_os(k), &self.cfg.work_dir) {
+            cmd.env(key, value);
+        }
         for (key, value) in extra_env {
             cmd.env(key, value);
         }
@@ -269,6 +272,25 @@ impl Pipeline<'_> {
             logs: self.log.text().to_string(),
         }
     }
+}
+
+/// Where go keeps its caches when the host's environment does not say: a daemon started
+/// without `HOME` would otherwise fail every build ("GOCACHE is not defined"). The
+/// directories sit beside the workspaces and are kept, so later builds reuse them.
+pub(crate) fn cache_fallbacks(
+    env: impl Fn(&str) -> Option<OsString>,
+    work_dir: &Path,
+) -> Vec<(&'static str, PathBuf)> {
+    let set = |k: &str| env(k).is_some_and(|v| !v.is_empty());
+    let base = work_dir.join("vxm-go-cache");
+    let mut out = Vec::new();
+    if !set("HOME") && !set("GOCACHE") && !set("XDG_CACHE_HOME") {
+        out.push(("GOCACHE", base.join("build")));
+    }
+    if !set("HOME") && !set("GOMODCACHE") && !set("GOPATH") {
+        out.push(("GOMODCACHE", base.join("mod")));
+    }
+    out
 }
 
 fn write(path: &Path, contents: &str) -> Result<()> {
@@ -355,6 +377,23 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn go_caches_fall_back_to_the_work_dir_only_without_home() {
+        let work = Path::new("/var/lib/velox");
+        let none = cache_fallbacks(|_| None, work);
+        assert_eq!(
+            none,
+            [
+                ("GOCACHE", work.join("vxm-go-cache/build")),
+                ("GOMODCACHE", work.join("vxm-go-cache/mod"))
+            ]
+        );
+        let with_home = cache_fallbacks(|k| (k == "HOME").then(|| "/root".into()), work);
+        assert!(with_home.is_empty());
+        let with_gopath = cache_fallbacks(|k| (k == "GOPATH").then(|| "/go".into()), work);
+        assert_eq!(with_gopath, [("GOCACHE", work.join("vxm-go-cache/build"))]);
+    }
 
     #[test]
     fn dates_from_days_since_the_epoch() {

@@ -1,0 +1,77 @@
+package velox
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/velox-middleware/go-shim/fakevelox"
+)
+
+func newTestEngine(t *testing.T) (*Engine, *fakevelox.Server) {
+	t.Helper()
+	fv, err := fakevelox.Start(fakevelox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fv.Close)
+	cfg, err := json.Marshal(engineSection(t, fv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := NewEngine(cfg)
+	if err != nil {
+		t.Fatalf("NewEngine: %v", err)
+	}
+	t.Cleanup(e.Close)
+	return e, fv
+}
+
+func TestResolveWithAnEndedContextIsCancelledWithoutACall(t *testing.T) {
+	e, fv := newTestEngine(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := e.Resolve(ctx, validRequest().json())
+	var vErr *Error
+	if !asError(err, &vErr) || vErr.Status != StatusCancelled {
+		t.Fatalf("Resolve on an ended context: %v", err)
+	}
+	if n := fv.Stats().Calls; n != 0 {
+		t.Fatalf("%d upstream calls", n)
+	}
+}
+
+func TestClosedEngineRefusesCallsAndClosesOnce(t *testing.T) {
+	e, _ := newTestEngine(t)
+	e.Close()
+	e.Close()
+	_, err := e.Resolve(context.Background(), validRequest().json())
+	var vErr *Error
+	if !asError(err, &vErr) || vErr.Status != StatusShuttingDown || vErr.HTTPStatus != 503 {
+		t.Fatalf("Resolve after Close: %v", err)
+	}
+	if _, err := e.Stats(); !asError(err, &vErr) || vErr.Status != StatusShuttingDown {
+		t.Fatalf("Stats after Close: %v", err)
+	}
+}
+
+func TestArtifactFileIsOwnedByTheCaller(t *testing.T) {
+	e, _ := newTestEngine(t)
+	req := validRequest()
+	a, err := e.Resolve(context.Background(), req.json())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = a.File.Close() }()
+	if a.Key != req.key() || a.Source != SourceBuilt || a.Size != 4096 {
+		t.Fatalf("artifact: key=%s source=%d size=%d", a.Key, a.Source, a.Size)
+	}
+	// The library's own descriptor is closed by now; ours must still read the bytes.
+	buf := make([]byte, a.Size)
+	if n, err := a.File.ReadAt(buf, 0); err != nil || int64(n) != a.Size {
+		t.Fatalf("reading the artifact: %d bytes, %v", n, err)
+	}
+	if string(buf) != string(fakevelox.Content(req.key(), int(a.Size))) {
+		t.Fatal("artifact bytes differ from the build")
+	}
+}
