@@ -252,11 +252,22 @@ fn bare_number_duration_asks_for_a_unit() {
     }
 }
 
+// Accepted values and refusals were checked against Go 1.26's time.ParseDuration at
+// authoring time (a throwaway `go run` printing d.Nanoseconds() and err for each string);
+// the only intended difference is that negative durations other than -0 are refused.
 #[test]
 fn go_duration_forms() {
     let ok = [
         ("0", Duration::ZERO),
         ("0s", Duration::ZERO),
+        ("-0", Duration::ZERO),
+        ("00s", Duration::ZERO),
+        ("1h1h", Duration::from_secs(7200)),
+        ("0.0000000001s", Duration::ZERO),
+        (
+            "2562047h47m16.854775807s",
+            Duration::from_nanos(i64::MAX as u64),
+        ),
         ("+5s", Duration::from_secs(5)),
         ("5m", Duration::from_secs(300)),
         ("180s", Duration::from_secs(180)),
@@ -280,5 +291,31 @@ fn go_duration_forms() {
         "", "s", "5", "1.5", "-1s", "5 m", "5M", "1d", ".s", "1h-5m", "3000000h", "1e3s",
     ] {
         assert!(parse_go_duration(bad).is_err(), "{bad:?} should be refused");
+    }
+}
+
+mod properties {
+    use proptest::prelude::*;
+    use std::time::Duration;
+    use velox_middleware::config::parse_go_duration;
+    use velox_middleware::Config;
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let _ = Config::from_json(&body);
+        }
+
+        #[test]
+        fn arbitrary_duration_strings_never_panic(s in "\\PC{0,24}|[0-9.hmsuµn+-]{0,24}") {
+            let _ = parse_go_duration(&s);
+        }
+
+        #[test]
+        fn whole_units_add_up(h in 0u64..1000, m in 0u64..1000, s in 0u64..1000, ms in 0u64..1000) {
+            let text = format!("{h}h{m}m{s}s{ms}ms");
+            let expected = Duration::from_secs(h * 3600 + m * 60 + s) + Duration::from_millis(ms);
+            prop_assert_eq!(parse_go_duration(&text), Ok(expected));
+        }
     }
 }
