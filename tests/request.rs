@@ -214,6 +214,20 @@ fn each_bad_request_names_its_field() {
         (b"[1,2]".to_vec(), "body"),
         (b"\"x\"".to_vec(), "body"),
         (vec![b' '; 1024 * 1024 + 1], "body"),
+        (b"{} {}".to_vec(), "body"),
+        (
+            br#"{"rr_version":"v1.0.0","rr_version":"v1.0.1"}"#.to_vec(),
+            "rr_version",
+        ),
+        (
+            br#"{"plugins":[{"module_name":"example.com/a","tag":"v1.0.0","tag":"v2.0.0"}]}"#
+                .to_vec(),
+            "plugins[0].tag",
+        ),
+        (
+            br#"{"target_platform":{"os":"linux","os":"darwin"}}"#.to_vec(),
+            "target_platform.os",
+        ),
     ];
     let table: Vec<(Value, &str)> = vec![
         (with(base(), "colour", json!("red")), "colour"),

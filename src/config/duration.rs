@@ -11,8 +11,12 @@ pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
     let mut rest = s;
     if let Some(r) = rest.strip_prefix('+') {
         rest = r;
-    } else if rest.starts_with('-') {
-        return Err(format!("{original:?}: negative durations are not allowed"));
+    } else if let Some(r) = rest.strip_prefix('-') {
+        // "-0s" is zero to Go too; anything else negative is refused.
+        return match parse_go_duration(r) {
+            Ok(d) if d.is_zero() && !r.starts_with(['+', '-']) => Ok(d),
+            _ => Err(format!("{original:?}: negative durations are not allowed")),
+        };
     }
     if rest == "0" {
         return Ok(Duration::ZERO);

@@ -62,7 +62,8 @@ impl BuildRequest {
     /// `replaces[{old,new}]`, `excludes[{module,version}]`, `race` and `debug`, in
     /// snake_case. **Unknown fields are refused** (`INVALID_REQUEST` naming the field, at
     /// any depth): a misspelt `replace` must not silently build something else.
-    /// Optional fields may be `null`, which means absent; an empty `request_id` is absent.
+    /// A key given twice in one object is refused too, naming its path. Optional fields
+    /// may be `null`, which means absent; an empty `request_id` is absent.
     ///
     /// Bounds: body <= 1 MiB, 1..=100 plugins, <= 100 replaces and <= 100 excludes, every
     /// string 1..=256 bytes of printable ASCII without spaces or `|`.

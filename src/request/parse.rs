@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 
+use super::strict_json::{self, ReadError};
 use super::validate::{self, MAX_BODY_BYTES, MAX_DIRECTIVES, MAX_PLUGINS};
 use super::{BuildRequest, Exclude, Platform, Plugin, Replace};
 use crate::error::{Error, Result};
@@ -28,8 +29,10 @@ pub(super) fn parse(json: &[u8]) -> Result<BuildRequest> {
             format!("larger than {MAX_BODY_BYTES} bytes"),
         ));
     }
-    let doc: Value = serde_json::from_slice(json)
-        .map_err(|e| Error::request("body", format!("not valid JSON: {e}")))?;
+    let doc = strict_json::from_slice(json).map_err(|e| match e {
+        ReadError::Duplicate(path) => Error::request(path, "appears twice"),
+        ReadError::Syntax(e) => Error::request("body", format!("not valid JSON: {e}")),
+    })?;
     let Value::Object(top) = doc else {
         return Err(Error::request("body", "must be a JSON object"));
     };
