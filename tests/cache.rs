@@ -682,3 +682,85 @@ fn fixture_keys_agree_with_the_library() {
     let req = request(3);
     assert_eq!(seed_key(&req), req.key());
 }
+
+/// Collects events' fields on the current thread.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<std::collections::BTreeMap<String, String>>>>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Captured {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        struct V(std::collections::BTreeMap<String, String>);
+        impl tracing::field::Visit for V {
+            fn record_debug(&mut self, f: &tracing::field::Field, v: &dyn std::fmt::Debug) {
+                self.0.insert(f.name().to_owned(), format!("{v:?}"));
+            }
+            fn record_str(&mut self, f: &tracing::field::Field, v: &str) {
+                self.0.insert(f.name().to_owned(), v.to_owned());
+            }
+        }
+        let mut v = V(Default::default());
+        event.record(&mut v);
+        v.0.insert("level".into(), event.metadata().level().to_string());
+        self.0.lock().unwrap().push(v.0);
+    }
+}
+
+#[test]
+fn recovery_reports_each_removed_file_with_its_reason() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    fs::write(
+        d.join("temp_0b7f3c1e-8a4d-4c3e-9f00-123456789abc.bin"),
+        b"half",
+    )
+    .unwrap();
+    let corrupt = seed_key(&request(4));
+    fs::write(d.join(format!("{corrupt}.bin")), b"abc").unwrap();
+    fs::write(d.join(format!("{corrupt}.json")), b"not json").unwrap();
+
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::registry().with(captured.clone());
+    let o = tracing::subscriber::with_default(subscriber, || open(&config(d)));
+    drop(o);
+
+    let events = captured.0.lock().unwrap().clone();
+    let removed: Vec<_> = events
+        .iter()
+        .filter(|e| {
+            e.get("message").map(String::as_str) == Some("removed from the cache directory")
+        })
+        .collect();
+    assert_eq!(removed.len(), 3, "{events:#?}");
+    assert!(removed
+        .iter()
+        .all(|e| e["level"] == "WARN" && e.contains_key("reason")));
+    assert!(removed
+        .iter()
+        .any(|e| e["file"].ends_with(&format!("{corrupt}.json")) && e["reason"].contains("JSON")));
+    assert!(removed.iter().any(|e| e["file"].contains("temp_")));
+    let summary = events
+        .iter()
+        .find(|e| e.get("message").map(String::as_str) == Some("cache opened"))
+        .expect("a summary line");
+    assert_eq!(summary["temp_files"], "1");
+    assert_eq!(summary["corrupt"], "1");
+    assert_eq!(summary["entries"], "0");
+}
+
+#[test]
+fn a_store_that_fails_midway_leaves_no_temp_file() {
+    // /proc files claim size 0 and then yield bytes: the copy sees the source change.
+    let src = Path::new("/proc/self/status");
+    if !src.exists() {
+        eprintln!("skipped: no /proc");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let o = open(&config(tmp.path()));
+    let req = request(1);
+    let err = o.cache.store(&req, &seed_key(&req), src, 1).unwrap_err();
+    assert!(matches!(err, Error::Io { .. }), "{err:?}");
+    assert!(listing(tmp.path()).is_empty(), "{:?}", listing(tmp.path()));
+    assert_eq!(o.cache.usage(), Default::default());
+}
