@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use velox_middleware::config::{parse_go_duration, EvictionPolicy};
+use velox_middleware::local::{LocalBuildConfig, SourceMode};
 use velox_middleware::{Config, Error};
 
 fn cfg(v: Value) -> Result<Config, Error> {
@@ -40,6 +41,11 @@ fn empty_section_gives_the_seed_defaults() {
     assert_eq!(c.allowed_build_dirs, vec![tmp]);
     assert!(!c.keep_abandoned_builds);
     assert_eq!(c.log_level, None);
+    assert_eq!(c.local, LocalBuildConfig::default());
+    assert_eq!(c.local.max_concurrent, 1);
+    assert_eq!(c.local.queue_limit, 16);
+    assert_eq!(c.local.go_binary, PathBuf::from("go"));
+    assert_eq!(c.local.source, SourceMode::Auto);
     assert_eq!(c, Config::default());
     assert_eq!(Config::from_json(b"null").unwrap(), Config::default());
 }
@@ -65,7 +71,12 @@ fn every_key_is_read() {
         "allowed_build_dirs": [dir.path().to_str().unwrap()],
         "keep_abandoned_builds": true,
         "library_path": "/usr/lib/libvelox_middleware.so",
-        "log_level": "DEBUG"
+        "log_level": "DEBUG",
+        "local_builds": 2,
+        "local_build_queue": "0",
+        "local_build_dir": "/var/tmp/velox-builds",
+        "go_binary": "/usr/local/go/bin/go",
+        "local_build_source": "generated"
     }))
     .unwrap();
     assert_eq!(c.server_url.as_deref(), Some("http://127.0.0.1:9000"));
@@ -89,6 +100,16 @@ fn every_key_is_read() {
     );
     assert!(c.keep_abandoned_builds);
     assert_eq!(c.log_level.as_deref(), Some("debug"));
+    assert_eq!(
+        c.local,
+        LocalBuildConfig {
+            max_concurrent: 2,
+            queue_limit: 0,
+            work_dir: PathBuf::from("/var/tmp/velox-builds"),
+            go_binary: PathBuf::from("/usr/local/go/bin/go"),
+            source: SourceMode::Generated,
+        }
+    );
 }
 
 #[test]
@@ -229,6 +250,18 @@ fn every_bad_value_names_its_key() {
         (json!({"library_path": 1}), "library_path"),
         (json!({"log_level": "loud"}), "log_level"),
         (json!({"server": "http://x"}), "server"),
+        (json!({"local_builds": 0}), "local_builds"),
+        (json!({"local_builds": "many"}), "local_builds"),
+        (json!({"local_build_queue": -1}), "local_build_queue"),
+        (
+            json!({"local_build_dir": "relative/dir"}),
+            "local_build_dir",
+        ),
+        (json!({"go_binary": 1}), "go_binary"),
+        (
+            json!({"local_build_source": "github"}),
+            "local_build_source",
+        ),
         (json!([1]), "velox"),
     ];
     for (v, key) in cases {

@@ -7,7 +7,6 @@ mod fake_velox;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -381,20 +380,4 @@ async fn a_missing_file_is_refused() {
     let missing = builds.root().join("gone/rr");
     let reason = refused_path(missing.to_str().unwrap().to_owned(), &builds).await;
     assert!(reason.contains("No such file"), "{reason}");
-}
-
-#[tokio::test]
-async fn no_server_url_is_upstream_unavailable() {
-    let builds = Builds::new();
-    let h = harness(config(None, &builds.root()));
-    let err = h
-        .resolver
-        .resolve(request("v5.3.0"), None)
-        .await
-        .unwrap_err();
-    let Error::UpstreamUnavailable { message, .. } = &err else {
-        panic!("{err:?}")
-    };
-    assert!(message.contains("no server_url"));
-    assert_eq!(h.stats.builds.load(Ordering::Relaxed), 0);
 }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::Result;
+use crate::local::LocalBuildConfig;
 
 mod duration;
 mod parse;
@@ -60,6 +61,8 @@ pub struct Config {
     /// The library's log level (`error`, `warn`, `info`, `debug`, `trace`, `off`),
     /// lowercase; `None` = leave the level as it is (default `info`).
     pub log_level: Option<String>,
+    /// The embedded local builder, used when `server_url` is absent (see `crate::local`).
+    pub local: LocalBuildConfig,
 }
 
 impl Config {
@@ -88,6 +91,11 @@ impl Config {
     /// | `keep_abandoned_builds` | false | |
     /// | `library_path` | none | read by the Go purego loader; ignored here |
     /// | `log_level` | none (`info`) | `error`, `warn`, `info`, `debug`, `trace`, `off` |
+    /// | `local_builds` | 1 | local builds at once (no `server_url`), >= 1 |
+    /// | `local_build_queue` | 16 | local builds allowed to wait for a slot |
+    /// | `local_build_dir` | system temp dir | absolute path for local build workspaces |
+    /// | `go_binary` | `go` | the go command for local builds (name or path) |
+    /// | `local_build_source` | `auto` | `auto`, `generated` or `roadrunner` |
     ///
     /// Durations are Go duration strings (`"250ms"`, `"1.5s"`, `"1h30m"`). A bare number
     /// other than 0 is refused: Go would read an integer as nanoseconds, so `300` is
@@ -137,6 +145,7 @@ impl Default for Config {
             allowed_build_dirs: vec![parse::default_build_dir()],
             keep_abandoned_builds: false,
             log_level: None,
+            local: LocalBuildConfig::default(),
         }
     }
 }

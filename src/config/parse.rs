@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use super::{parse_go_duration, CacheConfig, Config, EvictionPolicy, RetryConfig};
 use crate::error::{Error, Result};
+use crate::local::{LocalBuildConfig, SourceMode};
 
 const BYTES_PER_GB: f64 = 1024.0 * 1024.0 * 1024.0;
 const LOG_LEVELS: &[&str] = &["error", "warn", "info", "debug", "trace", "off"];
@@ -30,6 +31,11 @@ pub(super) fn parse(json: &[u8]) -> Result<Config> {
         "keep_abandoned_builds",
         "library_path",
         "log_level",
+        "local_builds",
+        "local_build_queue",
+        "local_build_dir",
+        "go_binary",
+        "local_build_source",
     ])?;
     let defaults = Config::default();
 
@@ -76,6 +82,8 @@ pub(super) fn parse(json: &[u8]) -> Result<Config> {
         }
     };
 
+    let local = local(&top, defaults.local)?;
+
     Ok(Config {
         server_url,
         build_timeout,
@@ -85,6 +93,52 @@ pub(super) fn parse(json: &[u8]) -> Result<Config> {
         allowed_build_dirs,
         keep_abandoned_builds,
         log_level,
+        local,
+    })
+}
+
+fn local(s: &Section, d: LocalBuildConfig) -> Result<LocalBuildConfig> {
+    let max_concurrent = match s.integer("local_builds")? {
+        None => d.max_concurrent,
+        Some(0) => return Err(s.err("local_builds", "must be at least 1")),
+        Some(n) => usize::try_from(n).map_err(|_| s.err("local_builds", "is too large"))?,
+    };
+    let queue_limit = match s.integer("local_build_queue")? {
+        None => d.queue_limit,
+        Some(n) => usize::try_from(n).map_err(|_| s.err("local_build_queue", "is too large"))?,
+    };
+    let work_dir = match s.string("local_build_dir")? {
+        None => d.work_dir,
+        Some(p) if p.trim().is_empty() => d.work_dir,
+        Some(p) => {
+            let dir = PathBuf::from(p);
+            if !dir.is_absolute() {
+                return Err(s.err("local_build_dir", "must be an absolute path"));
+            }
+            dir
+        }
+    };
+    let go_binary = match s.string("go_binary")? {
+        None => d.go_binary,
+        Some(p) if p.trim().is_empty() => d.go_binary,
+        Some(p) => PathBuf::from(p),
+    };
+    let source = match s.string("local_build_source")? {
+        None => d.source,
+        Some(m) if m.trim().is_empty() => d.source,
+        Some(m) => SourceMode::parse(&m.trim().to_ascii_lowercase()).ok_or_else(|| {
+            s.err(
+                "local_build_source",
+                format!("{m:?} is not one of auto, generated, roadrunner"),
+            )
+        })?,
+    };
+    Ok(LocalBuildConfig {
+        max_concurrent,
+        queue_limit,
+        work_dir,
+        go_binary,
+        source,
     })
 }
 

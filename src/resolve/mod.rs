@@ -5,6 +5,10 @@
 //! (`crate::upstream`), takes the binary it names (`ingest.rs`) and stores it in the
 //! cache. The caller waits for that task, its cancel token, the engine's shutdown token
 //! and its own `build_timeout`, whichever comes first.
+//!
+//! Without a `server_url` the build task uses the embedded local builder
+//! (`crate::local`) instead of Velox; everything else (coalescing, cancellation, the
+//! cache, the counters) is the same.
 
 pub mod coalesce;
 pub mod ingest;
@@ -22,6 +26,7 @@ use crate::cache::Cache;
 use crate::cancel::Cancel;
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::local::{LocalBuild, LocalBuildConfig, LocalBuilder};
 use crate::request::{BuildRequest, CacheKey};
 use crate::stats::Stats;
 use crate::upstream::Upstream;
@@ -40,6 +45,8 @@ struct Shared {
     stats: Arc<Stats>,
     shutdown: CancellationToken,
     upstream: Option<Upstream>,
+    /// Set exactly when `upstream` is not.
+    local: Option<LocalBuilder>,
     allowed: Vec<AllowedDir>,
 }
 
@@ -50,7 +57,23 @@ impl Resolver {
         stats: Arc<Stats>,
         shutdown: CancellationToken,
     ) -> Result<Resolver> {
+        Resolver::with_local_config(config, cache, stats, shutdown, LocalBuildConfig::default())
+    }
+
+    /// As [`Resolver::new`], with the settings of the local builder used when no
+    /// `server_url` is configured.
+    pub fn with_local_config(
+        config: Arc<Config>,
+        cache: Option<Arc<Cache>>,
+        stats: Arc<Stats>,
+        shutdown: CancellationToken,
+        local: LocalBuildConfig,
+    ) -> Result<Resolver> {
         let upstream = Upstream::from_config(&config)?;
+        let local = match upstream {
+            Some(_) => None,
+            None => Some(LocalBuilder::new(local)?),
+        };
         let allowed = config
             .allowed_build_dirs
             .iter()
@@ -63,6 +86,7 @@ impl Resolver {
                 stats,
                 shutdown,
                 upstream,
+                local,
                 allowed,
             }),
             in_flight: InFlight::default(),
@@ -189,13 +213,9 @@ impl Shared {
                 return Ok(hit);
             }
         }
-        let upstream = self
-            .upstream
-            .as_ref()
-            .ok_or_else(|| Error::UpstreamUnavailable {
-                attempts: 0,
-                message: "no server_url configured".into(),
-            })?;
+        let Some(upstream) = self.upstream.as_ref() else {
+            return self.build_locally(req, key, deadline).await;
+        };
         Stats::bump(&self.stats.builds);
         let started = Instant::now();
         let output = match upstream.build(&req.to_velox_json(), deadline).await {
@@ -216,6 +236,58 @@ impl Shared {
         self.ingest(req, key, &output.path, build_ms).await
     }
 
+    /// The embedded builder, bounded by the same deadline. Dropping its future (the last
+    /// waiter left, shutdown) kills the go processes.
+    async fn build_locally(
+        &self,
+        req: &BuildRequest,
+        key: &CacheKey,
+        deadline: Instant,
+    ) -> Result<Artifact> {
+        let local = self
+            .local
+            .as_ref()
+            .ok_or_else(|| Error::UpstreamUnavailable {
+                attempts: 0,
+                message: "no server_url configured and no local builder".into(),
+            })?;
+        Stats::bump(&self.stats.builds);
+        let timeout = Error::Timeout {
+            seconds: self.config.build_timeout.as_secs(),
+        };
+        let built = tokio::time::timeout_at(deadline, local.build(req, CancellationToken::new()))
+            .await
+            .unwrap_or(Err(timeout));
+        let build = match built {
+            Ok(build) => build,
+            Err(err) => {
+                Stats::bump(&self.stats.upstream_errors);
+                tracing::warn!(error = %err, "local build failed");
+                return Err(err);
+            }
+        };
+        let build_ms = build.duration.as_millis() as u64;
+        tracing::info!(build_ms, path = %build.path.display(), "local build done");
+        self.ingest_local(req, key, build, build_ms).await
+    }
+
+    /// A local build's output is ours (a private directory), so it needs no path
+    /// checks beyond being a non-empty regular file. It is stored or opened before
+    /// `build` is dropped, which removes the directory.
+    async fn ingest_local(
+        &self,
+        req: &BuildRequest,
+        key: &CacheKey,
+        build: LocalBuild,
+        build_ms: u64,
+    ) -> Result<Artifact> {
+        let path = build.path.clone();
+        let taken = blocking(move || ingest::take_trusted(&path)).await?;
+        let artifact = self.store_or_serve(req, key, taken, build_ms).await;
+        drop(build);
+        Ok(artifact)
+    }
+
     /// Validates and opens the build output, then stores it in the cache. A store
     /// failure (disk full, permissions) degrades to serving the opened file directly.
     async fn ingest(
@@ -229,12 +301,24 @@ impl Shared {
         let raw = raw_path.to_owned();
         let taken = blocking(move || ingest::take(&raw, &allowed)).await?;
         tracing::debug!(path = %taken.path.display(), size = taken.size, "build output taken");
+        Ok(self.store_or_serve(req, key, taken, build_ms).await)
+    }
 
+    /// Stores a taken binary in the cache and returns the cached artifact; with the
+    /// cache disabled, or when the store fails (disk full, permissions), serves the
+    /// taken file itself.
+    async fn store_or_serve(
+        &self,
+        req: &BuildRequest,
+        key: &CacheKey,
+        taken: ingest::Taken,
+        build_ms: u64,
+    ) -> Artifact {
         if let Some(cache) = self.cache.clone() {
             let (req, key2, path) = (req.clone(), key.clone(), taken.path.clone());
             let stored = blocking(move || cache.store(&req, &key2, &path, build_ms)).await;
             match stored {
-                Ok(artifact) if artifact.size == taken.size => return Ok(artifact),
+                Ok(artifact) if artifact.size == taken.size => return artifact,
                 Ok(artifact) => tracing::warn!(
                     stored = artifact.size,
                     taken = taken.size,
@@ -246,13 +330,13 @@ impl Shared {
                 ),
             }
         }
-        Ok(Artifact {
+        Artifact {
             file: Arc::new(taken.file),
             path: taken.path,
             size: taken.size,
             key: key.clone(),
             source: Source::Built,
-        })
+        }
     }
 }
 
