@@ -8,7 +8,8 @@
 //!
 //! and appends it to a bounded in-memory queue. `fields` also holds the fields of the
 //! spans the event happened in (the event's own fields win on a name clash); spans are
-//! filtered by the same level as events. The host pulls records with
+//! filtered by the same level as events. Other crates' events count only from `warn` up
+//! unless the level is `trace`. The host pulls records with
 //! `vxm_log_next` on a thread of its own and hands them to its logger (the Go shim to
 //! zap). Calling into the host from Rust would need a callback, which purego can only
 //! make a limited number of, and which would run host code on the library's threads.
@@ -41,6 +42,9 @@ pub const QUEUE_BYTES: usize = 4 * 1024 * 1024;
 pub const MAX_VALUE_BYTES: usize = 8 * 1024;
 
 const OFF: u8 = 0;
+const WARN: u8 = 2;
+const TRACE: u8 = 5;
+const OUR_TARGET: &str = "velox_middleware";
 const DEFAULT_LEVEL: u8 = 3; // info
 const LEVEL_NAMES: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
 
@@ -119,8 +123,20 @@ impl LogQueue {
         LEVEL_NAMES[usize::from(self.level.load(Ordering::Relaxed))]
     }
 
-    fn enabled(&self, level: &Level) -> bool {
+    /// Whether an event or span of `level` from `target` is recorded. Below `trace`, other
+    /// crates (hyper, h2, reqwest, rustls) are heard only at `warn` and `error`: their
+    /// debug output is wire-level noise to an operator who asked for our debug logs.
+    fn enabled(&self, level: &Level, target: &str) -> bool {
         let max = self.level.load(Ordering::Relaxed);
+        let ours = target == OUR_TARGET
+            || target
+                .strip_prefix(OUR_TARGET)
+                .is_some_and(|rest| rest.starts_with("::"));
+        let max = if ours || max == TRACE {
+            max
+        } else {
+            max.min(WARN)
+        };
         max != OFF && rank(level) <= max
     }
 
@@ -247,7 +263,7 @@ where
     }
 
     fn enabled(&self, metadata: &Metadata<'_>, _ctx: Context<'_, S>) -> bool {
-        self.queue.enabled(metadata.level())
+        self.queue.enabled(metadata.level(), metadata.target())
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
@@ -271,7 +287,7 @@ where
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let meta = event.metadata();
-        if !self.queue.enabled(meta.level()) {
+        if !self.queue.enabled(meta.level(), meta.target()) {
             return;
         }
         let mut visitor = FieldVisitor::default();

@@ -764,3 +764,33 @@ fn a_store_that_fails_midway_leaves_no_temp_file() {
     assert!(listing(tmp.path()).is_empty(), "{:?}", listing(tmp.path()));
     assert_eq!(o.cache.usage(), Default::default());
 }
+
+#[test]
+fn store_file_takes_the_open_inode_even_if_its_path_changed() {
+    use std::io::{Seek, SeekFrom};
+    for ingest in [Ingest::LinkOrCopy, Ingest::CopyOnly] {
+        let tmp = tempfile::tempdir().unwrap();
+        let cache_dir = tmp.path().join("cache");
+        let o = open_with(&config(&cache_dir), ingest);
+        let src = binary(tmp.path(), "rr", 300, 7);
+        let expected = fs::read(&src).unwrap();
+        let mut file = fs::File::open(&src).unwrap();
+        file.seek(SeekFrom::Start(10)).unwrap();
+        // The name now points at something else; the open file is what was checked.
+        fs::rename(&src, tmp.path().join("moved")).unwrap();
+        fs::write(&src, b"swapped").unwrap();
+
+        let req = request(1);
+        let key = seed_key(&req);
+        let a = o.cache.store_file(&req, &key, &file, &src, 1).unwrap();
+        assert_eq!(read_all(&a.file, a.size), expected, "{ingest:?}");
+        assert_eq!(
+            fs::read(cache_dir.join(format!("{key}.bin"))).unwrap(),
+            expected
+        );
+        assert_eq!(file.stream_position().unwrap(), 10, "caller's offset moved");
+        let linked = fs::metadata(cache_dir.join(format!("{key}.bin"))).unwrap().ino()
+            == file.metadata().unwrap().ino();
+        assert_eq!(linked, ingest == Ingest::LinkOrCopy);
+    }
+}

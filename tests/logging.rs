@@ -13,6 +13,9 @@ use velox_middleware::ffi::status::vxm_status;
 use velox_middleware::ffi::strings::vxm_string_free;
 use velox_middleware::logging::{LogQueue, QueueLayer, MAX_VALUE_BYTES};
 
+/// The library's own target; events from other targets count only from `warn` up.
+const LIB: &str = "velox_middleware::test";
+
 /// Runs `f` with events going to `queue` (on this thread only).
 fn capture(queue: &Arc<LogQueue>, f: impl FnOnce()) {
     let subscriber = tracing_subscriber::registry().with(QueueLayer::new(Arc::clone(queue)));
@@ -65,16 +68,16 @@ fn level_filter_decides_what_is_recorded() {
     let queue = Arc::new(LogQueue::default());
     assert_eq!(queue.level(), "info");
     capture(&queue, || {
-        tracing::debug!("hidden at info");
-        tracing::info!("shown at info");
+        tracing::debug!(target: LIB, "hidden at info");
+        tracing::info!(target: LIB, "shown at info");
         queue.set_level("DEBUG").unwrap();
-        tracing::debug!("shown at debug");
-        tracing::trace!("hidden at debug");
+        tracing::debug!(target: LIB, "shown at debug");
+        tracing::trace!(target: LIB, "hidden at debug");
         queue.set_level("off").unwrap();
-        tracing::error!("hidden when off");
+        tracing::error!(target: LIB, "hidden when off");
         queue.set_level("error").unwrap();
-        tracing::warn!("hidden at error");
-        tracing::error!("shown at error");
+        tracing::warn!(target: LIB, "hidden at error");
+        tracing::error!(target: LIB, "shown at error");
     });
     let messages: Vec<Value> = std::iter::from_fn(|| queue.next(Duration::ZERO))
         .map(|r| serde_json::from_str::<Value>(&r).unwrap()["message"].clone())
@@ -92,7 +95,7 @@ fn full_queue_drops_the_oldest_and_says_how_many() {
     let queue = Arc::new(LogQueue::with_limits(3, usize::MAX));
     capture(&queue, || {
         for i in 0..5 {
-            tracing::info!(i, "event");
+            tracing::info!(target: LIB, i, "event");
         }
     });
     assert_eq!(queue.len(), 3);
@@ -110,7 +113,7 @@ fn queue_is_bounded_in_bytes_too() {
     let queue = Arc::new(LogQueue::with_limits(1000, 4096));
     capture(&queue, || {
         for _ in 0..100 {
-            tracing::info!(blob = "x".repeat(1000).as_str(), "big");
+            tracing::info!(target: LIB, blob = "x".repeat(1000).as_str(), "big");
         }
     });
     assert!(queue.len() <= 4, "{} records kept", queue.len());
@@ -121,7 +124,7 @@ fn queue_is_bounded_in_bytes_too() {
 fn long_values_are_cut() {
     let queue = Arc::new(LogQueue::default());
     capture(&queue, || {
-        tracing::info!(logs = "é".repeat(MAX_VALUE_BYTES).as_str(), "build log");
+        tracing::info!(target: LIB, logs = "é".repeat(MAX_VALUE_BYTES).as_str(), "build log");
     });
     let record = next_json(&queue);
     let logs = record["fields"]["logs"].as_str().unwrap();
@@ -155,7 +158,7 @@ fn blocked_reader_gets_a_record_pushed_later() {
         let queue = Arc::clone(&queue);
         std::thread::spawn(move || tx.send(queue.next(Duration::from_secs(30))).unwrap())
     };
-    capture(&queue, || tracing::info!("late"));
+    capture(&queue, || tracing::info!(target: LIB, "late"));
     let got = rx
         .recv_timeout(Duration::from_secs(10))
         .expect("reader returned");
@@ -236,7 +239,7 @@ fn c_abi_installs_the_subscriber_and_hands_out_records() {
     );
     while ffi_next(0).is_some() {}
 
-    tracing::debug!(key = "k1", "from the library");
+    tracing::debug!(target: LIB, key = "k1", "from the library");
     let record: Value = serde_json::from_str(&ffi_next(1000).expect("a record")).unwrap();
     assert_eq!(record["level"], "debug");
     assert_eq!(record["message"], "from the library");
@@ -268,16 +271,35 @@ fn c_abi_installs_the_subscriber_and_hands_out_records() {
 fn records_carry_the_fields_of_enclosing_spans() {
     let queue = Arc::new(LogQueue::default());
     capture(&queue, || {
-        let outer = tracing::info_span!("resolve", key = "k1", attempt = tracing::field::Empty);
+        let outer = tracing::info_span!(target: LIB, "resolve", key = "k1", attempt = tracing::field::Empty);
         let _outer = outer.enter();
         outer.record("attempt", 1u64);
-        let inner = tracing::info_span!("upstream", attempt = 2u64);
+        let inner = tracing::info_span!(target: LIB, "upstream", attempt = 2u64);
         let _inner = inner.enter();
-        tracing::info!(extra = "x", "inside");
+        tracing::info!(target: LIB, extra = "x", "inside");
     });
     let record = next_json(&queue);
     assert_eq!(record["message"], "inside");
     assert_eq!(record["fields"]["key"], "k1");
     assert_eq!(record["fields"]["attempt"], 2, "the inner span wins");
     assert_eq!(record["fields"]["extra"], "x");
+}
+
+#[test]
+fn other_crates_are_heard_from_warn_up_unless_tracing() {
+    let queue = Arc::new(LogQueue::default());
+    capture(&queue, || {
+        queue.set_level("debug").unwrap();
+        tracing::debug!(target: "h2::codec", "frame");
+        tracing::info!(target: "hyper::client", "connected");
+        tracing::info!(target: "velox_middlewarex", "not us either");
+        tracing::warn!(target: "rustls::conn", "odd certificate");
+        tracing::debug!(target: "velox_middleware", "ours");
+        queue.set_level("trace").unwrap();
+        tracing::trace!(target: "h2::codec", "frame at trace");
+    });
+    let messages: Vec<Value> = std::iter::from_fn(|| queue.next(Duration::ZERO))
+        .map(|r| serde_json::from_str::<Value>(&r).unwrap()["message"].clone())
+        .collect();
+    assert_eq!(messages, ["odd certificate", "ours", "frame at trace"]);
 }

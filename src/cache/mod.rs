@@ -203,7 +203,25 @@ impl Cache {
         src: &Path,
         build_duration_ms: u64,
     ) -> Result<Artifact> {
-        self.inner.store(req, key, src, build_duration_ms)
+        let file =
+            File::open(src).map_err(|e| Error::io(format!("cache: open {}", src.display()), e))?;
+        self.inner.store(req, key, &file, src, build_duration_ms)
+    }
+
+    /// [`Cache::store`] of a file already open (and checked) by the caller: the entry is
+    /// made of exactly this inode, whatever happens to `src_path` meanwhile. The link
+    /// goes through `/proc/self/fd`; the copy reads through a description of its own, so
+    /// `src`'s offset is not moved. `src_path` is only reported (and is the artifact's
+    /// path when the binary is not cached).
+    pub fn store_file(
+        &self,
+        req: &BuildRequest,
+        key: &CacheKey,
+        src: &File,
+        src_path: &Path,
+        build_duration_ms: u64,
+    ) -> Result<Artifact> {
+        self.inner.store(req, key, src, src_path, build_duration_ms)
     }
 
     /// `Ok(false)` when there was no such entry. Artifacts handed out stay readable.
@@ -300,14 +318,16 @@ impl Inner {
         &self,
         req: &BuildRequest,
         key: &CacheKey,
-        src: &Path,
+        src: &File,
+        src_path: &Path,
         build_ms: u64,
     ) -> Result<Artifact> {
-        let src_meta = fs::metadata(src)
-            .map_err(|e| Error::io(format!("cache: stat {}", src.display()), e))?;
+        let src_meta = src
+            .metadata()
+            .map_err(|e| Error::io(format!("cache: stat {}", src_path.display()), e))?;
         if !src_meta.is_file() {
             return Err(Error::io(
-                format!("cache: store {}", src.display()),
+                format!("cache: store {}", src_path.display()),
                 io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"),
             ));
         }
@@ -319,7 +339,7 @@ impl Inner {
                 max_size_bytes = self.limits.max_bytes,
                 "binary larger than the whole cache: served without caching"
             );
-            return uncached(src, key, size);
+            return uncached(src, src_path, key, size);
         }
 
         let (victims, reservation) = {
@@ -348,7 +368,7 @@ impl Inner {
                         size,
                         "no room in the cache while other stores are in progress: served without caching"
                     );
-                    return uncached(src, key, size);
+                    return uncached(src, src_path, key, size);
                 }
             }
         };
@@ -369,7 +389,7 @@ impl Inner {
                 })
             }
             Err(e) => {
-                tracing::warn!(key = %key, src = %src.display(), error = %e, "could not store in the cache");
+                tracing::warn!(key = %key, src = %src_path.display(), error = %e, "could not store in the cache");
                 Err(Error::io(
                     format!("cache: store {key} in {}", self.dir.display()),
                     e,
@@ -382,7 +402,7 @@ impl Inner {
         &self,
         req: &BuildRequest,
         key: &CacheKey,
-        src: &Path,
+        src: &File,
         size: u64,
         build_ms: u64,
         reservation: Reservation<'_>,
@@ -512,11 +532,13 @@ fn open_exact(path: &Path, size: u64) -> io::Result<Option<File>> {
 }
 
 /// The source file itself, when it cannot or should not be cached.
-fn uncached(src: &Path, key: &CacheKey, size: u64) -> Result<Artifact> {
-    let file = File::open(src).map_err(|e| Error::io(format!("open {}", src.display()), e))?;
+fn uncached(src: &File, src_path: &Path, key: &CacheKey, size: u64) -> Result<Artifact> {
+    let file = src
+        .try_clone()
+        .map_err(|e| Error::io(format!("dup {}", src_path.display()), e))?;
     Ok(Artifact {
         file: Arc::new(file),
-        path: src.to_path_buf(),
+        path: src_path.to_path_buf(),
         size,
         key: key.clone(),
         source: Source::Built,

@@ -2,8 +2,12 @@
 //! then the commit protocol: rename to `{key}.bin`, metadata to a temp file, rename to
 //! `{key}.json` (the commit point), sync the directory.
 
+use std::ffi::CString;
 use std::fs::{self, File, OpenOptions};
-use std::io;
+use std::io::{self, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use super::layout::{self, BIN_EXT};
@@ -61,9 +65,9 @@ pub(crate) struct Ingested {
     pub linked: bool,
 }
 
-/// Puts `src` into a new temp file in `dir`. The returned read-only `File` is the
-/// artifact's: whatever happens to names afterwards, it reads these bytes.
-pub(crate) fn ingest(dir: &Path, src: &Path, mode: Ingest) -> io::Result<Ingested> {
+/// Puts the inode open as `src` into a new temp file in `dir`. The returned read-only
+/// `File` is the artifact's: whatever happens to names afterwards, it reads these bytes.
+pub(crate) fn ingest(dir: &Path, src: &File, mode: Ingest) -> io::Result<Ingested> {
     let temp = TempFile::new(layout::temp_path(dir, BIN_EXT));
     let linked = mode == Ingest::LinkOrCopy && link(src, temp.path());
     if !linked {
@@ -81,26 +85,73 @@ pub(crate) fn ingest(dir: &Path, src: &Path, mode: Ingest) -> io::Result<Ingeste
     })
 }
 
-fn link(src: &Path, dst: &Path) -> bool {
-    match fs::hard_link(src, dst) {
+/// The path of an open descriptor, which the kernel resolves to its inode (not to
+/// whatever name the file has now).
+fn fd_path(file: &File) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()))
+}
+
+fn link(src: &File, dst: &Path) -> bool {
+    let result = (|| {
+        let from = CString::new(fd_path(src).into_os_string().into_vec())?;
+        let to = CString::new(dst.as_os_str().as_bytes())?;
+        // SAFETY: both pointers are NUL-terminated strings that outlive the call.
+        // AT_SYMLINK_FOLLOW makes the magic link name the open inode (std's hard_link
+        // passes no flags, which would link the /proc entry itself).
+        let rc = unsafe {
+            libc::linkat(
+                libc::AT_FDCWD,
+                from.as_ptr(),
+                libc::AT_FDCWD,
+                to.as_ptr(),
+                libc::AT_SYMLINK_FOLLOW,
+            )
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    })();
+    match result {
         Ok(()) => true,
         Err(e) => {
             // EXDEV (another filesystem) is the expected case; EPERM (protected_hardlinks,
-            // filesystems without links) also falls back to a copy.
-            tracing::debug!(src = %src.display(), error = %e, "hardlink refused, copying");
+            // filesystems without links) and a missing /proc also fall back to a copy.
+            tracing::debug!(error = %e, "hardlink refused, copying");
             false
         }
     }
 }
 
-fn copy(src: &Path, dst: &Path) -> io::Result<()> {
-    let mut from = File::open(src)?;
+fn copy(src: &File, dst: &Path) -> io::Result<()> {
     let mut to = OpenOptions::new().write(true).create_new(true).open(dst)?;
-    // File-to-file io::copy uses copy_file_range/sendfile on Linux: no bytes through us.
-    io::copy(&mut from, &mut to)?;
-    let perms = from.metadata()?.permissions();
-    to.set_permissions(perms)?;
+    match File::open(fd_path(src)) {
+        // A description of our own: the caller's offset stays where it was, and
+        // file-to-file io::copy uses copy_file_range/sendfile (no bytes through us).
+        Ok(mut own) => {
+            io::copy(&mut own, &mut to)?;
+        }
+        Err(_) => copy_at(src, &mut to)?,
+    }
+    to.set_permissions(src.metadata()?.permissions())?;
     to.sync_all()
+}
+
+/// Positional reads: no shared offset is moved.
+fn copy_at(src: &File, to: &mut File) -> io::Result<()> {
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut at = 0u64;
+    loop {
+        let n = match src.read_at(&mut buf, at) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        to.write_all(&buf[..n])?;
+        at += n as u64;
+    }
 }
 
 /// Commits an ingested binary under `meta.hash`: any previous entry of that key is

@@ -13,7 +13,9 @@ use crate::logging;
 
 /// Sets the library's log level, process-wide: one of `"error"`, `"warn"`, `"info"`
 /// (the default), `"debug"`, `"trace"` or `"off"` (NUL-terminated, any case, borrowed
-/// for the call). Records above the level are not produced at all. An engine created
+/// for the call). Records above the level are not produced at all; events of other
+/// crates (hyper, h2, rustls) are kept only from `warn` up unless the level is `trace`.
+/// An engine created
 /// with the `log_level` configuration key sets it too; the last call wins.
 ///
 /// `INVALID_CONFIG` for any other name, `NULL_ARGUMENT` for NULL. Thread-safe; does not
