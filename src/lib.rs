@@ -17,6 +17,7 @@ pub mod logging;
 pub mod request;
 pub mod resolve;
 pub mod runtime;
+pub mod shutdown;
 pub mod stats;
 pub mod upstream;
 
