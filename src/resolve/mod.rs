@@ -133,7 +133,8 @@ impl Resolver {
         deadline: Instant,
     ) -> Result<Artifact> {
         let shared = &self.shared;
-        if !req.force_rebuild {
+        // Hits and misses count lookups: none with `force_rebuild` or without a cache.
+        if !req.force_rebuild && shared.cache.is_some() {
             match shared.lookup(&key).await {
                 Some(hit) => {
                     Stats::bump(&shared.stats.hits);
@@ -233,7 +234,13 @@ impl Shared {
             logs = %crate::upstream::tail(&output.logs, 512),
             "velox built the binary"
         );
-        self.ingest(req, key, &output.path, build_ms).await
+        let taken = self.ingest(req, key, &output.path, build_ms).await;
+        if let Err(err) = &taken {
+            // Velox answered, but with something we cannot serve: its error too.
+            Stats::bump(&self.stats.upstream_errors);
+            tracing::warn!(error = %err, path = %output.path, "build output refused");
+        }
+        taken
     }
 
     /// The embedded builder, bounded by the same deadline. Dropping its future (the last
