@@ -98,6 +98,11 @@ impl Resolver {
         self.in_flight.len()
     }
 
+    /// Callers waiting for the build of `key` in flight, if there is one.
+    pub fn waiters(&self, key: &CacheKey) -> Option<usize> {
+        self.in_flight.waiters(key)
+    }
+
     /// Cache hit, else join an identical build in flight, else build upstream.
     /// Returns `Cancelled` when `cancel` fires, `ShuttingDown` when the engine's
     /// shutdown token fires, `Timeout` after `build_timeout`.
