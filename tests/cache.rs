@@ -789,7 +789,9 @@ fn store_file_takes_the_open_inode_even_if_its_path_changed() {
             expected
         );
         assert_eq!(file.stream_position().unwrap(), 10, "caller's offset moved");
-        let linked = fs::metadata(cache_dir.join(format!("{key}.bin"))).unwrap().ino()
+        let linked = fs::metadata(cache_dir.join(format!("{key}.bin")))
+            .unwrap()
+            .ino()
             == file.metadata().unwrap().ino();
         assert_eq!(linked, ingest == Ingest::LinkOrCopy);
     }
