@@ -57,11 +57,12 @@ impl Resolver {
         stats: Arc<Stats>,
         shutdown: CancellationToken,
     ) -> Result<Resolver> {
-        Resolver::with_local_config(config, cache, stats, shutdown, LocalBuildConfig::default())
+        let local = config.local.clone();
+        Resolver::with_local_config(config, cache, stats, shutdown, local)
     }
 
-    /// As [`Resolver::new`], with the settings of the local builder used when no
-    /// `server_url` is configured.
+    /// As [`Resolver::new`], with other settings for the local builder than the
+    /// config's `local_*` keys (tests).
     pub fn with_local_config(
         config: Arc<Config>,
         cache: Option<Arc<Cache>>,
