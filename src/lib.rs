@@ -8,6 +8,7 @@
 pub mod artifact;
 pub mod cache;
 pub mod cancel;
+pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod error;

@@ -93,6 +93,14 @@ fn victim_order(policy: EvictionPolicy, a: (&Rank, &Entry), b: (&Rank, &Entry)) 
     primary.then_with(|| ea.key.cmp(&eb.key))
 }
 
+/// `entries` in the order `policy` would evict them: first = next to go.
+pub(crate) fn eviction_order(policy: EvictionPolicy, entries: Vec<Arc<Entry>>) -> Vec<Arc<Entry>> {
+    let mut ranked: Vec<(Rank, Arc<Entry>)> =
+        entries.into_iter().map(|e| (Rank::of(&e), e)).collect();
+    ranked.sort_by(|a, b| victim_order(policy, (&a.0, &a.1), (&b.0, &b.1)));
+    ranked.into_iter().map(|(_, e)| e).collect()
+}
+
 /// Removes from the index, in policy order, the entries that must go so that `incoming`
 /// more entries and `incoming_bytes` more bytes fit within the limits (reservations of
 /// other stores included). `None`, with the index untouched, when even an empty cache

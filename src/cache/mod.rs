@@ -27,6 +27,7 @@ mod clock;
 mod dirlock;
 mod evict;
 mod index;
+pub mod inspect;
 mod layout;
 mod meta;
 mod recover;
@@ -395,7 +396,7 @@ impl Inner {
         &self,
         key: &CacheKey,
         size: u64,
-    ) -> Option<(Vec<Arc<Entry>>, Reservation<'_>)> {
+    ) -> Option<(Vec<evict::Victim>, Reservation<'_>)> {
         let give_up = std::time::Instant::now() + RESERVE_WAIT;
         loop {
             let seen = *self.reservations.lock();
