@@ -57,11 +57,12 @@ impl Resolver {
         stats: Arc<Stats>,
         shutdown: CancellationToken,
     ) -> Result<Resolver> {
-        Resolver::with_local_config(config, cache, stats, shutdown, LocalBuildConfig::default())
+        let local = config.local.clone();
+        Resolver::with_local_config(config, cache, stats, shutdown, local)
     }
 
-    /// As [`Resolver::new`], with the settings of the local builder used when no
-    /// `server_url` is configured.
+    /// As [`Resolver::new`], with other settings for the local builder than the
+    /// config's `local_*` keys (tests).
     pub fn with_local_config(
         config: Arc<Config>,
         cache: Option<Arc<Cache>>,
@@ -96,6 +97,11 @@ impl Resolver {
     /// Builds in flight right now (diagnostics and tests).
     pub fn builds_in_flight(&self) -> usize {
         self.in_flight.len()
+    }
+
+    /// Callers waiting for the build of `key` in flight, if there is one.
+    pub fn waiters(&self, key: &CacheKey) -> Option<usize> {
+        self.in_flight.waiters(key)
     }
 
     /// Cache hit, else join an identical build in flight, else build upstream.
@@ -321,9 +327,14 @@ impl Shared {
         taken: ingest::Taken,
         build_ms: u64,
     ) -> Artifact {
+        let file = Arc::new(taken.file);
         if let Some(cache) = self.cache.clone() {
-            let (req, key2, path) = (req.clone(), key.clone(), taken.path.clone());
-            let stored = blocking(move || cache.store(&req, &key2, &path, build_ms)).await;
+            // The entry is made of the very inode that was validated: going back to the
+            // path would let a swap between the check and the store slip through.
+            let (req, key2, path, src) =
+                (req.clone(), key.clone(), taken.path.clone(), file.clone());
+            let stored =
+                blocking(move || cache.store_file(&req, &key2, &src, &path, build_ms)).await;
             match stored {
                 Ok(artifact) if artifact.size == taken.size => return artifact,
                 Ok(artifact) => tracing::warn!(
@@ -338,7 +349,7 @@ impl Shared {
             }
         }
         Artifact {
-            file: Arc::new(taken.file),
+            file,
             path: taken.path,
             size: taken.size,
             key: key.clone(),
