@@ -52,12 +52,14 @@ func startFaultProxy(t *testing.T, target string) *faultProxy {
 	return p
 }
 
-// set switches the fault for the next `count` connections (negative: all) and drops
-// open connections, so that pooled keep-alive connections cannot dodge it.
+// set switches the fault for the next `count` connections (negative: all), zeroes the
+// reset counter and drops open connections, so that pooled keep-alive connections
+// cannot dodge the fault.
 func (p *faultProxy) set(f proxyFault, count int) {
 	p.mu.Lock()
 	p.fault, p.left = f, count
 	p.mu.Unlock()
+	p.resets.Store(0)
 	p.dropAll()
 }
 
