@@ -303,7 +303,7 @@ impl Shared {
         let path = build.path.clone();
         let taken = blocking(move || ingest::take_trusted(&path)).await?;
         let artifact = self.store_or_serve(req, key, taken, build_ms).await;
-        drop(build);
+        build.discard().await;
         Ok(artifact)
     }
 
