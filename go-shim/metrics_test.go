@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/velox-middleware/go-shim/fakevelox"
@@ -69,7 +70,14 @@ func TestMetricsMoveWithAMissThenAHit(t *testing.T) {
 		t.Fatalf("second download: %d %s", resp.StatusCode, resp.Header.Get(HeaderCache))
 	}
 
+	// The server counts a download's bytes when its write returns, a moment after the
+	// client has read them: scrape until they are in, for at most 5s.
+	served := float64(len(body) + len(body2))
 	m := gather(t, h.plugin)
+	for deadline := time.Now().Add(5 * time.Second); m["velox_served_bytes_total"] < served && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		m = gather(t, h.plugin)
+	}
 	want := map[string]float64{
 		"velox_cache_misses_total":           1,
 		"velox_cache_hits_total":             1,
@@ -77,7 +85,7 @@ func TestMetricsMoveWithAMissThenAHit(t *testing.T) {
 		"velox_build_duration_seconds_count": 1,
 		"velox_cache_entries":                1,
 		"velox_cache_bytes":                  float64(len(body)),
-		"velox_served_bytes_total":           float64(len(body) + len(body2)),
+		"velox_served_bytes_total":           served,
 		"velox_builds_in_flight":             0,
 	}
 	for k, v := range want {
