@@ -131,7 +131,7 @@ async fn a_miss_is_built_upstream_and_served_from_the_build_dir_without_a_cache(
 async fn coalesces_identical_misses_into_one_build() {
     let builds = Builds::new();
     let path = builds.binary("one", b"shared bytes");
-    let fake = FakeVelox::start(Reply::success_after(ms(300), &path)).await;
+    let fake = FakeVelox::start(Reply::success_after(ms(800), &path)).await;
     let h = harness(config(Some(&fake.url()), &builds.root()));
     let waiters: Vec<_> = (0..8)
         .map(|_| spawn_resolve(&h, request("v5.3.0"), None))
@@ -219,8 +219,15 @@ async fn a_cancelled_waiter_leaves_the_build_running_for_the_others() {
     fake.wait_for(ms(2000), "the build call", |c| c.len() == 1)
         .await;
     let other = spawn_resolve(&h, request("v5.3.0"), None);
-    // Let the second caller join before the first leaves.
-    tokio::time::sleep(ms(50)).await;
+    // The second caller must have joined before the first leaves (bounded wait).
+    let key = request("v5.3.0").key();
+    for _ in 0..400 {
+        if h.resolver.waiters(&key) == Some(2) {
+            break;
+        }
+        tokio::time::sleep(ms(5)).await;
+    }
+    assert_eq!(h.resolver.waiters(&key), Some(2));
     cancel.trigger();
     let (r, _) = leader.await.unwrap();
     assert!(matches!(r, Err(Error::Cancelled)), "{r:?}");

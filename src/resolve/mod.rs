@@ -99,6 +99,11 @@ impl Resolver {
         self.in_flight.len()
     }
 
+    /// Callers waiting for the build of `key` in flight, if there is one.
+    pub fn waiters(&self, key: &CacheKey) -> Option<usize> {
+        self.in_flight.waiters(key)
+    }
+
     /// Cache hit, else join an identical build in flight, else build upstream.
     /// Returns `Cancelled` when `cancel` fires, `ShuttingDown` when the engine's
     /// shutdown token fires, `Timeout` after `build_timeout`.
@@ -322,9 +327,14 @@ impl Shared {
         taken: ingest::Taken,
         build_ms: u64,
     ) -> Artifact {
+        let file = Arc::new(taken.file);
         if let Some(cache) = self.cache.clone() {
-            let (req, key2, path) = (req.clone(), key.clone(), taken.path.clone());
-            let stored = blocking(move || cache.store(&req, &key2, &path, build_ms)).await;
+            // The entry is made of the very inode that was validated: going back to the
+            // path would let a swap between the check and the store slip through.
+            let (req, key2, path, src) =
+                (req.clone(), key.clone(), taken.path.clone(), file.clone());
+            let stored =
+                blocking(move || cache.store_file(&req, &key2, &src, &path, build_ms)).await;
             match stored {
                 Ok(artifact) if artifact.size == taken.size => return artifact,
                 Ok(artifact) => tracing::warn!(
@@ -339,7 +349,7 @@ impl Shared {
             }
         }
         Artifact {
-            file: Arc::new(taken.file),
+            file,
             path: taken.path,
             size: taken.size,
             key: key.clone(),
