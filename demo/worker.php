@@ -131,10 +131,10 @@ of the same combination comes from the cache at once.</p>
 <div id="status"></div>
 <footer>Try it from a shell: <code id="curl"></code></footer>
 <script>
-const form = document.getElementById('f'), status = document.getElementById('status'), btn = document.getElementById('go');
+const form = document.getElementById('f'), out = document.getElementById('status'), btn = document.getElementById('go');
 const query = () => new URLSearchParams(new FormData(form)).toString();
-const show = (cls, text) => { status.className = cls; status.style.display = 'block'; status.textContent = text; };
-const updateCurl = () => document.getElementById('curl').textContent = "curl -OJ '" + location.origin + '/download?' + query() + "'";
+const show = (cls, text) => { out.className = cls; out.style.display = 'block'; out.textContent = text; };
+const updateCurl = () => document.getElementById('curl').textContent = "curl -OJ '" + location.origin + '/download?' + query().replace(/%2F/g, '/') + "'";
 form.addEventListener('change', updateCurl); updateCurl();
 document.getElementById('json').addEventListener('click', async (e) => {
   e.preventDefault();
@@ -162,6 +162,8 @@ form.addEventListener('submit', async (e) => {
     clearInterval(tick); show('err', String(err));
   } finally { btn.disabled = false; }
 });
+// /#download starts the default download at once (a link to share, and a smoke test).
+if (location.hash === '#download') form.requestSubmit();
 </script>
 </body>
 </html>
