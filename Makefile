@@ -46,10 +46,11 @@ fmt:
 	$(CARGO) fmt
 	cd go-shim && gofmt -w .
 	cd e2e && gofmt -w .
+	cd bench && gofmt -w .
 
 fmt-check:
 	$(CARGO) fmt -- --check
-	@test -z "$$(gofmt -l go-shim e2e)" || { gofmt -l go-shim e2e; echo "gofmt needed"; exit 1; }
+	@test -z "$$(gofmt -l go-shim e2e bench)" || { gofmt -l go-shim e2e bench; echo "gofmt needed"; exit 1; }
 
 lint: fmt-check
 	$(CARGO) clippy --all-targets -- -D warnings

@@ -75,7 +75,9 @@ func main() {
 	for _, size := range p.sizes {
 		check(writeRandom(filepath.Join(d.files, fileName(size)), size))
 	}
-	d.fake, err = fakevelox.Start(fakevelox.Options{OutputDir: filepath.Join(d.work, "velox-out")})
+	veloxOut := filepath.Join(d.work, "velox-out")
+	check(os.MkdirAll(veloxOut, 0o755))
+	d.fake, err = fakevelox.Start(fakevelox.Options{OutputDir: veloxOut})
 	check(err)
 	defer d.fake.Close()
 

@@ -47,8 +47,8 @@ func writePlot(work, png string, r *report) error {
 			}
 			return strings.Join(parts, ", ")
 		}
-		fmt.Fprintf(&script, "set title '%s file: throughput'\nset ylabel 'MiB/s'\nunset logscale y\nset yrange [0:*]\nplot %s\n", mib(size), plots(2))
-		fmt.Fprintf(&script, "set title '%s file: p99 latency'\nset ylabel 'ms (log)'\nset logscale y\nset yrange [*:*]\nplot %s\n", mib(size), plots(3))
+		fmt.Fprintf(&script, "set key bottom right\nset title '%s file: throughput'\nset ylabel 'MiB/s'\nunset logscale y\nset yrange [0:*]\nplot %s\n", mib(size), plots(2))
+		fmt.Fprintf(&script, "set key top left\nset title '%s file: p99 latency'\nset ylabel 'ms (log)'\nset logscale y\nset yrange [*:*]\nplot %s\n", mib(size), plots(3))
 	}
 	script.WriteString("unset multiplot\n")
 	sp := filepath.Join(work, "plot.gp")

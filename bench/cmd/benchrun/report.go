@@ -146,6 +146,16 @@ func (r *report) writeHTTP(p func(string, ...any)) {
 		}
 		p("\n")
 	}
+	p("### The PHP worker round trip\n\n")
+	p("The velox RoadRunner answering a small PHP page (`/`, no velox work): what every velox request\n")
+	p("pays before the cache is asked, and the static plugin does not.\n\n")
+	p("| concurrency | req/s | p50 | p99 | errors |\n| ---: | ---: | ---: | ---: | ---: |\n")
+	for _, c := range r.plan.conns {
+		if h := r.find("php-page", 0, c); h != nil {
+			p("| %d | %.0f | %s | %s | %d |\n", c, h.Wrk.rps(), fmtMs(h.Wrk.P50Us), fmtMs(h.Wrk.P99Us), h.Wrk.errors())
+		}
+	}
+	p("\n")
 	p("### Ratios: velox (cgo) / baseline\n\n")
 	p("Throughput ratio > 1 and latency ratio < 1 favour velox.\n\n")
 	p("| file | concurrency | req/s vs static | p99 vs static | peak RSS vs static | req/s vs net/http |\n")

@@ -17,10 +17,18 @@ import (
 
 // server is one HTTP server under test, running in its own process group.
 type server struct {
-	name string
-	cmd  *exec.Cmd
-	addr string
-	log  *os.File
+	name   string
+	cmd    *exec.Cmd
+	addr   string
+	log    *os.File
+	exited chan struct{} // closed when the process has been waited for
+}
+
+// watch waits for the process in the background, so that a server that dies at start-up
+// is noticed at once and stop never waits twice.
+func (s *server) watch() {
+	s.exited = make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(s.exited) }()
 }
 
 // kind says how a server is started and what URL serves a file of a given size.
@@ -130,7 +138,8 @@ func (d *driver) spawn(name, dir, addr, binary string, args ...string) (*server,
 		return nil, err
 	}
 	s := &server{name: name, cmd: cmd, addr: addr, log: logf}
-	if err := waitHTTP(addr, 30*time.Second); err != nil {
+	s.watch()
+	if err := waitHTTP(addr, 30*time.Second, s.exited); err != nil {
 		s.stop()
 		return nil, fmt.Errorf("%s: %w (see %s)", name, err, logf.Name())
 	}
@@ -155,15 +164,20 @@ func (d *driver) startServeContent() (*server, error) {
 	line, err := bufio.NewReader(out).ReadString('\n')
 	go func() { _, _ = io.Copy(io.Discard, out) }()
 	s := &server{name: "servecontent", cmd: cmd}
+	s.watch()
 	if err != nil {
 		s.stop()
 		return nil, err
 	}
 	s.addr = strings.TrimSpace(strings.TrimPrefix(line, "listening "))
-	return s, waitHTTP(s.addr, 10*time.Second)
+	if err := waitHTTP(s.addr, 10*time.Second, s.exited); err != nil {
+		s.stop()
+		return nil, err
+	}
+	return s, nil
 }
 
-func waitHTTP(addr string, limit time.Duration) error {
+func waitHTTP(addr string, limit time.Duration, exited <-chan struct{}) error {
 	deadline := time.Now().Add(limit)
 	client := &http.Client{Timeout: time.Second}
 	for time.Now().Before(deadline) {
@@ -172,7 +186,11 @@ func waitHTTP(addr string, limit time.Duration) error {
 			_ = resp.Body.Close()
 			return nil
 		}
-		time.Sleep(100 * time.Millisecond)
+		select {
+		case <-exited:
+			return fmt.Errorf("exited before answering on %s", addr)
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 	return fmt.Errorf("no HTTP answer on %s within %s", addr, limit)
 }
@@ -184,13 +202,11 @@ func (s *server) stop() {
 	}
 	pgid := s.cmd.Process.Pid
 	_ = syscall.Kill(-pgid, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-s.exited:
 	case <-time.After(10 * time.Second):
 		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		<-done
+		<-s.exited
 	}
 	if s.log != nil {
 		_ = s.log.Close()
