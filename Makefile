@@ -16,7 +16,7 @@ CARGO_FLAGS  := $(if $(filter release,$(PROFILE)),--release,)
 export VELOX_MIDDLEWARE_LIB := $(SHARED_LIB)
 
 .PHONY: help deps lib header header-check fmt fmt-check lint test rust-test c-test go-test \
-        rr rr-purego e2e bench bench-quick bench-bins demo clean
+        rr rr-purego e2e bench bench-quick bench-bins demo clean fuzz-smoke reliability
 
 help:
 	@echo "make demo        build RoadRunner with the plugin and run the demo on 127.0.0.1:8080"
@@ -24,6 +24,8 @@ help:
 	@echo "make e2e         end to end: real RoadRunner, real PHP worker, fake Velox server"
 	@echo "make bench       benchmarks (< 15 min), writes BENCHMARKS.md and bench/benchmarks.png"
 	@echo "make bench-quick the same with fewer points and shorter runs (a couple of minutes)"
+	@echo "make fuzz-smoke  a bounded libFuzzer run of every fuzz target (FUZZ_SECONDS per target)"
+	@echo "make reliability crash consistency, cache model, fuzz properties, faults and a 3 min soak"
 	@echo "make lib         build the static and shared library ($(PROFILE))"
 	@echo "make header      regenerate include/velox_middleware.h"
 	@echo "make fmt lint    format and lint Rust, C and Go"
@@ -126,6 +128,21 @@ bench bench-quick: bench-bins
 	set -o pipefail; cd go-shim && CGO_ENABLED=0 VELOX_MIDDLEWARE_LIB=$(SHARED_LIB) $(GO) test -run '^$$' \
 	    -bench ResolveHit -benchmem $(BENCH_GO) . | tee $(BENCH_OUT)/go-purego.txt
 	timeout 900 $(BUILD)/benchrun -root $(CURDIR) $(BENCH_RUN)
+
+# Reliability (docs/RELIABILITY.md). The CI-sized parts already run in `make test`
+# (crash_consistency, cache_model, fuzz_properties) and `make e2e` (E2EFaults, E2ESoak
+# at 40 s); these targets run them on their own, the soak longer.
+FUZZ_SECONDS ?= 25
+SOAK_DURATION ?= 3m
+
+fuzz-smoke:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz-smoke.sh
+
+reliability: rr
+	$(CARGO) test --test crash_consistency --test cache_model --test fuzz_properties -- --nocapture
+	cd e2e && VXM_E2E_BINARIES=rr VXM_SOAK_DURATION=$(SOAK_DURATION) $(GO) test -count=1 \
+	    -timeout 30m -run 'E2EFaults|E2ESoak' -v ./...
+	$(MAKE) fuzz-smoke
 
 clean:
 	$(CARGO) clean

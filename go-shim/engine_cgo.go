@@ -3,15 +3,17 @@
 package velox
 
 // The cgo backend links the static library built by `make lib` (target/release, next to
-// this module). To link another build, override the flags, for example
+// this module) and compiles against include/velox_middleware.h. Both are found through
+// search paths, so another build can be used without editing this file:
 //
-//	CGO_LDFLAGS="/path/to/libvelox_middleware.a -ldl -lpthread -lm" go build
+//	CGO_CFLAGS=-I/opt/velox/include CGO_LDFLAGS=-L/opt/velox/lib go build
 //
-// (cgo appends CGO_LDFLAGS after the flags below; a static archive named first wins).
+// (go puts CGO_* flags before the #cgo ones, so those directories are searched first).
+// `-l:` names the archive itself, so a libvelox_middleware.so beside it is not picked.
 
 /*
 #cgo CFLAGS: -I${SRCDIR}/../include
-#cgo LDFLAGS: ${SRCDIR}/../target/release/libvelox_middleware.a -ldl -lpthread -lm
+#cgo LDFLAGS: -L${SRCDIR}/../target/release -l:libvelox_middleware.a -ldl -lpthread -lm
 #include <stdlib.h>
 #include "velox_middleware.h"
 */

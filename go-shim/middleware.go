@@ -84,7 +84,10 @@ func (p *Plugin) fail(w http.ResponseWriter, r *http.Request, err error, took ti
 	for _, k := range droppedWorkerHeaders {
 		h.Del(k)
 	}
-	h.Del("Content-Disposition")
+	// What the worker said about the file must not describe the error instead.
+	for _, k := range []string{"Content-Disposition", "ETag", "Last-Modified", "Accept-Ranges"} {
+		h.Del(k)
+	}
 	writeError(w, e)
 }
 

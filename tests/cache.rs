@@ -789,8 +789,60 @@ fn store_file_takes_the_open_inode_even_if_its_path_changed() {
             expected
         );
         assert_eq!(file.stream_position().unwrap(), 10, "caller's offset moved");
-        let linked = fs::metadata(cache_dir.join(format!("{key}.bin"))).unwrap().ino()
+        let linked = fs::metadata(cache_dir.join(format!("{key}.bin")))
+            .unwrap()
+            .ino()
             == file.metadata().unwrap().ino();
         assert_eq!(linked, ingest == Ingest::LinkOrCopy);
     }
+}
+
+#[test]
+fn concurrent_stores_never_exceed_the_limits() {
+    fn assert_shareable<T: Send + Sync>() {}
+    assert_shareable::<Cache>();
+
+    let tmp = tempfile::tempdir().unwrap();
+    let src_dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(tmp.path());
+    cfg.max_entries = 3;
+    cfg.max_size_bytes = 250;
+    let o = open(&cfg);
+    let cache = &o.cache;
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let watcher = s.spawn(|| {
+            let mut checks = 0u64;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let u = cache.usage();
+                assert!(u.entries <= 3 && u.bytes <= 250, "{u:?}");
+                checks += 1;
+            }
+            checks
+        });
+        let workers: Vec<_> = (0..4u32)
+            .map(|t| {
+                let src_dir = src_dir.path();
+                s.spawn(move || {
+                    for i in 0..15u32 {
+                        let n = t * 100 + i;
+                        let req = request(n);
+                        let size = 20 + (n as usize * 7) % 80;
+                        let src = binary(src_dir, &format!("b{n}"), size, n as u8);
+                        let a = cache.store(&req, &seed_key(&req), &src, 1).unwrap();
+                        assert_eq!(read_all(&a.file, a.size), fs::read(&src).unwrap());
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().unwrap();
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(watcher.join().unwrap() > 0);
+    });
+    let u = o.cache.usage();
+    assert!(u.entries <= 3 && u.bytes <= 250, "{u:?}");
+    assert_eq!(listing(tmp.path()).len() as u64, 2 * u.entries);
+    assert_eq!(Stats::get(&o.stats.evictions), 60 - u.entries);
 }

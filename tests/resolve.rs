@@ -122,7 +122,8 @@ async fn a_miss_is_built_upstream_and_served_from_the_build_dir_without_a_cache(
     assert_eq!(contents(&a), b"\x7fELF binary");
     assert_eq!(fake.call_count(), 1);
     assert_eq!(fake.calls()[0].body, request("v5.3.0").to_velox_json());
-    assert_eq!(Stats::get(&h.stats.misses), 1);
+    // No cache, no lookup: neither a hit nor a miss.
+    assert_eq!(Stats::get(&h.stats.misses), 0);
     assert_eq!(Stats::get(&h.stats.builds), 1);
 }
 
@@ -130,7 +131,7 @@ async fn a_miss_is_built_upstream_and_served_from_the_build_dir_without_a_cache(
 async fn coalesces_identical_misses_into_one_build() {
     let builds = Builds::new();
     let path = builds.binary("one", b"shared bytes");
-    let fake = FakeVelox::start(Reply::success_after(ms(300), &path)).await;
+    let fake = FakeVelox::start(Reply::success_after(ms(800), &path)).await;
     let h = harness(config(Some(&fake.url()), &builds.root()));
     let waiters: Vec<_> = (0..8)
         .map(|_| spawn_resolve(&h, request("v5.3.0"), None))
@@ -151,7 +152,6 @@ async fn coalesces_identical_misses_into_one_build() {
     assert_eq!(sources.iter().filter(|s| **s == Source::Joined).count(), 7);
     assert_eq!(Stats::get(&h.stats.builds), 1);
     assert_eq!(Stats::get(&h.stats.joined), 7);
-    assert_eq!(Stats::get(&h.stats.misses), 8);
     assert_eq!(h.resolver.builds_in_flight(), 0);
 }
 
@@ -219,8 +219,15 @@ async fn a_cancelled_waiter_leaves_the_build_running_for_the_others() {
     fake.wait_for(ms(2000), "the build call", |c| c.len() == 1)
         .await;
     let other = spawn_resolve(&h, request("v5.3.0"), None);
-    // Let the second caller join before the first leaves.
-    tokio::time::sleep(ms(50)).await;
+    // The second caller must have joined before the first leaves (bounded wait).
+    let key = request("v5.3.0").key();
+    for _ in 0..400 {
+        if h.resolver.waiters(&key) == Some(2) {
+            break;
+        }
+        tokio::time::sleep(ms(5)).await;
+    }
+    assert_eq!(h.resolver.waiters(&key), Some(2));
     cancel.trigger();
     let (r, _) = leader.await.unwrap();
     assert!(matches!(r, Err(Error::Cancelled)), "{r:?}");
@@ -288,7 +295,7 @@ async fn shutdown_ends_every_waiter_promptly() {
     for w in waiters {
         let (r, returned) = w.await.unwrap();
         assert!(matches!(r, Err(Error::ShuttingDown)), "{r:?}");
-        assert!(returned - fired < ms(200));
+        assert!(returned - fired < ms(500), "{:?}", returned - fired);
     }
     fake.wait_for(ms(2000), "both upstream calls dropped", |c| {
         c.iter().all(|c| c.dropped)
@@ -348,6 +355,7 @@ async fn refused_path(answer: String, builds: &Builds) -> String {
         .await
         .unwrap_err();
     assert_eq!(err.http_status(), 502);
+    assert_eq!(Stats::get(&h.stats.upstream_errors), 1);
     match err {
         Error::UnsafePath { reason, .. } => reason,
         other => panic!("not UnsafePath: {other:?}"),

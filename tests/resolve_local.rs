@@ -140,3 +140,41 @@ async fn a_failing_local_build_is_build_failed_with_go_s_message() {
     assert!(message.contains("undefined: velox"), "{message}");
     assert_eq!(Stats::get(&h.stats.upstream_errors), 1);
 }
+
+/// The `local_*` and `go_binary` keys of the `velox:` section reach the builder that
+/// `Engine::new` sets up: the stand-in go named by `go_binary` runs, in `local_build_dir`.
+#[test]
+fn the_engine_builds_locally_with_the_go_binary_and_dir_from_its_config() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().canonicalize().unwrap();
+    let go = fake_go(&root, false);
+    let work = root.join("local-work");
+    let json = serde_json::json!({
+        "server_url": "",
+        "cache": {"enabled": true, "directory": root.join("cache")},
+        "go_binary": go,
+        "local_build_dir": work,
+        "local_build_source": "generated",
+        "local_builds": 1,
+    });
+    let engine = velox_middleware::engine::Engine::new(json.to_string().as_bytes()).unwrap();
+    let req = serde_json::json!({
+        "rr_version": "v2025.1.5",
+        "target_platform": {"os": "linux", "arch": "amd64"},
+        "plugins": [{"module_name": "github.com/roadrunner-server/http/v5", "tag": "v5.3.0"}],
+    })
+    .to_string();
+    let built = engine.resolve(req.as_bytes(), None).unwrap();
+    assert_eq!(built.source, Source::Built);
+    let mut bytes = Vec::new();
+    (&*built.file).read_to_end(&mut bytes).unwrap();
+    assert_eq!(bytes, b"locally built rr");
+    assert_eq!(builds_run(&root), 1);
+    // The workspace lived under local_build_dir and is gone again.
+    assert!(work.is_dir());
+    assert_eq!(std::fs::read_dir(&work).unwrap().count(), 0);
+    let hit = engine.resolve(req.as_bytes(), None).unwrap();
+    assert_eq!(hit.source, Source::CacheHit);
+    assert_eq!(builds_run(&root), 1);
+    engine.shutdown();
+}

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{Condvar, Mutex, RwLock};
 
 use crate::artifact::{Artifact, Source};
 use crate::config::{CacheConfig, EvictionPolicy};
@@ -85,7 +85,13 @@ pub(crate) struct Inner {
     /// flushes, removals) so that none of them resurrects what another just removed.
     meta_lock: Mutex<()>,
     ticks: AtomicU64,
+    /// Bumped whenever a reservation ends; stores waiting for room sleep on it.
+    reservations: Mutex<u64>,
+    reservation_done: Condvar,
 }
+
+/// Longest a store waits for other stores to free promised room.
+const RESERVE_WAIT: Duration = Duration::from_secs(60);
 
 impl Cache {
     /// Opens (creating if needed) the directory, loads the index and cleans up leftovers.
@@ -119,6 +125,8 @@ impl Cache {
             index: RwLock::new(Index::default()),
             meta_lock: Mutex::new(()),
             ticks: AtomicU64::new(1),
+            reservations: Mutex::new(0),
+            reservation_done: Condvar::new(),
         });
 
         let lock = DirLock::try_exclusive(&inner.dir).map_err(|e| io_err("cannot lock", e))?;
@@ -342,35 +350,13 @@ impl Inner {
             return uncached(src, src_path, key, size);
         }
 
-        let (victims, reservation) = {
-            let mut index = self.index.write();
-            // A store under a key already present replaces it (force_rebuild).
-            let replaced = index.remove(key);
-            match evict::make_room(&mut index, self.policy, self.limits, 1, size) {
-                Some(victims) => {
-                    index.reserve(size);
-                    (
-                        victims,
-                        Reservation {
-                            inner: self,
-                            size,
-                            done: false,
-                        },
-                    )
-                }
-                None => {
-                    if let Some(r) = replaced {
-                        index.insert(r);
-                    }
-                    drop(index);
-                    tracing::warn!(
-                        key = %key,
-                        size,
-                        "no room in the cache while other stores are in progress: served without caching"
-                    );
-                    return uncached(src, src_path, key, size);
-                }
-            }
+        let Some((victims, reservation)) = self.make_room_for(key, size) else {
+            tracing::warn!(
+                key = %key,
+                size,
+                "no room in the cache while other stores are in progress: served without caching"
+            );
+            return uncached(src, src_path, key, size);
         };
         if !victims.is_empty() {
             let _meta = self.meta_lock.lock();
@@ -396,6 +382,54 @@ impl Inner {
                 ))
             }
         }
+    }
+
+    /// Takes the victims out of the index and reserves `size`. When only the room
+    /// promised to stores in progress is missing, waits for them (they commit or fail
+    /// soon) rather than leave this build uncached; gives up after `RESERVE_WAIT`.
+    fn make_room_for(
+        &self,
+        key: &CacheKey,
+        size: u64,
+    ) -> Option<(Vec<Arc<Entry>>, Reservation<'_>)> {
+        let give_up = std::time::Instant::now() + RESERVE_WAIT;
+        loop {
+            let seen = *self.reservations.lock();
+            {
+                let mut index = self.index.write();
+                // A store under a key already present replaces it (force_rebuild).
+                let replaced = index.remove(key);
+                if let Some(victims) =
+                    evict::make_room(&mut index, self.policy, self.limits, 1, size)
+                {
+                    index.reserve(size);
+                    let reservation = Reservation {
+                        inner: self,
+                        size,
+                        done: false,
+                    };
+                    return Some((victims, reservation));
+                }
+                if let Some(r) = replaced {
+                    index.insert(r);
+                }
+            }
+            let mut generation = self.reservations.lock();
+            if *generation == seen
+                && self
+                    .reservation_done
+                    .wait_until(&mut generation, give_up)
+                    .timed_out()
+            {
+                return None;
+            }
+        }
+    }
+
+    /// Wakes stores waiting for room.
+    fn reservation_changed(&self) {
+        *self.reservations.lock() += 1;
+        self.reservation_done.notify_all();
     }
 
     fn ingest_and_commit(
@@ -506,10 +540,13 @@ impl Reservation<'_> {
     /// Swaps the promise for the committed entry in one step, so the limits hold
     /// at every instant.
     fn fulfil(mut self, entry: Arc<Entry>) {
-        let mut index = self.inner.index.write();
-        index.release(self.size);
-        index.insert(entry);
+        {
+            let mut index = self.inner.index.write();
+            index.release(self.size);
+            index.insert(entry);
+        }
         self.done = true;
+        self.inner.reservation_changed();
     }
 }
 
@@ -517,6 +554,7 @@ impl Drop for Reservation<'_> {
     fn drop(&mut self) {
         if !self.done {
             self.inner.index.write().release(self.size);
+            self.inner.reservation_changed();
         }
     }
 }

@@ -57,11 +57,12 @@ impl Resolver {
         stats: Arc<Stats>,
         shutdown: CancellationToken,
     ) -> Result<Resolver> {
-        Resolver::with_local_config(config, cache, stats, shutdown, LocalBuildConfig::default())
+        let local = config.local.clone();
+        Resolver::with_local_config(config, cache, stats, shutdown, local)
     }
 
-    /// As [`Resolver::new`], with the settings of the local builder used when no
-    /// `server_url` is configured.
+    /// As [`Resolver::new`], with other settings for the local builder than the
+    /// config's `local_*` keys (tests).
     pub fn with_local_config(
         config: Arc<Config>,
         cache: Option<Arc<Cache>>,
@@ -96,6 +97,11 @@ impl Resolver {
     /// Builds in flight right now (diagnostics and tests).
     pub fn builds_in_flight(&self) -> usize {
         self.in_flight.len()
+    }
+
+    /// Callers waiting for the build of `key` in flight, if there is one.
+    pub fn waiters(&self, key: &CacheKey) -> Option<usize> {
+        self.in_flight.waiters(key)
     }
 
     /// Cache hit, else join an identical build in flight, else build upstream.
@@ -133,7 +139,8 @@ impl Resolver {
         deadline: Instant,
     ) -> Result<Artifact> {
         let shared = &self.shared;
-        if !req.force_rebuild {
+        // Hits and misses count lookups: none with `force_rebuild` or without a cache.
+        if !req.force_rebuild && shared.cache.is_some() {
             match shared.lookup(&key).await {
                 Some(hit) => {
                     Stats::bump(&shared.stats.hits);
@@ -233,7 +240,13 @@ impl Shared {
             logs = %crate::upstream::tail(&output.logs, 512),
             "velox built the binary"
         );
-        self.ingest(req, key, &output.path, build_ms).await
+        let taken = self.ingest(req, key, &output.path, build_ms).await;
+        if let Err(err) = &taken {
+            // Velox answered, but with something we cannot serve: its error too.
+            Stats::bump(&self.stats.upstream_errors);
+            tracing::warn!(error = %err, path = %output.path, "build output refused");
+        }
+        taken
     }
 
     /// The embedded builder, bounded by the same deadline. Dropping its future (the last
@@ -284,7 +297,7 @@ impl Shared {
         let path = build.path.clone();
         let taken = blocking(move || ingest::take_trusted(&path)).await?;
         let artifact = self.store_or_serve(req, key, taken, build_ms).await;
-        drop(build);
+        build.discard().await;
         Ok(artifact)
     }
 
@@ -314,9 +327,14 @@ impl Shared {
         taken: ingest::Taken,
         build_ms: u64,
     ) -> Artifact {
+        let file = Arc::new(taken.file);
         if let Some(cache) = self.cache.clone() {
-            let (req, key2, path) = (req.clone(), key.clone(), taken.path.clone());
-            let stored = blocking(move || cache.store(&req, &key2, &path, build_ms)).await;
+            // The entry is made of the very inode that was validated: going back to the
+            // path would let a swap between the check and the store slip through.
+            let (req, key2, path, src) =
+                (req.clone(), key.clone(), taken.path.clone(), file.clone());
+            let stored =
+                blocking(move || cache.store_file(&req, &key2, &src, &path, build_ms)).await;
             match stored {
                 Ok(artifact) if artifact.size == taken.size => return artifact,
                 Ok(artifact) => tracing::warn!(
@@ -331,7 +349,7 @@ impl Shared {
             }
         }
         Artifact {
-            file: Arc::new(taken.file),
+            file,
             path: taken.path,
             size: taken.size,
             key: key.clone(),

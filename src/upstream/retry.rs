@@ -162,6 +162,23 @@ pub async fn build_with_retries(
     deadline: Instant,
     build_timeout: Duration,
 ) -> Result<BuildOutput> {
+    let call = |timeout| client.build_once(body, timeout);
+    retry_loop(call, retry, request_timeout, deadline, build_timeout).await
+}
+
+/// The loop behind [`build_with_retries`], over any `call(attempt_timeout)`, so that the
+/// policy can be run on tokio's paused clock with the seed's real durations.
+pub async fn retry_loop<F, Fut>(
+    mut call: F,
+    retry: &RetryConfig,
+    request_timeout: Duration,
+    deadline: Instant,
+    build_timeout: Duration,
+) -> Result<BuildOutput>
+where
+    F: FnMut(Duration) -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<BuildOutput, Failure>>,
+{
     let timeout = || Error::Timeout {
         seconds: build_timeout.as_secs(),
     };
@@ -183,7 +200,7 @@ pub async fn build_with_retries(
             timeout_ms = this_attempt.as_millis() as u64,
             "calling velox"
         );
-        let failure = match client.build_once(body, this_attempt).await {
+        let failure = match call(this_attempt).await {
             Ok(output) => {
                 tracing::debug!(attempt = calls, path = %output.path, "velox answered");
                 return Ok(output);
@@ -319,5 +336,167 @@ mod tests {
         };
         assert!(message.len() <= LOG_TAIL && message.ends_with("the compiler error"));
         assert!(logs.len() <= LOG_TAIL && logs.ends_with("the compiler error"));
+    }
+
+    /// The seed's defaults, on tokio's paused clock: minutes pass in microseconds.
+    mod paused {
+        use super::*;
+        use std::sync::{Arc, Mutex};
+
+        const S: Duration = Duration::from_secs(1);
+
+        fn seed_retry() -> RetryConfig {
+            RetryConfig {
+                max_attempts: 3,
+                initial_delay: S,
+                max_delay: 10 * S,
+                backoff_multiplier: 2.0,
+            }
+        }
+
+        type Log = Arc<Mutex<Vec<(Duration, Duration)>>>;
+
+        /// A scripted server: `answer(elapsed, attempt_timeout)` decides each call;
+        /// every call is logged as (when, its timeout).
+        fn server<A, Fut>(
+            start: Instant,
+            log: Log,
+            answer: A,
+        ) -> impl FnMut(
+            Duration,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = std::result::Result<BuildOutput, Failure>>>,
+        >
+        where
+            A: Fn(Duration, Duration) -> Fut + Clone + 'static,
+            Fut: std::future::Future<Output = std::result::Result<BuildOutput, Failure>> + 'static,
+        {
+            move |timeout| {
+                let at = start.elapsed();
+                log.lock().unwrap().push((at, timeout));
+                Box::pin(answer.clone()(at, timeout))
+            }
+        }
+
+        fn ok() -> std::result::Result<BuildOutput, Failure> {
+            Ok(BuildOutput {
+                path: "/tmp/h/rr".into(),
+                logs: String::new(),
+            })
+        }
+
+        fn busy() -> std::result::Result<BuildOutput, Failure> {
+            Err(status(Code::AlreadyExists, true))
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn a_build_longer_than_request_timeout_still_completes_within_build_timeout() {
+            // Velox takes 4 minutes: the first call is cut at 180 s, Velox goes on
+            // building and answers already_exists until it is done.
+            let start = Instant::now();
+            let log: Log = Default::default();
+            let call = server(start, log.clone(), |at, timeout| async move {
+                if at.is_zero() {
+                    tokio::time::sleep(timeout).await;
+                    return Err(Failure::AttemptTimedOut(timeout));
+                }
+                if at < 240 * S {
+                    busy()
+                } else {
+                    ok()
+                }
+            });
+            let out = retry_loop(call, &seed_retry(), 180 * S, start + 300 * S, 300 * S).await;
+            assert!(out.is_ok(), "{out:?}");
+            let log = log.lock().unwrap();
+            assert_eq!(log[0], (Duration::ZERO, 180 * S));
+            assert_eq!(log[1].0, 180 * S, "a cut attempt is asked again at once");
+            let done = log.last().unwrap().0;
+            assert!(done >= 240 * S && done <= 250 * S, "{done:?}");
+            for pair in log[1..].windows(2) {
+                assert!(pair[1].0 - pair[0].0 <= 10 * S, "waited past max_delay");
+            }
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn already_exists_forever_times_out_exactly_at_build_timeout() {
+            let start = Instant::now();
+            let log: Log = Default::default();
+            let call = server(start, log.clone(), |_, _| async { busy() });
+            let err = retry_loop(call, &seed_retry(), 180 * S, start + 300 * S, 300 * S)
+                .await
+                .unwrap_err();
+            assert!(matches!(err, Error::Timeout { seconds: 300 }), "{err:?}");
+            assert_eq!(start.elapsed(), 300 * S);
+            let n = log.lock().unwrap().len();
+            // Backoff 1, 2, 4, 8 s then every 5..10 s: between 30 and 65 asks in 5 min.
+            assert!((30..=65).contains(&n), "{n} asks");
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn unavailable_backs_off_exponentially_then_gives_up() {
+            let start = Instant::now();
+            let log: Log = Default::default();
+            let call = server(start, log.clone(), |_, _| async {
+                Err(status(Code::Unavailable, true))
+            });
+            let err = retry_loop(call, &seed_retry(), 180 * S, start + 300 * S, 300 * S)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(err, Error::UpstreamUnavailable { attempts: 3, .. }),
+                "{err:?}"
+            );
+            let at: Vec<Duration> = log.lock().unwrap().iter().map(|c| c.0).collect();
+            assert_eq!(at.len(), 3);
+            let (d1, d2) = (at[1] - at[0], at[2] - at[1]);
+            assert!(d1 >= S / 2 && d1 <= S, "{d1:?}");
+            assert!(d2 >= S && d2 <= 2 * S, "{d2:?}");
+            // No sleep after the last attempt.
+            assert_eq!(start.elapsed(), at[2]);
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn the_last_attempt_gets_only_the_time_left() {
+            let start = Instant::now();
+            let log: Log = Default::default();
+            let call = server(start, log.clone(), |_, timeout| async move {
+                tokio::time::sleep(timeout).await;
+                Err(Failure::AttemptTimedOut(timeout))
+            });
+            let err = retry_loop(call, &seed_retry(), 180 * S, start + 300 * S, 300 * S)
+                .await
+                .unwrap_err();
+            assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+            assert_eq!(
+                *log.lock().unwrap(),
+                vec![(Duration::ZERO, 180 * S), (180 * S, 120 * S)]
+            );
+            assert_eq!(start.elapsed(), 300 * S);
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn a_backoff_that_does_not_fit_returns_the_last_error_at_once() {
+            let start = Instant::now();
+            let log: Log = Default::default();
+            let call = server(start, log.clone(), |_, _| async {
+                Err(status(Code::Unavailable, true))
+            });
+            let retry = RetryConfig {
+                max_attempts: 10,
+                initial_delay: S,
+                max_delay: 60 * S,
+                backoff_multiplier: 4.0,
+            };
+            let deadline = start + Duration::from_millis(1200);
+            let err = retry_loop(call, &retry, 180 * S, deadline, S)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(err, Error::UpstreamUnavailable { attempts: 2, .. }),
+                "{err:?}"
+            );
+            assert!(start.elapsed() < Duration::from_millis(1200));
+        }
     }
 }
