@@ -120,7 +120,9 @@ fn crash_child_stores_until_killed() {
                 cache.remove(&key).unwrap();
             }
             1 => {
+                // Sweeps, expiry, and the access statistics rewritten into the metadata.
                 cache.cleanup().unwrap();
+                cache.flush().unwrap();
             }
             2 | 3 => {
                 if let Some(a) = cache.lookup(&key).unwrap() {
