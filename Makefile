@@ -16,13 +16,14 @@ CARGO_FLAGS  := $(if $(filter release,$(PROFILE)),--release,)
 export VELOX_MIDDLEWARE_LIB := $(SHARED_LIB)
 
 .PHONY: help deps lib header header-check fmt fmt-check lint test rust-test c-test go-test \
-        rr rr-purego e2e bench bench-quick demo clean fuzz-smoke reliability
+        rr rr-purego e2e bench bench-quick bench-bins demo clean fuzz-smoke reliability
 
 help:
 	@echo "make demo        build RoadRunner with the plugin and run the demo on 127.0.0.1:8080"
 	@echo "make test        all tests: Rust, C host, Go shim (cgo and purego), header check"
 	@echo "make e2e         end to end: real RoadRunner, real PHP worker, fake Velox server"
-	@echo "make bench       benchmarks, writes BENCHMARKS.md"
+	@echo "make bench       benchmarks (< 15 min), writes BENCHMARKS.md and bench/benchmarks.png"
+	@echo "make bench-quick the same with fewer points and shorter runs (a couple of minutes)"
 	@echo "make fuzz-smoke  a bounded libFuzzer run of every fuzz target (FUZZ_SECONDS per target)"
 	@echo "make reliability crash consistency, cache model, fuzz properties, faults and a 3 min soak"
 	@echo "make lib         build the static and shared library ($(PROFILE))"
@@ -47,10 +48,11 @@ fmt:
 	$(CARGO) fmt
 	cd go-shim && gofmt -w .
 	cd e2e && gofmt -w .
+	cd bench && gofmt -w .
 
 fmt-check:
 	$(CARGO) fmt -- --check
-	@test -z "$$(gofmt -l go-shim e2e)" || { gofmt -l go-shim e2e; echo "gofmt needed"; exit 1; }
+	@test -z "$$(gofmt -l go-shim e2e bench)" || { gofmt -l go-shim e2e bench; echo "gofmt needed"; exit 1; }
 
 lint: fmt-check
 	$(CARGO) clippy --all-targets -- -D warnings
@@ -90,15 +92,41 @@ rr-purego: lib
 	cd e2e && CGO_ENABLED=0 $(GO) build -o $(BUILD)/rr-purego ./cmd/rr
 	cp $(SHARED_LIB) $(BUILD)/
 
-# The demo: build/rr + the e2e PHP worker + the fake Velox server, on 127.0.0.1:8080.
+# The demo: build/rr + the demo PHP worker + the embedded local builder, on 127.0.0.1:8080.
 demo: deps rr
-	cd e2e && $(GO) build -o $(BUILD)/fakevelox ./cmd/fakevelox
-	e2e/demo.sh
+	demo/run.sh
 
 e2e: rr rr-purego
 	@command -v php >/dev/null || { echo "e2e needs php-cli (make deps)"; exit 1; }
 	cd e2e && $(GO) vet ./...
 	cd e2e && $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -run E2E -v ./...
+
+# Benchmarks (bench/README.md): criterion, the shim's Go benchmarks in both backends, then
+# bench/cmd/benchrun loads RoadRunner+velox and the baselines with wrk and writes the report.
+# Numbers are reported, never asserted. Run them on an otherwise idle machine.
+BENCH_OUT := $(BUILD)/bench
+
+bench-bins: rr rr-purego
+	@mkdir -p $(BENCH_OUT)
+	cd bench && CGO_ENABLED=1 $(GO) build -o $(BUILD)/rr-static ./cmd/rr-static
+	cd bench && $(GO) build -o $(BUILD)/servecontent ./cmd/servecontent
+	cd bench && $(GO) build -o $(BUILD)/benchrun ./cmd/benchrun
+
+bench: BENCH_CRITERION := --warm-up-time 2
+bench: BENCH_GO := -count 5 -benchtime 1s
+bench-quick: BENCH_CRITERION := --quick --warm-up-time 1 --measurement-time 2
+bench-quick: BENCH_GO := -count 1 -benchtime 300ms
+bench-quick: BENCH_RUN := -quick
+
+bench bench-quick: bench-bins
+	@scripts/install-deps.sh bench
+	rm -rf target/criterion $(BENCH_OUT)/go-*.txt
+	$(CARGO) bench --bench request --bench abi_hit --bench cache -- $(BENCH_CRITERION)
+	set -o pipefail; cd go-shim && CGO_ENABLED=1 $(GO) test -run '^$$' -bench ResolveHit -benchmem $(BENCH_GO) . \
+	    | tee $(BENCH_OUT)/go-cgo.txt
+	set -o pipefail; cd go-shim && CGO_ENABLED=0 VELOX_MIDDLEWARE_LIB=$(SHARED_LIB) $(GO) test -run '^$$' \
+	    -bench ResolveHit -benchmem $(BENCH_GO) . | tee $(BENCH_OUT)/go-purego.txt
+	timeout 900 $(BUILD)/benchrun -root $(CURDIR) $(BENCH_RUN)
 
 # Reliability (docs/RELIABILITY.md). The CI-sized parts already run in `make test`
 # (crash_consistency, cache_model, fuzz_properties) and `make e2e` (E2EFaults, E2ESoak

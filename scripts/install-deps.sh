@@ -8,6 +8,11 @@ need_apt=()
 command -v php >/dev/null 2>&1 || need_apt+=(php-cli)
 command -v cc >/dev/null 2>&1 || need_apt+=(gcc)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+# `install-deps.sh bench` (make bench): the load tool and the plotter too.
+if [ "${1:-}" = bench ]; then
+    command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
+    command -v gnuplot >/dev/null 2>&1 || need_apt+=(gnuplot-nox)
+fi
 
 if ((${#need_apt[@]})); then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -97,7 +97,15 @@ pub struct LocalBuild {
     pub logs: String,
     /// From the call to the end of `go build`, waiting for a slot included.
     pub duration: Duration,
-    _output: PrivateDir,
+    output: PrivateDir,
+}
+
+impl LocalBuild {
+    /// Removes the output directory now and waits for it, so that nothing of the build
+    /// is left once the caller returns (dropping the value removes it in the background).
+    pub async fn discard(self) {
+        self.output.remove().await;
+    }
 }
 
 impl LocalBuilder {
@@ -175,7 +183,7 @@ impl LocalBuilder {
             path: out_file,
             logs,
             duration,
-            _output: output,
+            output,
         })
     }
 }

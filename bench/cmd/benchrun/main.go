@@ -1,0 +1,138 @@
+// Command benchrun is the driver of `make bench`: it starts each HTTP server under test
+// (RoadRunner with velox, cgo and purego; RoadRunner with the static plugin; plain
+// net/http), loads it with wrk, samples its memory, measures coalescing of concurrent
+// misses against the fake Velox server, collects the criterion and Go micro benchmark
+// results, and writes BENCHMARKS.md and a PNG plot. Every run and wait is bounded.
+package main
+
+import (
+	"crypto/rand"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/velox-middleware/go-shim/fakevelox"
+)
+
+type driver struct {
+	root, build, work string
+	worker, sharedLib string
+	wrkScript, files  string
+	workers           int
+	fake              *fakevelox.Server
+}
+
+func (d *driver) bin(name string) string { return filepath.Join(d.build, name) }
+
+type plan struct {
+	servers []string
+	sizes   []int
+	conns   []int
+	dur     time.Duration
+	misses  int
+}
+
+func main() {
+	root := flag.String("root", ".", "repository root")
+	quick := flag.Bool("quick", false, "fewer points, shorter runs")
+	out := flag.String("out", "BENCHMARKS.md", "report to write (relative to root)")
+	plot := flag.String("plot", "bench/benchmarks.png", "plot to write (relative to root)")
+	flag.Parse()
+
+	abs, err := filepath.Abs(*root)
+	check(err)
+	d := &driver{
+		root:      abs,
+		build:     filepath.Join(abs, "build"),
+		worker:    filepath.Join(abs, "e2e/php/worker.php"),
+		sharedLib: filepath.Join(abs, "target/release/libvelox_middleware.so"),
+		wrkScript: filepath.Join(abs, "bench/wrk-report.lua"),
+		workers:   4,
+	}
+	d.work = filepath.Join(d.build, "bench/run")
+	_ = os.RemoveAll(d.work)
+	check(os.MkdirAll(d.work, 0o755))
+
+	p := plan{
+		servers: []string{"velox-cgo", "velox-purego", "static", "servecontent"},
+		sizes:   []int{1 << 20, 64 << 20},
+		conns:   []int{1, 16, 64},
+		dur:     8 * time.Second,
+		misses:  20,
+	}
+	if *quick {
+		p.servers = []string{"velox-cgo", "static"}
+		p.conns = []int{1, 16}
+		p.dur = 2 * time.Second
+	}
+
+	started := time.Now()
+	d.files = filepath.Join(d.work, "files")
+	check(os.MkdirAll(d.files, 0o755))
+	for _, size := range p.sizes {
+		check(writeRandom(filepath.Join(d.files, fileName(size)), size))
+	}
+	veloxOut := filepath.Join(d.work, "velox-out")
+	check(os.MkdirAll(veloxOut, 0o755))
+	d.fake, err = fakevelox.Start(fakevelox.Options{OutputDir: veloxOut})
+	check(err)
+	defer d.fake.Close()
+
+	rep := &report{quick: *quick, plan: p, started: started.UTC()}
+	for _, name := range p.servers {
+		res, miss, err := d.measureServer(name, p)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "benchrun: %s: %v\n", name, err)
+			rep.failures = append(rep.failures, fmt.Sprintf("%s: %v", name, err))
+		}
+		rep.http = append(rep.http, res...)
+		if miss != nil {
+			rep.misses = append(rep.misses, *miss)
+		}
+	}
+	rep.micro = readCriterion(filepath.Join(d.root, "target/criterion"))
+	rep.goBench = readGoBench(filepath.Join(d.build, "bench"))
+	rep.machine = describeMachine()
+	rep.elapsed = time.Since(started)
+
+	plotPath := filepath.Join(d.root, *plot)
+	if err := writePlot(d.work, plotPath, rep); err != nil {
+		fmt.Fprintln(os.Stderr, "benchrun: plot:", err)
+		rep.failures = append(rep.failures, "plot: "+err.Error())
+	} else {
+		rep.plot = *plot
+	}
+	check(os.WriteFile(filepath.Join(d.root, *out), []byte(rep.markdown()), 0o644))
+	check(rep.writeJSON(filepath.Join(d.build, "bench/results.json")))
+	fmt.Printf("benchrun: wrote %s and %s in %s\n", *out, *plot, rep.elapsed.Round(time.Second))
+}
+
+func fileName(size int) string { return fmt.Sprintf("%dm.bin", size>>20) }
+
+func writeRandom(path string, size int) error {
+	buf := make([]byte, size)
+	if _, err := rand.Read(buf); err != nil {
+		return err
+	}
+	return os.WriteFile(path, buf, 0o644)
+}
+
+func check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "benchrun:", err)
+		os.Exit(1)
+	}
+}
+
+func mib(size int) string { return fmt.Sprintf("%d MiB", size>>20) }
+
+func shortErr(err error) string {
+	s := err.Error()
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return strings.ReplaceAll(s, "\n", " ")
+}

@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/velox-middleware/go-shim/fakevelox"
+)
+
+// httpResult is one load run: a server, a file size, a concurrency.
+type httpResult struct {
+	Server     string    `json:"server"`
+	Size       int       `json:"size"`
+	Conns      int       `json:"conns"`
+	Wrk        wrkReport `json:"wrk"`
+	RSSKiB     int64     `json:"rss_before_kib"`
+	PeakRSSKiB int64     `json:"peak_rss_kib"`
+	Err        string    `json:"error,omitempty"`
+}
+
+// missResult is N identical concurrent requests for a binary nobody has built yet.
+type missResult struct {
+	Server      string         `json:"server"`
+	Clients     int            `json:"clients"`
+	BuildDelay  time.Duration  `json:"build_delay"`
+	Calls       int            `json:"upstream_calls"`
+	Builds      int            `json:"upstream_builds"`
+	Statuses    map[int]int    `json:"statuses"`
+	CacheHeader map[string]int `json:"cache_headers"`
+	Wall        time.Duration  `json:"wall"`
+}
+
+// buildURL is the PHP worker's route answering X-Velox-Build; the plugin tag makes the
+// request (and so the cache key and the fake server's file size) unique per purpose.
+func buildURL(addr, tag string) string {
+	q := url.Values{}
+	q.Set("rr", "v2025.1.15")
+	q.Set("os", "linux")
+	q.Set("arch", "amd64")
+	q.Set("plugins", "github.com/roadrunner-server/http/v5@v5.3.0,github.com/velox-bench/payload/v2@"+tag)
+	return "http://" + addr + "/build?" + q.Encode()
+}
+
+func sizeTag(size int) string { return fmt.Sprintf("v2.0.%d", size>>20) }
+
+func (d *driver) startServer(name string) (*server, func(string, int) string, error) {
+	switch name {
+	case "velox-cgo", "velox-purego":
+		binary := d.bin("rr")
+		if name == "velox-purego" {
+			binary = d.bin("rr-purego")
+		}
+		s, err := d.startRR(name, binary, rrParams{
+			Middleware: "velox",
+			ServerURL:  d.fake.URL,
+			OutputDir:  d.fake.OutputDir,
+			CacheDir:   filepath.Join(d.work, name, "cache"),
+		})
+		return s, func(addr string, size int) string { return buildURL(addr, sizeTag(size)) }, err
+	case "static":
+		s, err := d.startRR(name, d.bin("rr-static"), rrParams{Middleware: "static", StaticDir: d.files})
+		return s, func(addr string, size int) string { return "http://" + addr + "/" + fileName(size) }, err
+	case "servecontent":
+		s, err := d.startServeContent()
+		return s, func(addr string, size int) string { return "http://" + addr + "/" + fileName(size) }, err
+	}
+	return nil, nil, fmt.Errorf("unknown server %q", name)
+}
+
+// measureServer runs every size and concurrency against one server instance, then (for
+// the velox cgo build) the concurrent-miss scenario.
+func (d *driver) measureServer(name string, p plan) ([]httpResult, *missResult, error) {
+	s, urlFor, err := d.startServer(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer s.stop()
+	pid := s.cmd.Process.Pid
+	fmt.Printf("benchrun: %s up on %s (pid %d)\n", name, s.addr, pid)
+
+	var results []httpResult
+	for _, size := range p.sizes {
+		u := urlFor(s.addr, size)
+		if err := d.warm(name, u, size); err != nil {
+			return results, nil, fmt.Errorf("%s: %w", mib(size), err)
+		}
+		for _, conns := range p.conns {
+			r := httpResult{Server: name, Size: size, Conns: conns}
+			_ = resetPeak(pid)
+			r.RSSKiB, _, _ = memoryKiB(pid)
+			w, err := d.runWrk(u, conns, p.dur)
+			if err != nil {
+				r.Err = shortErr(err)
+			}
+			r.Wrk = w
+			_, r.PeakRSSKiB, _ = memoryKiB(pid)
+			fmt.Printf("benchrun: %-13s %6s c=%-3d %9.1f req/s %8.1f MiB/s p50 %8.2f ms p99 %8.2f ms peak RSS %6.1f MiB errors %d\n",
+				name, mib(size), conns, w.rps(), w.mbps(), w.P50Us/1000, w.P99Us/1000,
+				float64(r.PeakRSSKiB)/1024, w.errors())
+			results = append(results, r)
+		}
+	}
+	if name != "velox-cgo" {
+		return results, nil, nil
+	}
+	// The PHP worker round trip alone: the same RoadRunner answering a small PHP page, the
+	// part of every velox request that the static plugin does not pay.
+	for _, conns := range p.conns {
+		r := httpResult{Server: "php-page", Size: 0, Conns: conns}
+		w, err := d.runWrk("http://"+s.addr+"/", conns, p.dur)
+		if err != nil {
+			r.Err = shortErr(err)
+		}
+		r.Wrk = w
+		fmt.Printf("benchrun: php page       c=%-3d %9.1f req/s p50 %8.2f ms p99 %8.2f ms errors %d\n",
+			conns, w.rps(), w.P50Us/1000, w.P99Us/1000, w.errors())
+		results = append(results, r)
+	}
+	if p.misses == 0 {
+		return results, nil, nil
+	}
+	m, err := d.misses(s.addr, p.misses)
+	return results, m, err
+}
+
+// warm makes sure the URL serves the whole file (for velox: builds it once, then checks
+// that the next answer is a cache hit), so that load runs only measure hits.
+func (d *driver) warm(name, u string, size int) error {
+	if name == "velox-cgo" || name == "velox-purego" {
+		if err := d.fake.SetMode(fakevelox.Mode{Size: size}); err != nil {
+			return err
+		}
+	}
+	want := map[bool]string{false: "", true: "HIT"}[name == "velox-cgo" || name == "velox-purego"]
+	var last string
+	for i := 0; i < 2; i++ {
+		status, n, cache, err := get(u, 60*time.Second)
+		if err != nil {
+			return err
+		}
+		if status != http.StatusOK || n != int64(size) {
+			return fmt.Errorf("GET %s: status %d, %d bytes (%q), want 200 and %d", u, status, n, cache, size)
+		}
+		last = cache
+	}
+	if last != want {
+		return fmt.Errorf("GET %s: X-Velox-Cache %q after warming, want %q", u, last, want)
+	}
+	return nil
+}
+
+func get(u string, limit time.Duration) (status int, n int64, cache string, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return 0, 0, "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, 0, "", err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		// Errors are short JSON: hand the body back in place of the cache header.
+		body, err := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return resp.StatusCode, int64(len(body)), string(body), err
+	}
+	n, err = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, n, resp.Header.Get("X-Velox-Cache"), err
+}
+
+// misses sends `clients` identical requests at once for a binary not built yet, while the
+// fake server takes `delay` per build, and counts what reached the upstream.
+func (d *driver) misses(addr string, clients int) (*missResult, error) {
+	const delay = 2 * time.Second
+	if err := d.fake.SetMode(fakevelox.Mode{Kind: fakevelox.Slow, Delay: delay, Size: 1 << 20}); err != nil {
+		return nil, err
+	}
+	defer func() { _ = d.fake.SetMode(fakevelox.Mode{}) }()
+	before := d.fake.Stats()
+	u := buildURL(addr, "v2.9.9")
+	m := &missResult{Server: "velox-cgo", Clients: clients, BuildDelay: delay,
+		Statuses: map[int]int{}, CacheHeader: map[string]int{}}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := 0; i < clients; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			status, _, cache, err := get(u, 60*time.Second)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				m.Statuses[-1]++
+				return
+			}
+			m.Statuses[status]++
+			m.CacheHeader[cache]++
+		}()
+	}
+	wg.Wait()
+	m.Wall = time.Since(start)
+	after := d.fake.Stats()
+	m.Calls = after.Calls - before.Calls
+	m.Builds = after.Builds - before.Builds
+	fmt.Printf("benchrun: %d concurrent misses: %d upstream calls, %d builds, %s, statuses %v, X-Velox-Cache %v\n",
+		clients, m.Calls, m.Builds, m.Wall.Round(time.Millisecond), m.Statuses, m.CacheHeader)
+	return m, nil
+}

@@ -1,0 +1,110 @@
+//! The disk cache: storing a 64 MiB build (hardlink and copy), opening a directory of
+//! 10,000 entries, and a store that must evict in a full 10,000-entry cache.
+
+mod common;
+
+use std::fs;
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use velox_middleware::cache::{Cache, CacheOptions, Ingest};
+use velox_middleware::stats::Stats;
+
+const BIG: usize = 64 << 20;
+const ENTRIES: u32 = 10_000;
+
+fn open(cfg: &velox_middleware::config::CacheConfig, ingest: Ingest) -> Cache {
+    Cache::open_with(
+        cfg,
+        Arc::new(Stats::default()),
+        CacheOptions {
+            ingest,
+            ..CacheOptions::default()
+        },
+    )
+    .expect("cache opens")
+}
+
+fn store_64mib(c: &mut Criterion) {
+    let dir = common::scratch("store-");
+    let src = dir.path().join("built.bin");
+    fs::write(&src, vec![0x5au8; BIG]).unwrap();
+    let req = common::request(1, 3);
+    let key = req.key();
+
+    let mut group = c.benchmark_group("store_64MiB");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(5));
+    for (name, ingest) in [("hardlink", Ingest::LinkOrCopy), ("copy", Ingest::CopyOnly)] {
+        let cache = open(
+            &common::cache_config(&dir.path().join(format!("cache-{name}")), 0),
+            ingest,
+        );
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || {
+                    cache.remove(&key).unwrap();
+                },
+                |()| cache.store(&req, &key, &src, 1).unwrap(),
+                BatchSize::PerIteration,
+            )
+        });
+        cache.close();
+    }
+    group.finish();
+}
+
+fn open_10k(c: &mut Criterion) {
+    let dir = common::scratch("open10k-");
+    let cache_dir = dir.path().join("cache");
+    common::write_seed_dir(&cache_dir, ENTRIES, 64);
+    let cfg = common::cache_config(&cache_dir, 0);
+
+    let mut group = c.benchmark_group("cache_open");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(8));
+    group.bench_function("10000_entries", |b| {
+        b.iter(|| {
+            let cache = open(&cfg, Ingest::LinkOrCopy);
+            assert_eq!(cache.usage().entries, u64::from(ENTRIES));
+            cache.close();
+        })
+    });
+    group.finish();
+}
+
+fn store_evicting(c: &mut Criterion) {
+    let dir = common::scratch("evict-");
+    let cache_dir = dir.path().join("cache");
+    common::write_seed_dir(&cache_dir, ENTRIES, 64);
+    let src = dir.path().join("built.bin");
+    fs::write(&src, vec![0x5au8; 4096]).unwrap();
+    let cache = open(
+        &common::cache_config(&cache_dir, u64::from(ENTRIES)),
+        Ingest::LinkOrCopy,
+    );
+    assert_eq!(cache.usage().entries, u64::from(ENTRIES));
+
+    let mut n = ENTRIES;
+    let mut group = c.benchmark_group("store_evicting");
+    group.sample_size(20);
+    group.bench_function("10000_entries_full", |b| {
+        b.iter_batched(
+            || {
+                n += 1;
+                let req = common::request(n, 2);
+                let key = req.key();
+                (req, key)
+            },
+            |(req, key)| cache.store(&req, &key, &src, 1).unwrap(),
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+    assert_eq!(cache.usage().entries, u64::from(ENTRIES));
+    cache.close();
+}
+
+criterion_group!(benches, store_64mib, open_10k, store_evicting);
+criterion_main!(benches);
