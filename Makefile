@@ -92,10 +92,9 @@ rr-purego: lib
 	cd e2e && CGO_ENABLED=0 $(GO) build -o $(BUILD)/rr-purego ./cmd/rr
 	cp $(SHARED_LIB) $(BUILD)/
 
-# The demo: build/rr + the e2e PHP worker + the fake Velox server, on 127.0.0.1:8080.
+# The demo: build/rr + the demo PHP worker + the embedded local builder, on 127.0.0.1:8080.
 demo: deps rr
-	cd e2e && $(GO) build -o $(BUILD)/fakevelox ./cmd/fakevelox
-	e2e/demo.sh
+	demo/run.sh
 
 e2e: rr rr-purego
 	@command -v php >/dev/null || { echo "e2e needs php-cli (make deps)"; exit 1; }

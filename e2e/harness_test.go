@@ -34,6 +34,8 @@ type rrConfig struct {
 	CacheDir       string
 	BuildTimeout   string
 	RequestTimeout string
+	// KeepAbandoned sets velox.keep_abandoned_builds (ops_test.go).
+	KeepAbandoned bool
 }
 
 // env is one RoadRunner binary under test with its fake Velox server and cache.

@@ -58,6 +58,21 @@ type Stats struct {
 	Joined         uint64 `json:"joined"`
 	Evictions      uint64 `json:"evictions"`
 	UpstreamErrors uint64 `json:"upstream_errors"`
+
+	// Beyond ABI.md's minimum (go-shim/metrics.go exports them).
+	BuildsInFlight       uint64            `json:"builds_in_flight"`
+	BuildsFailed         map[string]uint64 `json:"builds_failed"`
+	EvictionsByReason    map[string]uint64 `json:"evictions_by_reason"`
+	UpstreamErrorsByCode map[string]uint64 `json:"upstream_errors_by_code"`
+	BuildDuration        HistogramStats    `json:"build_duration"`
+}
+
+// HistogramStats is a histogram as the library reports it: cumulative counts by upper
+// bound in seconds (+Inf is Count), the sum in seconds and the count.
+type HistogramStats struct {
+	Buckets    [][2]float64 `json:"buckets"`
+	SumSeconds float64      `json:"sum_seconds"`
+	Count      uint64       `json:"count"`
 }
 
 // Engine is a Rust engine (vxm_engine): configuration, cache and Velox client. It is

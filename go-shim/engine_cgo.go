@@ -122,6 +122,15 @@ func statsJSON(h engineHandle) (string, error) {
 	return C.GoString(s), nil
 }
 
+func engineDrain(h engineHandle, timeoutMs uint64) (uint64, error) {
+	var left C.uint64_t
+	var e *C.vxm_error
+	if st := C.vxm_engine_drain(h, C.uint64_t(timeoutMs), &left, &e); st != C.VXM_STATUS_OK {
+		return uint64(left), takeError(st, e)
+	}
+	return uint64(left), nil
+}
+
 func logSetLevel(level string) error {
 	cs := C.CString(level)
 	defer C.free(unsafe.Pointer(cs))

@@ -44,6 +44,7 @@ var (
 	vxmArtifactSource   func(a unsafe.Pointer) uint32
 	vxmArtifactFree     func(a unsafe.Pointer)
 	vxmStatsJSON        func(h unsafe.Pointer, out *unsafe.Pointer, outErr *unsafe.Pointer) uint32
+	vxmEngineDrain      func(h unsafe.Pointer, timeoutMs uint64, out *uint64, outErr *unsafe.Pointer) uint32
 	vxmStringFree       func(s unsafe.Pointer)
 	vxmLogSetLevel      func(level string, outErr *unsafe.Pointer) uint32
 	vxmLogNext          func(timeoutMs uint32, out *unsafe.Pointer, outErr *unsafe.Pointer) uint32
@@ -73,6 +74,7 @@ var (
 		{&vxmArtifactSource, "vxm_artifact_source"},
 		{&vxmArtifactFree, "vxm_artifact_free"},
 		{&vxmStatsJSON, "vxm_stats_json"},
+		{&vxmEngineDrain, "vxm_engine_drain"},
 		{&vxmStringFree, "vxm_string_free"},
 		{&vxmLogSetLevel, "vxm_log_set_level"},
 		{&vxmLogNext, "vxm_log_next"},
@@ -225,6 +227,15 @@ func statsJSON(h engineHandle) (string, error) {
 	}
 	defer vxmStringFree(s)
 	return cString(s), nil
+}
+
+func engineDrain(h engineHandle, timeoutMs uint64) (uint64, error) {
+	var left uint64
+	var e unsafe.Pointer
+	if st := vxmEngineDrain(h, timeoutMs, &left, &e); Status(st) != StatusOK {
+		return left, takeError(st, e)
+	}
+	return left, nil
 }
 
 func logSetLevel(level string) error {

@@ -56,7 +56,7 @@ func (p *Plugin) handleBuild(w http.ResponseWriter, r *http.Request, c *capture)
 		zap.String("range", r.Header.Get("Range")),
 		zap.String("method", r.Method),
 	)
-	serveArtifact(w, r, a, binaryFileName(body))
+	serveArtifact(countingWriter{w, &p.served}, r, a, binaryFileName(body))
 }
 
 // fail answers with the library's HTTP status and a JSON body, unless the client has

@@ -7,6 +7,7 @@ package velox
 
 import (
 	"context"
+	"sync/atomic"
 
 	"github.com/roadrunner-server/errors"
 	"go.uber.org/zap"
@@ -26,6 +27,7 @@ type Plugin struct {
 	log    *zap.Logger
 	engine *Engine
 	logs   *logDrain
+	served atomic.Uint64 // body bytes of binaries sent to clients (metrics.go)
 }
 
 // Init creates the engine from the `velox:` section; without that section the plugin
@@ -79,6 +81,14 @@ func (p *Plugin) Stop(ctx context.Context) error {
 	go func() {
 		defer close(done)
 		if p.engine != nil {
+			// RoadRunner's http plugin stops first and closes client connections, so
+			// the builds in flight are abandoned by now; they finish or are cancelled
+			// per keep_abandoned_builds (see shutdown.go).
+			if left, err := p.engine.Drain(ctx); err != nil {
+				p.log.Warn("draining builds failed", zap.Error(err))
+			} else if left > 0 {
+				p.log.Info("cancelling builds in flight", zap.Uint64("builds", left))
+			}
 			p.engine.Close()
 		}
 		p.logs.stop()

@@ -211,6 +211,20 @@ void vxm_cancel_trigger(const vxm_cancel *c);
 void vxm_cancel_free(vxm_cancel *c);
 
 /*
+ Call before `vxm_engine_free` when the host stops with some graceful time left.
+
+ With `keep_abandoned_builds: true` in the configuration, blocks until the builds in
+ flight have finished into the cache or `timeout_ms` has passed; without it, returns
+ at once (`vxm_engine_free` then cancels the builds and their upstream calls). Writes
+ the number of builds still in flight to `*out_in_flight` when it is not NULL.
+ Thread-safe; other calls keep working meanwhile.
+ */
+vxm_status vxm_engine_drain(const vxm_engine *engine,
+                            uint64_t timeout_ms,
+                            uint64_t *out_in_flight,
+                            vxm_error **out_error);
+
+/*
  Creates an engine from the JSON form of the `velox:` section of `.rr.yaml`
  (`config_json`, `config_len` bytes of UTF-8, borrowed for the call).
 

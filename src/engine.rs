@@ -122,8 +122,24 @@ impl Engine {
             "evictions": Stats::get(&s.evictions),
             "upstream_errors": Stats::get(&s.upstream_errors),
             "cache_enabled": self.cache.is_some(),
+            // Beyond ABI.md's minimum: what the Prometheus metrics are made of.
+            "builds_in_flight": self.resolver.builds_in_flight(),
+            "builds_failed": s.builds_failed.snapshot(),
+            "evictions_by_reason": s.evictions_by_reason.snapshot(),
+            "upstream_errors_by_code": s.upstream_errors_by_code.snapshot(),
+            "build_duration": s.build_duration.snapshot(),
         });
         Ok(json.to_string())
+    }
+
+    /// Before shutdown: with `keep_abandoned_builds`, waits up to `timeout` for the
+    /// builds in flight to finish into the cache (their clients may be gone already);
+    /// without it returns at once, and `shutdown` cancels them. Returns the builds still
+    /// in flight.
+    pub fn drain(&self, timeout: std::time::Duration) -> usize {
+        crate::shutdown::drain(self.config.keep_abandoned_builds, timeout, || {
+            self.resolver.builds_in_flight()
+        })
     }
 
     /// Ends every call in flight with `ShuttingDown`, waits for them to leave, then

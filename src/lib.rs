@@ -8,6 +8,7 @@
 pub mod artifact;
 pub mod cache;
 pub mod cancel;
+pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod logging;
 pub mod request;
 pub mod resolve;
 pub mod runtime;
+pub mod shutdown;
 pub mod stats;
 pub mod upstream;
 

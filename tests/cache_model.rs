@@ -334,8 +334,16 @@ fn cached_keys(dir: &Path) -> BTreeSet<String> {
         .collect()
 }
 
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(48)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    // PROPTEST_CASES raises the count for a longer run.
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
     #[test]
     fn lru_cache_matches_the_model_across_reopens(ops in prop::collection::vec(op(), 1..60)) {

@@ -28,8 +28,20 @@ const KEYS: u32 = 8;
 const MAX_ENTRIES: u64 = 5;
 const MAX_BYTES: u64 = 5 << 20;
 const MAX_FILE: usize = 2 << 20;
+/// Kill/reopen rounds and their time budget; `VXM_CRASH_ITERATIONS` raises the count
+/// for a longer run (the budget grows with it).
 const ITERATIONS: u32 = 50;
 const TIME_BUDGET: Duration = Duration::from_secs(60);
+
+fn iterations() -> (u32, Duration) {
+    match std::env::var("VXM_CRASH_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+    {
+        Some(n) if n > ITERATIONS => (n, TIME_BUDGET * (n / ITERATIONS + 1)),
+        _ => (ITERATIONS, TIME_BUDGET),
+    }
+}
 /// The child stops by itself after this long, should the parent be gone.
 const CHILD_LIFETIME: Duration = Duration::from_secs(20);
 
@@ -108,7 +120,9 @@ fn crash_child_stores_until_killed() {
                 cache.remove(&key).unwrap();
             }
             1 => {
+                // Sweeps, expiry, and the access statistics rewritten into the metadata.
                 cache.cleanup().unwrap();
+                cache.flush().unwrap();
             }
             2 | 3 => {
                 if let Some(a) = cache.lookup(&key).unwrap() {
@@ -246,7 +260,8 @@ fn sigkill_during_stores_never_leaves_a_servable_torn_entry() {
     let (mut kills, mut entries_checked, mut bytes_checked) = (0u32, 0u64, 0u64);
     let mut torn_states = 0u32;
 
-    while kills < ITERATIONS && started.elapsed() < TIME_BUDGET {
+    let (iterations, budget) = iterations();
+    while kills < iterations && started.elapsed() < budget {
         let ready = work.path().join("ready");
         let _ = std::fs::remove_file(&ready);
         let mut child = spawn_child(cache_dir.path(), work.path(), kills % 2 == 1);

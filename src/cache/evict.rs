@@ -8,7 +8,14 @@ use std::sync::Arc;
 use super::index::{Entry, Index};
 use super::layout;
 use crate::config::EvictionPolicy;
-use crate::stats::Stats;
+use crate::stats::{EvictReason, Stats};
+
+/// An entry taken out of the index, and the limit that made it go.
+#[derive(Debug, Clone)]
+pub(crate) struct Victim {
+    pub entry: Arc<Entry>,
+    pub reason: EvictReason,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Limits {
@@ -22,6 +29,15 @@ impl Limits {
     fn fit(&self, entries: u64, bytes: u64) -> bool {
         (self.max_bytes == 0 || bytes <= self.max_bytes)
             && (self.max_entries == 0 || entries <= self.max_entries)
+    }
+
+    /// Which limit `entries`/`bytes` break; the count when both are.
+    fn broken(&self, entries: u64) -> EvictReason {
+        if self.max_entries > 0 && entries > self.max_entries {
+            EvictReason::Count
+        } else {
+            EvictReason::Size
+        }
     }
 }
 
@@ -77,6 +93,14 @@ fn victim_order(policy: EvictionPolicy, a: (&Rank, &Entry), b: (&Rank, &Entry)) 
     primary.then_with(|| ea.key.cmp(&eb.key))
 }
 
+/// `entries` in the order `policy` would evict them: first = next to go.
+pub(crate) fn eviction_order(policy: EvictionPolicy, entries: Vec<Arc<Entry>>) -> Vec<Arc<Entry>> {
+    let mut ranked: Vec<(Rank, Arc<Entry>)> =
+        entries.into_iter().map(|e| (Rank::of(&e), e)).collect();
+    ranked.sort_by(|a, b| victim_order(policy, (&a.0, &a.1), (&b.0, &b.1)));
+    ranked.into_iter().map(|(_, e)| e).collect()
+}
+
 /// Removes from the index, in policy order, the entries that must go so that `incoming`
 /// more entries and `incoming_bytes` more bytes fit within the limits (reservations of
 /// other stores included). `None`, with the index untouched, when even an empty cache
@@ -87,7 +111,7 @@ pub(crate) fn make_room(
     limits: Limits,
     incoming: u64,
     incoming_bytes: u64,
-) -> Option<Vec<Arc<Entry>>> {
+) -> Option<Vec<Victim>> {
     let (entries, bytes) = index.committed_and_reserved();
     if limits.fit(entries + incoming, bytes + incoming_bytes) {
         return Some(Vec::new());
@@ -102,21 +126,22 @@ pub(crate) fn make_room(
         if limits.fit(entries, bytes) {
             break;
         }
+        let reason = limits.broken(entries);
         entries -= 1;
         bytes -= e.size;
-        victims.push(e);
+        victims.push(Victim { entry: e, reason });
     }
     if !limits.fit(entries, bytes) {
         return None;
     }
     for v in &victims {
-        index.remove(&v.key);
+        index.remove(&v.entry.key);
     }
     Some(victims)
 }
 
 /// Removes from the index the entries created more than `max_age_secs` before `now`.
-pub(crate) fn take_expired(index: &mut Index, now: i64, max_age_secs: i64) -> Vec<Arc<Entry>> {
+pub(crate) fn take_expired(index: &mut Index, now: i64, max_age_secs: i64) -> Vec<Victim> {
     let cutoff = now.saturating_sub(max_age_secs);
     let expired: Vec<Arc<Entry>> = index
         .iter()
@@ -127,20 +152,22 @@ pub(crate) fn take_expired(index: &mut Index, now: i64, max_age_secs: i64) -> Ve
         index.remove(&e.key);
     }
     expired
+        .into_iter()
+        .map(|entry| Victim {
+            entry,
+            reason: EvictReason::Age,
+        })
+        .collect()
 }
 
 /// Deletes the victims' files (already out of the index): metadata first, so that the
 /// entry is uncommitted before its binary goes. Open artifacts keep their inode.
-pub(crate) fn delete_victims(
-    dir: &Path,
-    victims: &[Arc<Entry>],
-    reason: &'static str,
-    stats: &Stats,
-) {
-    for v in victims {
+pub(crate) fn delete_victims(dir: &Path, victims: &[Victim], stats: &Stats) {
+    for Victim { entry: v, reason } in victims {
+        stats.eviction(*reason);
+        let reason = reason.as_str();
         let result = layout::remove_if_exists(&layout::json_path(dir, &v.key))
             .and_then(|_| layout::remove_if_exists(&v.bin_path));
-        Stats::bump(&stats.evictions);
         match result {
             Ok(_) => tracing::debug!(key = %v.key, size = v.size, reason, "cache entry evicted"),
             Err(e) => tracing::warn!(

@@ -27,6 +27,7 @@ mod clock;
 mod dirlock;
 mod evict;
 mod index;
+pub mod inspect;
 mod layout;
 mod meta;
 mod recover;
@@ -240,7 +241,11 @@ impl Cache {
         let io_err = |e| Error::io(format!("cache: remove {key}"), e);
         let json = layout::remove_if_exists(&layout::json_path(&inner.dir, key)).map_err(io_err)?;
         let bin = layout::remove_if_exists(&layout::bin_path(&inner.dir, key)).map_err(io_err)?;
-        Ok(indexed.is_some() || json || bin)
+        let removed = indexed.is_some() || json || bin;
+        if removed {
+            inner.stats.eviction(crate::stats::EvictReason::Manual);
+        }
+        Ok(removed)
     }
 
     /// Re-reads the directory (sweeping leftovers when no commit is in progress
@@ -360,7 +365,7 @@ impl Inner {
         };
         if !victims.is_empty() {
             let _meta = self.meta_lock.lock();
-            evict::delete_victims(&self.dir, &victims, "limit", &self.stats);
+            evict::delete_victims(&self.dir, &victims, &self.stats);
         }
 
         match self.ingest_and_commit(req, key, src, size, build_ms, reservation) {
@@ -391,7 +396,7 @@ impl Inner {
         &self,
         key: &CacheKey,
         size: u64,
-    ) -> Option<(Vec<Arc<Entry>>, Reservation<'_>)> {
+    ) -> Option<(Vec<evict::Victim>, Reservation<'_>)> {
         let give_up = std::time::Instant::now() + RESERVE_WAIT;
         loop {
             let seen = *self.reservations.lock();
@@ -519,8 +524,8 @@ impl Inner {
             return;
         }
         let _meta = self.meta_lock.lock();
-        evict::delete_victims(&self.dir, &expired, "max_age", &self.stats);
-        evict::delete_victims(&self.dir, &over, "limit", &self.stats);
+        evict::delete_victims(&self.dir, &expired, &self.stats);
+        evict::delete_victims(&self.dir, &over, &self.stats);
         tracing::info!(
             expired = expired.len(),
             over_limit = over.len(),

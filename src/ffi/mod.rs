@@ -11,6 +11,7 @@
 pub mod artifact;
 pub mod cache;
 pub mod cancel;
+pub mod drain;
 pub mod engine;
 pub mod error;
 pub mod log;

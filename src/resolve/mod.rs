@@ -201,11 +201,15 @@ impl Shared {
         key: &CacheKey,
         deadline: Instant,
     ) -> Result<Artifact> {
-        tokio::select! {
+        let result = tokio::select! {
             biased;
             _ = self.shutdown.cancelled() => Err(Error::ShuttingDown),
             result = self.build_inner(req, key, deadline) => result,
+        };
+        if let Err(err) = &result {
+            self.stats.build_failed(err);
         }
+        result
     }
 
     async fn build_inner(
@@ -228,12 +232,13 @@ impl Shared {
         let output = match upstream.build(&req.to_velox_json(), deadline).await {
             Ok(output) => output,
             Err(err) => {
-                Stats::bump(&self.stats.upstream_errors);
+                self.stats.upstream_error(&err);
                 tracing::warn!(error = %err, "build failed");
                 return Err(err);
             }
         };
         let build_ms = started.elapsed().as_millis() as u64;
+        self.stats.build_duration.observe_ms(build_ms);
         tracing::info!(
             build_ms,
             path = %output.path,
@@ -243,7 +248,7 @@ impl Shared {
         let taken = self.ingest(req, key, &output.path, build_ms).await;
         if let Err(err) = &taken {
             // Velox answered, but with something we cannot serve: its error too.
-            Stats::bump(&self.stats.upstream_errors);
+            self.stats.upstream_error(err);
             tracing::warn!(error = %err, path = %output.path, "build output refused");
         }
         taken
@@ -274,12 +279,13 @@ impl Shared {
         let build = match built {
             Ok(build) => build,
             Err(err) => {
-                Stats::bump(&self.stats.upstream_errors);
+                self.stats.upstream_error(&err);
                 tracing::warn!(error = %err, "local build failed");
                 return Err(err);
             }
         };
         let build_ms = build.duration.as_millis() as u64;
+        self.stats.build_duration.observe_ms(build_ms);
         tracing::info!(build_ms, path = %build.path.display(), "local build done");
         self.ingest_local(req, key, build, build_ms).await
     }

@@ -1,0 +1,118 @@
+package velox
+
+import (
+	"sort"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+)
+
+// The metrics RoadRunner's `metrics` plugin exposes for velox. The numbers are the
+// library's (vxm_stats_json), read at scrape time, plus the bytes served counted here.
+var (
+	descHits = prometheus.NewDesc("velox_cache_hits_total",
+		"Build requests served from the disk cache.", nil, nil)
+	descMisses = prometheus.NewDesc("velox_cache_misses_total",
+		"Cache lookups that found nothing.", nil, nil)
+	descJoined = prometheus.NewDesc("velox_builds_joined_total",
+		"Build requests that joined an identical build already in flight.", nil, nil)
+	descBuilds = prometheus.NewDesc("velox_builds_started_total",
+		"Builds started (Velox calls or local builds).", nil, nil)
+	descFailed = prometheus.NewDesc("velox_builds_failed_total",
+		"Builds that ended in an error, by reason (the library's error code).", []string{"reason"}, nil)
+	descDuration = prometheus.NewDesc("velox_build_duration_seconds",
+		"Duration of the builds that succeeded.", nil, nil)
+	descEvictions = prometheus.NewDesc("velox_cache_evictions_total",
+		"Cache entries removed, by reason: size, count, age, manual.", []string{"reason"}, nil)
+	descServed = prometheus.NewDesc("velox_served_bytes_total",
+		"Bytes of binaries sent to HTTP clients.", nil, nil)
+	descEntries = prometheus.NewDesc("velox_cache_entries",
+		"Entries in the disk cache.", nil, nil)
+	descBytes = prometheus.NewDesc("velox_cache_bytes",
+		"Bytes of binaries in the disk cache.", nil, nil)
+	descUpstream = prometheus.NewDesc("velox_upstream_errors_total",
+		"Errors from the Velox server (or the local builder), by Connect code.", []string{"code"}, nil)
+	descInFlight = prometheus.NewDesc("velox_builds_in_flight",
+		"Builds running now.", nil, nil)
+)
+
+// evictionReasons are always exported, at 0 until they happen, so that rate() and
+// alerts see the series from the start.
+var evictionReasons = []string{"size", "count", "age", "manual"}
+
+// MetricsCollector is what RoadRunner's metrics plugin collects from its plugins
+// (metrics.StatProvider).
+func (p *Plugin) MetricsCollector() []prometheus.Collector {
+	return []prometheus.Collector{&collector{p: p}}
+}
+
+type collector struct {
+	p *Plugin
+}
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{
+		descHits, descMisses, descJoined, descBuilds, descFailed, descDuration,
+		descEvictions, descServed, descEntries, descBytes, descUpstream, descInFlight,
+	} {
+		ch <- d
+	}
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(descServed, prometheus.CounterValue, float64(c.p.served.Load()))
+	if c.p.engine == nil {
+		return
+	}
+	s, err := c.p.engine.Stats()
+	if err != nil {
+		// Stopping, most likely: the engine is closed and has nothing more to say.
+		if c.p.log != nil {
+			c.p.log.Debug("velox metrics unavailable", zap.Error(err))
+		}
+		return
+	}
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge := func(d *prometheus.Desc, v uint64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(v))
+	}
+	counter(descHits, s.Hits)
+	counter(descMisses, s.Misses)
+	counter(descJoined, s.Joined)
+	counter(descBuilds, s.Builds)
+	gauge(descEntries, s.Entries)
+	gauge(descBytes, s.Bytes)
+	gauge(descInFlight, s.BuildsInFlight)
+	labelled(s.BuildsFailed, nil, func(l string, v uint64) { counter(descFailed, v, l) })
+	labelled(s.EvictionsByReason, evictionReasons, func(l string, v uint64) { counter(descEvictions, v, l) })
+	labelled(s.UpstreamErrorsByCode, nil, func(l string, v uint64) { counter(descUpstream, v, l) })
+	ch <- buildDuration(s.BuildDuration)
+}
+
+// labelled emits each label of m in a stable order, plus the always-present ones at 0.
+func labelled(m map[string]uint64, always []string, emit func(string, uint64)) {
+	labels := make([]string, 0, len(m)+len(always))
+	seen := map[string]bool{}
+	for _, l := range always {
+		labels, seen[l] = append(labels, l), true
+	}
+	for l := range m {
+		if !seen[l] {
+			labels = append(labels, l)
+		}
+	}
+	sort.Strings(labels)
+	for _, l := range labels {
+		emit(l, m[l])
+	}
+}
+
+func buildDuration(h HistogramStats) prometheus.Metric {
+	buckets := make(map[float64]uint64, len(h.Buckets))
+	for _, b := range h.Buckets {
+		buckets[b[0]] = uint64(b[1])
+	}
+	return prometheus.MustNewConstHistogram(descDuration, h.Count, h.SumSeconds, buckets)
+}
