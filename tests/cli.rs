@@ -337,3 +337,22 @@ fn prune_and_rm_are_safe_next_to_a_running_cache() {
     running.cleanup().unwrap();
     assert_eq!(running.usage().entries, 1);
 }
+
+#[test]
+fn prune_by_size_names_the_size_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    entry(dir.path(), &key('a'), 10, 300, 300, 1);
+    entry(dir.path(), &key('b'), 10, 200, 200, 1);
+    entry(dir.path(), &key('c'), 10, 100, 100, 1);
+    let gb = format!("{}", 25.0 / (1u64 << 30) as f64);
+    let ls = cli(dir.path(), &["ls", "--json", "--max-size-gb", &gb]).json();
+    assert_eq!(ls["entries"][0]["prune"], "size");
+    assert_eq!(ls["entries"][1]["prune"], Value::Null);
+    let v = cli(dir.path(), &["prune", "--json", "--max-size-gb", &gb]).json();
+    assert_eq!(v["by_reason"]["size"], 1, "{v}");
+    assert_eq!(v["bytes"], 20);
+    assert_eq!(
+        keys_in_order(&cli(dir.path(), &["ls", "--json"])),
+        ["b", "c"]
+    );
+}

@@ -40,10 +40,17 @@ func main() {
 	quick := flag.Bool("quick", false, "fewer points, shorter runs")
 	out := flag.String("out", "BENCHMARKS.md", "report to write (relative to root)")
 	plot := flag.String("plot", "bench/benchmarks.png", "plot to write (relative to root)")
+	from := flag.String("from", "", "rewrite the report and plot from this results.json, measuring nothing")
 	flag.Parse()
 
 	abs, err := filepath.Abs(*root)
 	check(err)
+	if *from != "" {
+		rep, err := loadReport(*from)
+		check(err)
+		check(writeOutputs(rep, abs, filepath.Join(abs, "build/bench/run"), *out, *plot))
+		return
+	}
 	d := &driver{
 		root:      abs,
 		build:     filepath.Join(abs, "build"),
@@ -97,17 +104,26 @@ func main() {
 	rep.goBench = readGoBench(filepath.Join(d.build, "bench"))
 	rep.machine = describeMachine()
 	rep.elapsed = time.Since(started)
+	check(rep.writeJSON(filepath.Join(d.build, "bench/results.json")))
+	check(writeOutputs(rep, d.root, d.work, *out, *plot))
+}
 
-	plotPath := filepath.Join(d.root, *plot)
-	if err := writePlot(d.work, plotPath, rep); err != nil {
+// writeOutputs draws the plot and writes the markdown report.
+func writeOutputs(rep *report, root, work, out, plot string) error {
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return err
+	}
+	if err := writePlot(work, filepath.Join(root, plot), rep); err != nil {
 		fmt.Fprintln(os.Stderr, "benchrun: plot:", err)
 		rep.failures = append(rep.failures, "plot: "+err.Error())
 	} else {
-		rep.plot = *plot
+		rep.plot = plot
 	}
-	check(os.WriteFile(filepath.Join(d.root, *out), []byte(rep.markdown()), 0o644))
-	check(rep.writeJSON(filepath.Join(d.build, "bench/results.json")))
-	fmt.Printf("benchrun: wrote %s and %s in %s\n", *out, *plot, rep.elapsed.Round(time.Second))
+	if err := os.WriteFile(filepath.Join(root, out), []byte(rep.markdown()), 0o644); err != nil {
+		return err
+	}
+	fmt.Printf("benchrun: wrote %s and %s (measured in %s)\n", out, plot, rep.elapsed.Round(time.Second))
+	return nil
 }
 
 func fileName(size int) string { return fmt.Sprintf("%dm.bin", size>>20) }

@@ -26,15 +26,46 @@ type report struct {
 // Seed facts quoted in the report come from this commit of its source.
 const seedCommit = "71efbb29b56377dccd382f1d56ce4d7c6d9d1bf9"
 
+// savedReport is results.json: everything the report is made of, so that the text and
+// the plot can be rewritten without measuring again (benchrun -from).
+type savedReport struct {
+	Started   time.Time       `json:"started"`
+	Elapsed   time.Duration   `json:"elapsed_ns"`
+	Quick     bool            `json:"quick"`
+	Servers   []string        `json:"servers"`
+	Sizes     []int           `json:"sizes"`
+	Conns     []int           `json:"conns"`
+	Duration  time.Duration   `json:"duration_ns"`
+	Machine   machine         `json:"machine"`
+	HTTP      []httpResult    `json:"http"`
+	Misses    []missResult    `json:"misses"`
+	Criterion []microResult   `json:"criterion"`
+	Go        []goBenchResult `json:"go"`
+	Failures  []string        `json:"failures"`
+}
+
 func (r *report) writeJSON(path string) error {
-	b, err := json.MarshalIndent(map[string]any{
-		"started": r.started, "quick": r.quick, "machine": r.machine, "http": r.http,
-		"misses": r.misses, "criterion": r.micro, "go": r.goBench, "failures": r.failures,
+	b, err := json.MarshalIndent(savedReport{
+		Started: r.started, Elapsed: r.elapsed, Quick: r.quick, Servers: r.plan.servers,
+		Sizes: r.plan.sizes, Conns: r.plan.conns, Duration: r.plan.dur, Machine: r.machine,
+		HTTP: r.http, Misses: r.misses, Criterion: r.micro, Go: r.goBench, Failures: r.failures,
 	}, "", "  ")
 	if err != nil {
 		return err
 	}
 	return os.WriteFile(path, b, 0o644)
+}
+
+func loadReport(path string) (*report, error) {
+	var s savedReport
+	if err := readJSON(path, &s); err != nil {
+		return nil, err
+	}
+	return &report{
+		quick: s.Quick, started: s.Started, elapsed: s.Elapsed, machine: s.Machine,
+		plan: plan{servers: s.Servers, sizes: s.Sizes, conns: s.Conns, dur: s.Duration},
+		http: s.HTTP, misses: s.Misses, micro: s.Criterion, goBench: s.Go, failures: s.Failures,
+	}, nil
 }
 
 var serverLabel = map[string]string{
@@ -238,7 +269,10 @@ func (r *report) writeMicro(p func(string, ...any)) {
 		p("\n`request/*/N`: N plugins in the request. `abi_hit/*`: a cache hit through the C ABI, warm index,\n")
 		p("artifact freed each time (the fd open/close included). `store_64MiB/*`: a fresh 64 MiB entry;\n")
 		p("`copy` forces the copy path. `cache_open/10000_entries`: opening a seed-format directory of\n")
-		p("10,000 entries (index load). `store_evicting`: a store into a full 10,000-entry LRU cache.\n\n")
+		p("10,000 entries (index load). `store_evicting`: a store into a full 10,000-entry LRU cache.\n")
+		p("Stores are durable (the binary, its metadata file and the directory are fsynced), which is\n")
+		p("most of the hardlink and evicting stores' time. Criterion's library build has the\n")
+		p("dev-dependency features (tokio `test-util`) unified in; the HTTP runs use the release library.\n\n")
 	}
 	p("## Go: the resolve-hit path through the shim (`go test -bench`)\n\n")
 	if len(r.goBench) == 0 {
@@ -264,6 +298,22 @@ func (r *report) writeSeedFacts(p func(string, ...any)) {
 	p("  downloads of a 64 MiB binary hold 640 MiB of buffers; of a 1 MiB binary, 64 MiB. Ours: the\n")
 	p("  file is handed to `http.ServeContent` (sendfile on plain TCP), memory independent of file size\n")
 	p("  (see the peak RSS columns).\n")
+	p("\n  | file | concurrency | seed: stream buffers alone (computed) | velox: whole server, peak RSS (measured) |\n")
+	p("  | --- | ---: | ---: | ---: |\n")
+	for _, size := range r.plan.sizes {
+		for _, c := range r.plan.conns {
+			buf := size
+			if buf > 10<<20 {
+				buf = 10 << 20
+			}
+			measured := "–"
+			if h := r.find("velox-cgo", size, c); h != nil && h.PeakRSSKiB > 0 {
+				measured = fmt.Sprintf("%.1f MiB", float64(h.PeakRSSKiB)/1024)
+			}
+			p("  | %s | %d | %d MiB | %s |\n", mib(size), c, c*buf>>20, measured)
+		}
+	}
+	p("\n")
 	p("- **Misses:** no coalescing. Its `acquireBuildLock` only serialises `Store` of one hash after\n")
 	p("  the build; N identical concurrent misses send N Build calls to Velox, which answers\n")
 	p("  `already_exists` (409) to duplicates in flight; the seed counts any non-200 as a failure and\n")
