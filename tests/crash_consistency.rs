@@ -186,7 +186,8 @@ fn reopen_and_check(cache_dir: &Path, keys: &BTreeMap<String, u32>) -> Checked {
     let temps: Vec<&String> = names.iter().filter(|n| n.starts_with("temp_")).collect();
     assert!(
         temps.is_empty(),
-        "temp files survived the reopen: {temps:?}"
+        "temp files survived the reopen: {temps:?}; locks on the directory: {}",
+        lock_holders(cache_dir)
     );
 
     let bins: BTreeSet<&str> = names
