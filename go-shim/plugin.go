@@ -81,9 +81,9 @@ func (p *Plugin) Stop(ctx context.Context) error {
 	go func() {
 		defer close(done)
 		if p.engine != nil {
-			// RoadRunner's http plugin stops first and closes client connections, so
-			// the builds in flight are abandoned by now; they finish or are cancelled
-			// per keep_abandoned_builds (see shutdown.go).
+			// endure stops the http plugin at the same time, which closes every client
+			// connection: the builds in flight are abandoned, and finish or are
+			// cancelled per keep_abandoned_builds (see shutdown.go).
 			if left, err := p.engine.Drain(ctx); err != nil {
 				p.log.Warn("draining builds failed", zap.Error(err))
 			} else if left > 0 {
