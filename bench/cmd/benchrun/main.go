@@ -32,6 +32,7 @@ type plan struct {
 	sizes   []int
 	conns   []int
 	dur     time.Duration
+	rounds  int
 	misses  int
 }
 
@@ -67,13 +68,15 @@ func main() {
 		servers: []string{"velox-cgo", "velox-purego", "static", "servecontent"},
 		sizes:   []int{1 << 20, 64 << 20},
 		conns:   []int{1, 16, 64},
-		dur:     8 * time.Second,
+		dur:     5 * time.Second,
+		rounds:  3,
 		misses:  20,
 	}
 	if *quick {
 		p.servers = []string{"velox-cgo", "static"}
 		p.conns = []int{1, 16}
 		p.dur = 2 * time.Second
+		p.rounds = 1
 	}
 
 	started := time.Now()
@@ -89,17 +92,7 @@ func main() {
 	defer d.fake.Close()
 
 	rep := &report{quick: *quick, plan: p, started: started.UTC()}
-	for _, name := range p.servers {
-		res, miss, err := d.measureServer(name, p)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "benchrun: %s: %v\n", name, err)
-			rep.failures = append(rep.failures, fmt.Sprintf("%s: %v", name, err))
-		}
-		rep.http = append(rep.http, res...)
-		if miss != nil {
-			rep.misses = append(rep.misses, *miss)
-		}
-	}
+	rep.http, rep.misses, rep.failures = d.measureAll(p)
 	rep.micro = readCriterion(filepath.Join(d.root, "target/criterion"))
 	rep.goBench = readGoBench(filepath.Join(d.build, "bench"))
 	rep.machine = describeMachine()

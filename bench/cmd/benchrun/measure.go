@@ -13,15 +13,38 @@ import (
 	"github.com/velox-middleware/go-shim/fakevelox"
 )
 
-// httpResult is one load run: a server, a file size, a concurrency.
+// httpResult is one point (a server, a file size, a concurrency) over every round: the
+// runs as wrk reported them, and their medians (peak RSS: the highest of the runs).
 type httpResult struct {
-	Server     string    `json:"server"`
-	Size       int       `json:"size"`
-	Conns      int       `json:"conns"`
-	Wrk        wrkReport `json:"wrk"`
-	RSSKiB     int64     `json:"rss_before_kib"`
-	PeakRSSKiB int64     `json:"peak_rss_kib"`
-	Err        string    `json:"error,omitempty"`
+	Server     string      `json:"server"`
+	Size       int         `json:"size"`
+	Conns      int         `json:"conns"`
+	Runs       []wrkReport `json:"runs"`
+	RPS        float64     `json:"median_rps"`
+	MiBps      float64     `json:"median_mib_per_s"`
+	P50Us      float64     `json:"median_p50_us"`
+	P99Us      float64     `json:"median_p99_us"`
+	Errors     int64       `json:"errors"`
+	PeakRSSKiB int64       `json:"peak_rss_kib"`
+	Err        string      `json:"error,omitempty"`
+}
+
+// add records one run and recomputes the medians.
+func (h *httpResult) add(w wrkReport, peakKiB int64) {
+	h.Runs = append(h.Runs, w)
+	var rps, mbps, p50, p99 []float64
+	h.Errors = 0
+	for _, r := range h.Runs {
+		rps = append(rps, r.rps())
+		mbps = append(mbps, r.mbps())
+		p50 = append(p50, r.P50Us)
+		p99 = append(p99, r.P99Us)
+		h.Errors += r.errors()
+	}
+	h.RPS, h.MiBps, h.P50Us, h.P99Us = median(rps), median(mbps), median(p50), median(p99)
+	if peakKiB > h.PeakRSSKiB {
+		h.PeakRSSKiB = peakKiB
+	}
 }
 
 // missResult is N identical concurrent requests for a binary nobody has built yet.
@@ -71,62 +94,6 @@ func (d *driver) startServer(name string) (*server, func(string, int) string, er
 		return s, func(addr string, size int) string { return "http://" + addr + "/" + fileName(size) }, err
 	}
 	return nil, nil, fmt.Errorf("unknown server %q", name)
-}
-
-// measureServer runs every size and concurrency against one server instance, then (for
-// the velox cgo build) the concurrent-miss scenario.
-func (d *driver) measureServer(name string, p plan) ([]httpResult, *missResult, error) {
-	s, urlFor, err := d.startServer(name)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer s.stop()
-	pid := s.cmd.Process.Pid
-	fmt.Printf("benchrun: %s up on %s (pid %d)\n", name, s.addr, pid)
-
-	var results []httpResult
-	for _, size := range p.sizes {
-		u := urlFor(s.addr, size)
-		if err := d.warm(name, u, size); err != nil {
-			return results, nil, fmt.Errorf("%s: %w", mib(size), err)
-		}
-		for _, conns := range p.conns {
-			r := httpResult{Server: name, Size: size, Conns: conns}
-			_ = resetPeak(pid)
-			r.RSSKiB, _, _ = memoryKiB(pid)
-			w, err := d.runWrk(u, conns, p.dur)
-			if err != nil {
-				r.Err = shortErr(err)
-			}
-			r.Wrk = w
-			_, r.PeakRSSKiB, _ = memoryKiB(pid)
-			fmt.Printf("benchrun: %-13s %6s c=%-3d %9.1f req/s %8.1f MiB/s p50 %8.2f ms p99 %8.2f ms peak RSS %6.1f MiB errors %d\n",
-				name, mib(size), conns, w.rps(), w.mbps(), w.P50Us/1000, w.P99Us/1000,
-				float64(r.PeakRSSKiB)/1024, w.errors())
-			results = append(results, r)
-		}
-	}
-	if name != "velox-cgo" {
-		return results, nil, nil
-	}
-	// The PHP worker round trip alone: the same RoadRunner answering a small PHP page, the
-	// part of every velox request that the static plugin does not pay.
-	for _, conns := range p.conns {
-		r := httpResult{Server: "php-page", Size: 0, Conns: conns}
-		w, err := d.runWrk("http://"+s.addr+"/", conns, p.dur)
-		if err != nil {
-			r.Err = shortErr(err)
-		}
-		r.Wrk = w
-		fmt.Printf("benchrun: php page       c=%-3d %9.1f req/s p50 %8.2f ms p99 %8.2f ms errors %d\n",
-			conns, w.rps(), w.P50Us/1000, w.P99Us/1000, w.errors())
-		results = append(results, r)
-	}
-	if p.misses == 0 {
-		return results, nil, nil
-	}
-	m, err := d.misses(s.addr, p.misses)
-	return results, m, err
 }
 
 // warm makes sure the URL serves the whole file (for velox: builds it once, then checks

@@ -16,8 +16,8 @@ func writePlot(work, png string, r *report) error {
 	}
 	var script strings.Builder
 	fmt.Fprintf(&script, "set terminal pngcairo size 1200,900 font 'sans,10'\nset output '%s'\n", png)
-	fmt.Fprintf(&script, "set multiplot layout %d,2 title 'cache hits over HTTP (wrk, %s per point)'\n",
-		len(r.plan.sizes), r.plan.dur)
+	fmt.Fprintf(&script, "set multiplot layout %d,2 title 'cache hits over HTTP (wrk, median of %d × %s per point)'\n",
+		len(r.plan.sizes), r.plan.rounds, r.plan.dur)
 	script.WriteString("set logscale x 2\nset xlabel 'concurrency (connections)'\nset grid\nset key top left font ',9'\n")
 	var xt []string
 	for _, c := range r.plan.conns {
@@ -30,8 +30,8 @@ func writePlot(work, png string, r *report) error {
 		for _, s := range r.plan.servers {
 			var rows strings.Builder
 			for _, c := range r.plan.conns {
-				if h := r.find(s, size, c); h != nil && h.Wrk.Requests > 0 {
-					fmt.Fprintf(&rows, "%d %f %f %f\n", c, h.Wrk.mbps(), h.Wrk.P99Us/1000, h.Wrk.rps())
+				if h := r.find(s, size, c); h != nil && len(h.Runs) > 0 {
+					fmt.Fprintf(&rows, "%d %f %f %f\n", c, h.MiBps, h.P99Us/1000, h.RPS)
 				}
 			}
 			f := filepath.Join(work, fmt.Sprintf("plot-%s-%d.dat", s, size>>20))

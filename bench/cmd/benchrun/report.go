@@ -36,6 +36,7 @@ type savedReport struct {
 	Sizes     []int           `json:"sizes"`
 	Conns     []int           `json:"conns"`
 	Duration  time.Duration   `json:"duration_ns"`
+	Rounds    int             `json:"rounds"`
 	Machine   machine         `json:"machine"`
 	HTTP      []httpResult    `json:"http"`
 	Misses    []missResult    `json:"misses"`
@@ -47,7 +48,7 @@ type savedReport struct {
 func (r *report) writeJSON(path string) error {
 	b, err := json.MarshalIndent(savedReport{
 		Started: r.started, Elapsed: r.elapsed, Quick: r.quick, Servers: r.plan.servers,
-		Sizes: r.plan.sizes, Conns: r.plan.conns, Duration: r.plan.dur, Machine: r.machine,
+		Sizes: r.plan.sizes, Conns: r.plan.conns, Duration: r.plan.dur, Rounds: r.plan.rounds, Machine: r.machine,
 		HTTP: r.http, Misses: r.misses, Criterion: r.micro, Go: r.goBench, Failures: r.failures,
 	}, "", "  ")
 	if err != nil {
@@ -63,7 +64,7 @@ func loadReport(path string) (*report, error) {
 	}
 	return &report{
 		quick: s.Quick, started: s.Started, elapsed: s.Elapsed, machine: s.Machine,
-		plan: plan{servers: s.Servers, sizes: s.Sizes, conns: s.Conns, dur: s.Duration},
+		plan: plan{servers: s.Servers, sizes: s.Sizes, conns: s.Conns, dur: s.Duration, rounds: s.Rounds},
 		http: s.HTTP, misses: s.Misses, micro: s.Criterion, goBench: s.Go, failures: s.Failures,
 	}, nil
 }
@@ -151,9 +152,13 @@ func (r *report) find(server string, size, conns int) *httpResult {
 
 func (r *report) writeHTTP(p func(string, ...any)) {
 	p("## HTTP: cache hits\n\n")
-	p("wrk, %s per point, keep-alive connections = concurrency, every response checked to be\n", r.plan.dur)
-	p("complete before the runs (velox: `X-Velox-Cache: HIT`). Peak RSS is the server process's VmHWM\n")
-	p("during the run (reset before each run through `/proc/<pid>/clear_refs`), PHP workers excluded.\n\n")
+	p("wrk with keep-alive connections = concurrency, %s per run, %d round(s); every server is up for\n", r.plan.dur, r.plan.rounds)
+	p("the whole measurement and each point is run on every server back to back, in an order rotated\n")
+	p("per round, so that changes in the machine's background load hit all servers alike. Figures are\n")
+	p("**medians over the rounds**; errors are summed. Every URL was checked to serve the whole file\n")
+	p("before the runs (velox: `X-Velox-Cache: HIT`). Peak RSS is the server process's VmHWM during a\n")
+	p("run (reset before each run through `/proc/<pid>/clear_refs`), the highest over the rounds, PHP\n")
+	p("workers excluded.\n\n")
 	if r.plot != "" {
 		p("![throughput and latency against concurrency](%s)\n\n", r.plot)
 	}
@@ -167,12 +172,12 @@ func (r *report) writeHTTP(p func(string, ...any)) {
 				if h == nil {
 					continue
 				}
-				errs := fmt.Sprint(h.Wrk.errors())
+				errs := fmt.Sprint(h.Errors)
 				if h.Err != "" {
-					errs = "run failed: " + h.Err
+					errs += "; a run failed: " + h.Err
 				}
-				p("| %s | %d | %.0f | %.0f | %s | %s | %.1f MiB | %s |\n", s, c, h.Wrk.rps(), h.Wrk.mbps(),
-					fmtMs(h.Wrk.P50Us), fmtMs(h.Wrk.P99Us), float64(h.PeakRSSKiB)/1024, errs)
+				p("| %s | %d | %.0f | %.0f | %s | %s | %.1f MiB | %s |\n", s, c, h.RPS, h.MiBps,
+					fmtMs(h.P50Us), fmtMs(h.P99Us), float64(h.PeakRSSKiB)/1024, errs)
 			}
 		}
 		p("\n")
@@ -183,7 +188,7 @@ func (r *report) writeHTTP(p func(string, ...any)) {
 	p("| concurrency | req/s | p50 | p99 | errors |\n| ---: | ---: | ---: | ---: | ---: |\n")
 	for _, c := range r.plan.conns {
 		if h := r.find("php-page", 0, c); h != nil {
-			p("| %d | %.0f | %s | %s | %d |\n", c, h.Wrk.rps(), fmtMs(h.Wrk.P50Us), fmtMs(h.Wrk.P99Us), h.Wrk.errors())
+			p("| %d | %.0f | %s | %s | %d |\n", c, h.RPS, fmtMs(h.P50Us), fmtMs(h.P99Us), h.Errors)
 		}
 	}
 	p("\n")
@@ -205,12 +210,12 @@ func (r *report) writeHTTP(p func(string, ...any)) {
 			}
 			rs, lp, mem, rg := "–", "–", "–", "–"
 			if s != nil {
-				rs = ratio(v.Wrk.rps(), s.Wrk.rps())
-				lp = ratio(v.Wrk.P99Us, s.Wrk.P99Us)
+				rs = ratio(v.RPS, s.RPS)
+				lp = ratio(v.P99Us, s.P99Us)
 				mem = ratio(float64(v.PeakRSSKiB), float64(s.PeakRSSKiB))
 			}
 			if g != nil {
-				rg = ratio(v.Wrk.rps(), g.Wrk.rps())
+				rg = ratio(v.RPS, g.RPS)
 			}
 			p("| %s | %d | %s | %s | %s | %s |\n", mib(size), c, rs, lp, mem, rg)
 		}

@@ -1,0 +1,107 @@
+package main
+
+import "fmt"
+
+// live is a server under test that stays up for the whole measurement.
+type live struct {
+	name   string
+	srv    *server
+	urlFor func(addr string, size int) string
+}
+
+// measureAll starts every server at once (idle ones cost nothing), warms them, then runs
+// the points in rounds: within a round each point is measured on every server back to
+// back, in an order rotated per round, so that a change in the machine's background load
+// hits all servers alike. The report quotes the median over rounds.
+func (d *driver) measureAll(p plan) (results []httpResult, misses []missResult, failures []string) {
+	var servers []*live
+	defer func() {
+		for _, l := range servers {
+			l.srv.stop()
+		}
+	}()
+	for _, name := range p.servers {
+		s, urlFor, err := d.startServer(name)
+		if err == nil {
+			fmt.Printf("benchrun: %s up on %s (pid %d)\n", name, s.addr, s.cmd.Process.Pid)
+			for _, size := range p.sizes {
+				if err = d.warm(name, urlFor(s.addr, size), size); err != nil {
+					err = fmt.Errorf("%s: %w", mib(size), err)
+					break
+				}
+			}
+			if err != nil {
+				s.stop()
+			}
+		}
+		if err != nil {
+			fmt.Printf("benchrun: %s: %v\n", name, err)
+			failures = append(failures, fmt.Sprintf("%s: %v", name, err))
+			continue
+		}
+		servers = append(servers, &live{name, s, urlFor})
+	}
+
+	points := map[string]*httpResult{}
+	var order []*httpResult // points in the order first measured
+	point := func(server string, size, conns int) *httpResult {
+		k := fmt.Sprintf("%s/%d/%d", server, size, conns)
+		if points[k] == nil {
+			points[k] = &httpResult{Server: server, Size: size, Conns: conns}
+			order = append(order, points[k])
+		}
+		return points[k]
+	}
+	run := func(h *httpResult, pid int, url string, round int) {
+		_ = resetPeak(pid)
+		w, err := d.runWrk(url, h.Conns, p.dur)
+		_, peak, _ := memoryKiB(pid)
+		if err != nil {
+			h.Err = shortErr(err)
+			fmt.Printf("benchrun: %s: %v\n", h.Server, err)
+			return
+		}
+		h.add(w, peak)
+		fmt.Printf("benchrun: r%d %-13s %6s c=%-3d %8.1f req/s %7.1f MiB/s p50 %8.2f ms p99 %8.2f ms peak RSS %5.1f MiB errors %d\n",
+			round+1, h.Server, mib(h.Size), h.Conns, w.rps(), w.mbps(), w.P50Us/1000, w.P99Us/1000,
+			float64(peak)/1024, w.errors())
+	}
+	for round := 0; round < p.rounds; round++ {
+		for _, size := range p.sizes {
+			for _, conns := range p.conns {
+				for i := range servers {
+					l := servers[(i+round)%len(servers)]
+					h := point(l.name, size, conns)
+					run(h, l.srv.cmd.Process.Pid, l.urlFor(l.srv.addr, size), round)
+				}
+			}
+		}
+		// The PHP worker round trip alone: the velox RoadRunner answering a small PHP
+		// page, the part of every velox request that the static plugin does not pay.
+		for _, l := range servers {
+			if l.name != "velox-cgo" {
+				continue
+			}
+			for _, conns := range p.conns {
+				h := point("php-page", 0, conns)
+				run(h, l.srv.cmd.Process.Pid, "http://"+l.srv.addr+"/", round)
+			}
+		}
+	}
+	for _, h := range order {
+		results = append(results, *h)
+	}
+
+	for _, l := range servers {
+		if l.name != "velox-cgo" || p.misses == 0 {
+			continue
+		}
+		m, err := d.misses(l.srv.addr, p.misses)
+		if err != nil {
+			failures = append(failures, "misses: "+err.Error())
+		} else {
+			misses = append(misses, *m)
+		}
+	}
+	return results, misses, failures
+}
