@@ -272,7 +272,9 @@ func (r *report) writeMicro(p func(string, ...any)) {
 			p("| `%s` | %s | %s – %s |\n", m.ID, fmtNs(m.MedianNs), fmtNs(m.LowNs), fmtNs(m.HighNs))
 		}
 		p("\n`request/*/N`: N plugins in the request. `abi_hit/*`: a cache hit through the C ABI, warm index,\n")
-		p("artifact freed each time (the fd open/close included). `store_64MiB/*`: a fresh 64 MiB entry;\n")
+		p("artifact freed each time (the fd open/close included); `vxm_cache_lookup` runs on the calling\n")
+		p("thread, `vxm_resolve` (what the shim calls) hands the call to the library's tokio runtime.\n")
+		p("`store_64MiB/*`: a fresh 64 MiB entry;\n")
 		p("`copy` forces the copy path. `cache_open/10000_entries`: opening a seed-format directory of\n")
 		p("10,000 entries (index load). `store_evicting`: a store into a full 10,000-entry LRU cache.\n")
 		p("Stores are durable (the binary, its metadata file and the directory are fsynced), which is\n")
