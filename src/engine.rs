@@ -61,7 +61,14 @@ impl Engine {
     pub fn resolve(&self, request_json: &[u8], cancel: Option<&Cancel>) -> Result<Artifact> {
         let _call = self.calls.enter()?;
         let request = BuildRequest::parse(request_json)?;
-        runtime().block_on(self.resolver.resolve(request, cancel.cloned()))
+        if cancel.is_some_and(Cancel::is_triggered) {
+            return Err(Error::Cancelled);
+        }
+        // The host's thread blocks anyway: a hit is served from it without waking the runtime.
+        if let Some(hit) = self.resolver.cached(&request) {
+            return Ok(hit);
+        }
+        runtime().block_on(self.resolver.resolve_missed(request, cancel.cloned()))
     }
 
     /// `Err(NotFound)` on a miss or when the cache is disabled.

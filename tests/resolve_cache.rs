@@ -180,3 +180,28 @@ async fn a_cache_that_cannot_store_still_serves_the_build() {
     assert_eq!(a.path, PathBuf::from(&path));
     assert_eq!(contents(&a), b"served anyway");
 }
+
+/// The host-thread path (`cached`, then `resolve_missed` on a miss) counts and serves
+/// exactly like `resolve`: one miss and one build, then a hit with no call to Velox.
+#[tokio::test]
+async fn the_host_thread_cache_step_counts_one_miss_then_serves_the_hit() {
+    let w = World::new();
+    let fake = FakeVelox::start(Reply::success(w.binary("a", b"split path"))).await;
+    let h = harness(w.config(&fake.url()));
+
+    assert!(h.resolver.cached(&request(false)).is_none());
+    assert_eq!(Stats::get(&h.stats.hits) + Stats::get(&h.stats.misses), 0);
+    let built = h.resolver.resolve_missed(request(false), None).await.unwrap();
+    assert_eq!(built.source, Source::Built);
+    assert_eq!(Stats::get(&h.stats.misses), 1);
+
+    let hit = h.resolver.cached(&request(false)).expect("stored by the build");
+    assert_eq!(hit.source, Source::CacheHit);
+    assert_eq!(contents(&hit), b"split path");
+    assert_eq!(Stats::get(&h.stats.hits), 1);
+    assert_eq!(Stats::get(&h.stats.misses), 1);
+    assert_eq!(fake.call_count(), 1);
+    // force_rebuild never takes the shortcut, and is not counted as a lookup.
+    assert!(h.resolver.cached(&request(true)).is_none());
+    assert_eq!(Stats::get(&h.stats.hits), 1);
+}

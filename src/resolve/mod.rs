@@ -108,12 +108,44 @@ impl Resolver {
     /// Returns `Cancelled` when `cancel` fires, `ShuttingDown` when the engine's
     /// shutdown token fires, `Timeout` after `build_timeout`.
     pub async fn resolve(&self, req: BuildRequest, cancel: Option<Cancel>) -> Result<Artifact> {
+        self.resolve_with(req, cancel, Lookup::InTask).await
+    }
+
+    /// The cache step of [`Resolver::resolve`] alone, on the calling thread: a hit (counted)
+    /// or `None` (nothing counted) for a miss, `force_rebuild` or a disabled cache. Hosts
+    /// block their own thread anyway, so a hit needs no hop through the runtime; after
+    /// `None`, finish with [`Resolver::resolve_missed`].
+    pub fn cached(&self, req: &BuildRequest) -> Option<Artifact> {
+        if req.force_rebuild {
+            return None;
+        }
+        let hit = self.shared.lookup_blocking(&req.key())?;
+        Stats::bump(&self.shared.stats.hits);
+        Some(hit)
+    }
+
+    /// [`Resolver::resolve`] for a request that [`Resolver::cached`] did not find: counts
+    /// the miss and goes straight to joining or starting a build.
+    pub async fn resolve_missed(
+        &self,
+        req: BuildRequest,
+        cancel: Option<Cancel>,
+    ) -> Result<Artifact> {
+        self.resolve_with(req, cancel, Lookup::Done).await
+    }
+
+    async fn resolve_with(
+        &self,
+        req: BuildRequest,
+        cancel: Option<Cancel>,
+        lookup: Lookup,
+    ) -> Result<Artifact> {
         let build_timeout = self.shared.config.build_timeout;
         let deadline = Instant::now() + build_timeout;
         let key = req.key();
         let span = tracing::info_span!("resolve", key = %key, rr_version = %req.rr_version);
         let cancel = cancel.map(|c| c.token().clone()).unwrap_or_default();
-        let work = self.resolve_inner(req, key, deadline);
+        let work = self.resolve_inner(req, key, deadline, lookup);
         async {
             tokio::select! {
                 biased;
@@ -137,11 +169,16 @@ impl Resolver {
         req: BuildRequest,
         key: CacheKey,
         deadline: Instant,
+        lookup: Lookup,
     ) -> Result<Artifact> {
         let shared = &self.shared;
         // Hits and misses count lookups: none with `force_rebuild` or without a cache.
         if !req.force_rebuild && shared.cache.is_some() {
-            match shared.lookup(&key).await {
+            let found = match lookup {
+                Lookup::InTask => shared.lookup(&key).await,
+                Lookup::Done => None,
+            };
+            match found {
                 Some(hit) => {
                     Stats::bump(&shared.stats.hits);
                     return Ok(hit);
@@ -176,22 +213,28 @@ impl Resolver {
     }
 }
 
+/// Whether the cache is still to be asked inside the resolve task.
+#[derive(Clone, Copy)]
+enum Lookup {
+    InTask,
+    Done,
+}
+
 impl Shared {
-    /// A cache failure is never the caller's failure: it is logged and treated as a miss.
+    /// [`lookup_in`] off the async threads.
     async fn lookup(&self, key: &CacheKey) -> Option<Artifact> {
-        let cache = self.cache.clone()?;
-        let key = key.clone();
-        match tokio::task::spawn_blocking(move || cache.lookup(&key)).await {
-            Ok(Ok(found)) => found,
-            Ok(Err(err)) => {
-                tracing::warn!(error = %err, "cache lookup failed; treating it as a miss");
-                None
-            }
+        let (cache, key) = (self.cache.clone()?, key.clone());
+        match tokio::task::spawn_blocking(move || lookup_in(&cache, &key)).await {
+            Ok(found) => found,
             Err(join) => {
                 tracing::warn!(error = %join, "cache lookup panicked; treating it as a miss");
                 None
             }
         }
+    }
+
+    fn lookup_blocking(&self, key: &CacheKey) -> Option<Artifact> {
+        lookup_in(self.cache.as_ref()?, key)
     }
 
     /// The build task: stops at shutdown, whoever still waits.
@@ -360,6 +403,17 @@ impl Shared {
             size: taken.size,
             key: key.clone(),
             source: Source::Built,
+        }
+    }
+}
+
+/// A cache failure is never the caller's failure: it is logged and treated as a miss.
+fn lookup_in(cache: &Cache, key: &CacheKey) -> Option<Artifact> {
+    match cache.lookup(key) {
+        Ok(found) => found,
+        Err(err) => {
+            tracing::warn!(error = %err, "cache lookup failed; treating it as a miss");
+            None
         }
     }
 }
