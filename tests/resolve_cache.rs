@@ -191,11 +191,18 @@ async fn the_host_thread_cache_step_counts_one_miss_then_serves_the_hit() {
 
     assert!(h.resolver.cached(&request(false)).is_none());
     assert_eq!(Stats::get(&h.stats.hits) + Stats::get(&h.stats.misses), 0);
-    let built = h.resolver.resolve_missed(request(false), None).await.unwrap();
+    let built = h
+        .resolver
+        .resolve_missed(request(false), None)
+        .await
+        .unwrap();
     assert_eq!(built.source, Source::Built);
     assert_eq!(Stats::get(&h.stats.misses), 1);
 
-    let hit = h.resolver.cached(&request(false)).expect("stored by the build");
+    let hit = h
+        .resolver
+        .cached(&request(false))
+        .expect("stored by the build");
     assert_eq!(hit.source, Source::CacheHit);
     assert_eq!(contents(&hit), b"split path");
     assert_eq!(Stats::get(&h.stats.hits), 1);
