@@ -5,127 +5,34 @@
 
 #[path = "support/fake_velox.rs"]
 mod fake_velox;
+#[path = "support/ffi_host.rs"]
+mod ffi_host;
 
 use std::ffi::CStr;
 use std::fs::File;
 use std::io::Read;
 use std::os::fd::FromRawFd;
-use std::path::PathBuf;
 use std::ptr;
 use std::time::{Duration, Instant};
 
 use fake_velox::{FakeVelox, Reply};
+use ffi_host::{message, resolve_on_thread, Ptr, World};
 use velox_middleware::ffi::artifact::*;
 use velox_middleware::ffi::cache::vxm_stats_json;
 use velox_middleware::ffi::cancel::*;
 use velox_middleware::ffi::engine::*;
 use velox_middleware::ffi::error::*;
-use velox_middleware::ffi::resolve::vxm_resolve;
 use velox_middleware::ffi::status::vxm_status;
 use velox_middleware::ffi::strings::vxm_string_free;
 
-const REQUEST: &str = r#"{"rr_version":"v2025.1.5","target_platform":{"os":"linux","arch":"amd64"},"plugins":[{"module_name":"github.com/roadrunner-server/http/v5","tag":"v5.3.0"}]}"#;
-
-/// Raw pointers cross to the calling thread as the host would pass them.
-struct Ptr<T>(*mut T);
-unsafe impl<T> Send for Ptr<T> {}
-impl<T> Clone for Ptr<T> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-impl<T> Copy for Ptr<T> {}
-
-struct World {
-    _tmp: tempfile::TempDir,
-    builds: PathBuf,
-    cache_dir: PathBuf,
-}
-
-impl World {
-    fn new() -> World {
-        let tmp = tempfile::tempdir().unwrap();
-        let root = tmp.path().canonicalize().unwrap();
-        let builds = root.join("builds");
-        std::fs::create_dir_all(&builds).unwrap();
-        World {
-            cache_dir: root.join("cache"),
-            builds,
-            _tmp: tmp,
-        }
-    }
-
-    fn binary(&self, bytes: &[u8]) -> String {
-        let path = self.builds.join("h").join("rr");
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, bytes).unwrap();
-        path.to_str().unwrap().to_owned()
-    }
-
-    fn engine(&self, url: &str) -> Ptr<vxm_engine> {
-        let config = serde_json::json!({
-            "server_url": url,
-            "build_timeout": "10s",
-            "request_timeout": "10s",
-            "retry": {"max_attempts": 2, "initial_delay": "5ms", "max_delay": "20ms"},
-            "cache": {"enabled": true, "directory": self.cache_dir},
-            "allowed_build_dirs": [self.builds],
-        })
-        .to_string();
-        let mut engine = ptr::null_mut();
-        let mut err = ptr::null_mut();
-        let status =
-            unsafe { vxm_engine_new(config.as_ptr(), config.len(), &mut engine, &mut err) };
-        assert_eq!(status, vxm_status::Ok, "{}", unsafe { message(err) });
-        Ptr(engine)
-    }
-}
-
-unsafe fn message(err: *const vxm_error) -> String {
-    if err.is_null() {
-        return String::new();
-    }
-    unsafe { CStr::from_ptr(vxm_error_message(err)) }
-        .to_string_lossy()
-        .into_owned()
-}
-
-struct Resolved {
-    status: vxm_status,
-    artifact: Ptr<vxm_artifact>,
-    error: Ptr<vxm_error>,
-    returned: Instant,
-}
-
-/// Calls `vxm_resolve` on a new thread, as a host's request thread would.
-fn resolve_on_thread(
-    engine: Ptr<vxm_engine>,
-    cancel: Option<Ptr<vxm_cancel>>,
-) -> tokio::sync::oneshot::Receiver<Resolved> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    std::thread::spawn(move || {
-        let engine = engine;
-        let cancel = cancel;
-        let mut artifact = ptr::null_mut();
-        let mut error = ptr::null_mut();
-        let status = unsafe {
-            vxm_resolve(
-                engine.0,
-                REQUEST.as_ptr(),
-                REQUEST.len(),
-                cancel.map_or(ptr::null(), |c| c.0),
-                &mut artifact,
-                &mut error,
-            )
-        };
-        let _ = tx.send(Resolved {
-            status,
-            artifact: Ptr(artifact),
-            error: Ptr(error),
-            returned: Instant::now(),
-        });
+/// Short retries and timeouts: every test here ends in well under a second.
+fn engine(w: &World, url: &str) -> Ptr<vxm_engine> {
+    let settings = serde_json::json!({
+        "build_timeout": "10s",
+        "request_timeout": "10s",
+        "retry": {"max_attempts": 2, "initial_delay": "5ms", "max_delay": "20ms"},
     });
-    rx
+    w.engine(url, settings)
 }
 
 fn read_artifact(a: *const vxm_artifact) -> Vec<u8> {
@@ -150,7 +57,7 @@ fn stats(engine: Ptr<vxm_engine>) -> serde_json::Value {
 async fn resolve_builds_then_hits_through_the_c_abi() {
     let w = World::new();
     let fake = FakeVelox::start(Reply::success(w.binary(b"abi bytes"))).await;
-    let engine = w.engine(&fake.url());
+    let engine = engine(&w, &fake.url());
 
     for expected_source in [1u32, 0] {
         let r = resolve_on_thread(engine, None).await.unwrap();
@@ -177,7 +84,7 @@ async fn resolve_builds_then_hits_through_the_c_abi() {
 async fn vxm_cancel_from_another_thread_ends_the_call_and_the_upstream_request() {
     let w = World::new();
     let fake = FakeVelox::start(Reply::Hang).await;
-    let engine = w.engine(&fake.url());
+    let engine = engine(&w, &fake.url());
     let cancel = Ptr(vxm_cancel_new());
 
     let pending = resolve_on_thread(engine, Some(cancel));
@@ -213,7 +120,7 @@ async fn vxm_cancel_from_another_thread_ends_the_call_and_the_upstream_request()
 async fn freeing_the_engine_ends_a_blocked_resolve_with_shutting_down() {
     let w = World::new();
     let fake = FakeVelox::start(Reply::Hang).await;
-    let engine = w.engine(&fake.url());
+    let engine = engine(&w, &fake.url());
 
     let pending = resolve_on_thread(engine, None);
     fake.wait_for(Duration::from_secs(5), "the build call", |c| c.len() == 1)
@@ -238,7 +145,7 @@ async fn freeing_the_engine_ends_a_blocked_resolve_with_shutting_down() {
 async fn a_rejected_request_reports_422_through_the_c_abi() {
     let w = World::new();
     let fake = FakeVelox::start(Reply::connect("invalid_argument", "plugins: bad tag")).await;
-    let engine = w.engine(&fake.url());
+    let engine = engine(&w, &fake.url());
     let r = resolve_on_thread(engine, None).await.unwrap();
     assert_eq!(r.status, vxm_status::UpstreamRejected);
     assert_eq!(unsafe { vxm_error_http_status(r.error.0) }, 422);

@@ -3,106 +3,46 @@
 
 #[path = "support/fake_velox.rs"]
 mod fake_velox;
+#[path = "support/ffi_host.rs"]
+mod ffi_host;
 
 use std::ffi::CStr;
-use std::path::PathBuf;
 use std::ptr;
 use std::time::{Duration, Instant};
 
 use fake_velox::{FakeVelox, Reply};
+use ffi_host::{resolve_on_thread, Ptr, Resolved, World};
+use velox_middleware::ffi::artifact::vxm_artifact_free;
 use velox_middleware::ffi::cache::vxm_stats_json;
 use velox_middleware::ffi::cancel::*;
 use velox_middleware::ffi::drain::vxm_engine_drain;
 use velox_middleware::ffi::engine::*;
 use velox_middleware::ffi::error::*;
-use velox_middleware::ffi::resolve::vxm_resolve;
 use velox_middleware::ffi::status::vxm_status;
 use velox_middleware::ffi::strings::vxm_string_free;
 
-const REQUEST: &str = r#"{"rr_version":"v2025.1.5","target_platform":{"os":"linux","arch":"amd64"},"plugins":[{"module_name":"github.com/roadrunner-server/http/v5","tag":"v5.3.0"}]}"#;
-
-/// Raw pointers cross to the calling thread as a host would pass them.
-struct Ptr<T>(*mut T);
-unsafe impl<T> Send for Ptr<T> {}
-impl<T> Clone for Ptr<T> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-impl<T> Copy for Ptr<T> {}
-
-struct World {
-    _tmp: tempfile::TempDir,
-    builds: PathBuf,
-    cache_dir: PathBuf,
-}
-
-impl World {
-    fn new() -> World {
-        let tmp = tempfile::tempdir().unwrap();
-        let root = tmp.path().canonicalize().unwrap();
-        let builds = root.join("builds");
-        std::fs::create_dir_all(builds.join("h")).unwrap();
-        std::fs::write(builds.join("h").join("rr"), b"kept binary").unwrap();
-        World {
-            cache_dir: root.join("cache"),
-            builds,
-            _tmp: tmp,
-        }
-    }
-
-    fn binary(&self) -> String {
-        self.builds
-            .join("h")
-            .join("rr")
-            .to_str()
-            .unwrap()
-            .to_owned()
-    }
-
-    fn engine(&self, url: &str, keep: bool) -> Ptr<vxm_engine> {
-        let config = serde_json::json!({
-            "server_url": url,
-            "build_timeout": "20s",
-            "request_timeout": "20s",
-            "retry": {"max_attempts": 1},
-            "cache": {"enabled": true, "directory": self.cache_dir},
-            "allowed_build_dirs": [self.builds],
-            "keep_abandoned_builds": keep,
-        })
-        .to_string();
-        let mut engine = ptr::null_mut();
-        let status =
-            unsafe { vxm_engine_new(config.as_ptr(), config.len(), &mut engine, ptr::null_mut()) };
-        assert_eq!(status, vxm_status::Ok);
-        Ptr(engine)
-    }
+/// Timeouts long enough that only the drain and the free end a build.
+fn engine(w: &World, url: &str, keep: bool) -> Ptr<vxm_engine> {
+    let settings = serde_json::json!({
+        "build_timeout": "20s",
+        "request_timeout": "20s",
+        "retry": {"max_attempts": 1},
+        "keep_abandoned_builds": keep,
+    });
+    w.engine(url, settings)
 }
 
 /// A host request thread calling `vxm_resolve`; returns its status.
-fn resolve_on_thread(
-    engine: Ptr<vxm_engine>,
-    cancel: Option<Ptr<vxm_cancel>>,
-) -> tokio::sync::oneshot::Receiver<vxm_status> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    std::thread::spawn(move || {
-        let (engine, cancel) = (engine, cancel);
-        let mut artifact = ptr::null_mut();
-        let mut error = ptr::null_mut();
-        let status = unsafe {
-            vxm_resolve(
-                engine.0,
-                REQUEST.as_ptr(),
-                REQUEST.len(),
-                cancel.map_or(ptr::null(), |c| c.0),
-                &mut artifact,
-                &mut error,
-            )
-        };
-        unsafe { vxm_error_free(error) };
-        let _ = tx.send(status);
-    });
-    rx
+async fn resolve_status(pending: tokio::sync::oneshot::Receiver<Resolved>) -> vxm_status {
+    let r = tokio::time::timeout(Duration::from_secs(5), pending)
+        .await
+        .unwrap()
+        .unwrap();
+    unsafe {
+        vxm_error_free(r.error.0);
+        vxm_artifact_free(r.artifact.0);
+    }
+    r.status
 }
 
 /// `vxm_engine_drain` on a plain thread (it blocks); returns (builds left, time taken).
@@ -135,10 +75,7 @@ async fn abandon_a_build(fake: &FakeVelox, engine: Ptr<vxm_engine>) {
     fake.wait_for(Duration::from_secs(5), "the build call", |c| c.len() == 1)
         .await;
     unsafe { vxm_cancel_trigger(cancel.0) };
-    let status = tokio::time::timeout(Duration::from_secs(5), pending)
-        .await
-        .unwrap()
-        .unwrap();
+    let status = resolve_status(pending).await;
     assert_eq!(status, vxm_status::Cancelled);
     unsafe { vxm_cancel_free(cancel.0) };
 }
@@ -146,8 +83,12 @@ async fn abandon_a_build(fake: &FakeVelox, engine: Ptr<vxm_engine>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drain_lets_a_kept_build_finish_into_the_cache() {
     let w = World::new();
-    let fake = FakeVelox::start(Reply::success_after(Duration::from_millis(400), w.binary())).await;
-    let engine = w.engine(&fake.url(), true);
+    let fake = FakeVelox::start(Reply::success_after(
+        Duration::from_millis(400),
+        w.binary(b"kept binary"),
+    ))
+    .await;
+    let engine = engine(&w, &fake.url(), true);
     abandon_a_build(&fake, engine).await;
     assert_eq!(stats(engine)["builds_in_flight"], 1);
 
@@ -166,7 +107,7 @@ async fn drain_lets_a_kept_build_finish_into_the_cache() {
 async fn drain_gives_up_on_a_kept_build_at_its_timeout_and_free_cancels_it() {
     let w = World::new();
     let fake = FakeVelox::start(Reply::Hang).await;
-    let engine = w.engine(&fake.url(), true);
+    let engine = engine(&w, &fake.url(), true);
     abandon_a_build(&fake, engine).await;
 
     let (left, took) = drain(engine, 200).await;
@@ -186,7 +127,7 @@ async fn drain_gives_up_on_a_kept_build_at_its_timeout_and_free_cancels_it() {
 async fn without_keep_drain_returns_at_once_and_free_cancels_the_build() {
     let w = World::new();
     let fake = FakeVelox::start(Reply::Hang).await;
-    let engine = w.engine(&fake.url(), false);
+    let engine = engine(&w, &fake.url(), false);
     // A client still waiting at shutdown: free ends its call with SHUTTING_DOWN.
     let pending = resolve_on_thread(engine, None);
     fake.wait_for(Duration::from_secs(5), "the build call", |c| c.len() == 1)
@@ -201,10 +142,7 @@ async fn without_keep_drain_returns_at_once_and_free_cancels_the_build() {
     })
     .await
     .unwrap();
-    let status = tokio::time::timeout(Duration::from_secs(5), pending)
-        .await
-        .unwrap()
-        .unwrap();
+    let status = resolve_status(pending).await;
     assert_eq!(status, vxm_status::ShuttingDown);
     fake.wait_for(Duration::from_secs(5), "the upstream call dropped", |c| {
         c[0].dropped
