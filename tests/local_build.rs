@@ -3,13 +3,17 @@
 //! fail, block (with a grandchild in its process group) or "build" by copying its inputs
 //! into the output file. The real toolchain is exercised in `local_build_real.rs`.
 
+#[path = "support/build_request.rs"]
+mod build_request;
+
+use build_request::linux_request;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 use velox_middleware::local::{LocalBuildConfig, LocalBuilder, SourceMode};
-use velox_middleware::request::{Exclude, Platform, Plugin, Replace};
+use velox_middleware::request::{Exclude, Replace};
 use velox_middleware::{BuildRequest, Error};
 
 /// What the stand-in does for `go mod download -json`.
@@ -110,31 +114,8 @@ exit 0
     }
 }
 
-fn request(arch: &str, plugins: &[(&str, &str)]) -> BuildRequest {
-    BuildRequest {
-        request_id: None,
-        target_platform: Platform {
-            os: "linux".into(),
-            arch: arch.into(),
-        },
-        rr_version: "v2025.1.15".into(),
-        plugins: plugins
-            .iter()
-            .map(|(m, t)| Plugin {
-                module_name: m.to_string(),
-                tag: t.to_string(),
-            })
-            .collect(),
-        force_rebuild: false,
-        replaces: vec![],
-        excludes: vec![],
-        race: false,
-        debug: false,
-    }
-}
-
 fn http_request() -> BuildRequest {
-    request(
+    linux_request(
         "arm64",
         &[
             ("github.com/roadrunner-server/server/v5", "v5.2.10"),
@@ -259,7 +240,7 @@ async fn replaces_excludes_queries_race_and_debug_reach_the_go_commands() {
     let go = FakeGo::new(Download::Refused, Tidy::Ok);
     let work = tempfile::tempdir().unwrap();
     let builder = go.builder(work.path(), SourceMode::Generated);
-    let mut req = request(
+    let mut req = linux_request(
         "amd64",
         &[
             ("github.com/roadrunner-server/http/v5", "v5.3.0"),
@@ -538,7 +519,7 @@ async fn invalid_module_path_is_refused_before_any_go_command() {
 
     let err = builder
         .build(
-            &request("amd64", &[("github.com/x/y\"; evil()", "v1.0.0")]),
+            &linux_request("amd64", &[("github.com/x/y\"; evil()", "v1.0.0")]),
             CancellationToken::new(),
         )
         .await

@@ -3,14 +3,17 @@
 //! reuse the module and build caches. Bounded: a build that takes longer than
 //! `BUILD_LIMIT` is dropped (which kills it) and the test fails.
 
+#[path = "support/build_request.rs"]
+mod build_request;
+
+use build_request::linux_request;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 use velox_middleware::local::{LocalBuildConfig, LocalBuilder, SourceMode};
-use velox_middleware::request::{Platform, Plugin};
-use velox_middleware::{BuildRequest, Error};
+use velox_middleware::Error;
 
 const BUILD_LIMIT: Duration = Duration::from_secs(600);
 
@@ -19,29 +22,6 @@ const PLUGINS: &[(&str, &str)] = &[
     ("github.com/roadrunner-server/http/v5", "v5.3.0"),
     ("github.com/roadrunner-server/logger/v5", "v5.1.9"),
 ];
-
-fn request(plugins: &[(&str, &str)]) -> BuildRequest {
-    BuildRequest {
-        request_id: None,
-        target_platform: Platform {
-            os: "linux".into(),
-            arch: "amd64".into(),
-        },
-        rr_version: "v2025.1.15".into(),
-        plugins: plugins
-            .iter()
-            .map(|(m, t)| Plugin {
-                module_name: m.to_string(),
-                tag: t.to_string(),
-            })
-            .collect(),
-        force_rebuild: false,
-        replaces: vec![],
-        excludes: vec![],
-        race: false,
-        debug: false,
-    }
-}
 
 fn builder(work_dir: &std::path::Path) -> LocalBuilder {
     // The generated main: the proxy here does not serve RoadRunner's own module, and the
@@ -61,7 +41,7 @@ async fn real_build_of_server_http_logger_lists_its_plugins_and_serves() {
 
     let build = tokio::time::timeout(
         BUILD_LIMIT,
-        builder.build(&request(PLUGINS), CancellationToken::new()),
+        builder.build(&linux_request("amd64", PLUGINS), CancellationToken::new()),
     )
     .await
     .expect("the local build took longer than 10 minutes")
@@ -148,10 +128,13 @@ async fn nonexistent_module_gives_build_failed_with_gos_message() {
     let err = tokio::time::timeout(
         Duration::from_secs(300),
         builder.build(
-            &request(&[(
-                "github.com/roadrunner-server/nonexistent-plugin/v5",
-                "v5.0.0",
-            )]),
+            &linux_request(
+                "amd64",
+                &[(
+                    "github.com/roadrunner-server/nonexistent-plugin/v5",
+                    "v5.0.0",
+                )],
+            ),
             CancellationToken::new(),
         ),
     )
