@@ -108,7 +108,8 @@ BENCH_OUT := $(BUILD)/bench
 
 bench-bins: rr rr-purego
 	@mkdir -p $(BENCH_OUT)
-	cd bench && CGO_ENABLED=1 $(GO) build -o $(BUILD)/rr-static ./cmd/rr-static
+	# The baseline is the same main as build/rr with static in place of velox (a build tag).
+	cd e2e && CGO_ENABLED=1 $(GO) build -tags rr_static -o $(BUILD)/rr-static ./cmd/rr
 	cd bench && $(GO) build -o $(BUILD)/servecontent ./cmd/servecontent
 	cd bench && $(GO) build -o $(BUILD)/benchrun ./cmd/benchrun
 

@@ -11,6 +11,7 @@ require (
 	github.com/roadrunner-server/metrics/v5 v5.1.2
 	github.com/roadrunner-server/rpc/v5 v5.1.2
 	github.com/roadrunner-server/server/v5 v5.2.3
+	github.com/roadrunner-server/static/v5 v5.2.0
 	github.com/velox-middleware/go-shim v0.0.0-00010101000000-000000000000
 )
 

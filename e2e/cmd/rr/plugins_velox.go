@@ -1,3 +1,5 @@
+//go:build !rr_static
+
 package main
 
 import velox "github.com/velox-middleware/go-shim"
