@@ -15,12 +15,12 @@ CARGO_FLAGS  := $(if $(filter release,$(PROFILE)),--release,)
 
 export VELOX_MIDDLEWARE_LIB := $(SHARED_LIB)
 
-.PHONY: help deps lib header header-check fmt fmt-check lint test rust-test c-test go-test \
+.PHONY: help deps lib header header-check fmt fmt-check lint test rust-test c-test go-test php-test \
         rr rr-purego e2e bench bench-quick bench-bins demo clean fuzz-smoke reliability
 
 help:
 	@echo "make demo        build RoadRunner with the plugin and run the demo on 127.0.0.1:8080"
-	@echo "make test        all tests: Rust, C host, Go shim (cgo and purego), header check"
+	@echo "make test        all tests: Rust, C host, Go shim (cgo and purego), header check, demo worker"
 	@echo "make e2e         end to end: real RoadRunner, real PHP worker, fake Velox server"
 	@echo "make bench       benchmarks (< 15 min), writes BENCHMARKS.md and bench/benchmarks.png"
 	@echo "make bench-quick the same with fewer points and shorter runs (a couple of minutes)"
@@ -76,7 +76,12 @@ go-test: lib
 	cd go-shim && CGO_ENABLED=1 $(GO) test -count=1 -timeout 300s ./...
 	cd go-shim && CGO_ENABLED=0 VELOX_MIDDLEWARE_LIB=$(SHARED_LIB) $(GO) test -count=1 -timeout 300s ./...
 
-test: deps lint rust-test c-test go-test
+# The demo worker's query parser and responses (plain php-cli, no Composer).
+php-test:
+	@command -v php >/dev/null || { echo "php-test needs php-cli (make deps)"; exit 1; }
+	php demo/tests/worker_test.php
+
+test: deps lint rust-test c-test go-test php-test
 
 # RoadRunner with the plugin (e2e/cmd/rr, our own main on endure). Go's build cache makes
 # these cheap after the first build.
