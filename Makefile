@@ -16,7 +16,7 @@ CARGO_FLAGS  := $(if $(filter release,$(PROFILE)),--release,)
 export VELOX_MIDDLEWARE_LIB := $(SHARED_LIB)
 
 .PHONY: help deps lib header header-check fmt fmt-check lint test rust-test c-test go-test php-test \
-        rr rr-purego e2e bench bench-quick bench-bins demo clean fuzz-smoke reliability
+        rr rr-purego e2e bench bench-quick bench-bins demo demo-addr clean fuzz-smoke reliability
 
 help:
 	@echo "make demo        build RoadRunner with the plugin and run the demo on 127.0.0.1:8080"
@@ -97,8 +97,12 @@ rr-purego: lib
 	cd e2e && CGO_ENABLED=0 $(GO) build -o $(BUILD)/rr-purego ./cmd/rr
 	cp $(SHARED_LIB) $(BUILD)/
 
-# The demo: build/rr + the demo PHP worker + the embedded local builder, on 127.0.0.1:8080.
-demo: deps rr
+# The demo: build/rr + the demo PHP worker + the embedded local builder, on 127.0.0.1:8080
+# (DEMO_ADDR=host:port for another). The address is checked first, before any build.
+demo-addr:
+	@demo/check-addr.sh
+
+demo: demo-addr deps rr
 	demo/run.sh
 
 e2e: rr rr-purego
