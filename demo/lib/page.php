@@ -91,14 +91,20 @@ const showError = async (r) => {
   try { const j = JSON.parse(text); if (j && j.error) msg = j.error + (j.code ? ' [' + j.code + ']' : ''); } catch (_) {}
   show('err', r.status + ' ' + r.statusText + ': ' + msg);
 };
+// With no plugin[] at all the worker takes the defaults (so a bare /download works); from
+// the page that would be a silent substitution, so the page refuses it itself.
+const noPlugins = () => new FormData(form).getAll('plugin[]').length === 0
+  && (show('err', 'Choose at least one plugin.'), true);
 document.getElementById('json').addEventListener('click', async (e) => {
   e.preventDefault();
+  if (noPlugins()) return;
   const r = await fetch('/request?' + query());
   if (!r.ok) { await showError(r); return; }
   show('', await r.text());
 });
 form.addEventListener('submit', async (e) => {
   e.preventDefault();
+  if (noPlugins()) return;
   btn.disabled = true;
   const t0 = performance.now();
   const tick = setInterval(() => show('', 'Resolving… ' + ((performance.now() - t0) / 1000).toFixed(0) + ' s (a first build takes minutes; watch the RoadRunner log)'), 500);

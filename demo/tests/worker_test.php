@@ -157,7 +157,7 @@ check('non-UTF-8 value: JSON error', $status === 400 && is_array($json) && str_c
 [$status, $headers, $page] = get_route('/');
 check('page: 200 HTML', $status === 200 && str_starts_with($headers['Content-Type'][0] ?? '', 'text/html'));
 foreach (['generated RoadRunner main on endure', '<code>serve</code>', '<code>--version</code>', 'rr version',
-    'chmod +x rr', '-o rr', 'showError', 'j.error'] as $needle) {
+    'chmod +x rr', '-o rr', 'showError', 'j.error', 'Choose at least one plugin'] as $needle) {
     check("page mentions $needle", str_contains($page, $needle));
 }
 check('page no longer suggests curl -OJ', !str_contains($page, '-OJ'));
