@@ -15,12 +15,12 @@ CARGO_FLAGS  := $(if $(filter release,$(PROFILE)),--release,)
 
 export VELOX_MIDDLEWARE_LIB := $(SHARED_LIB)
 
-.PHONY: help deps lib header header-check fmt fmt-check lint test rust-test c-test go-test \
-        rr rr-purego e2e bench bench-quick bench-bins demo clean fuzz-smoke reliability
+.PHONY: help deps lib header header-check fmt fmt-check lint test rust-test c-test go-test php-test \
+        rr rr-purego e2e bench bench-quick bench-bins demo demo-addr clean fuzz-smoke reliability
 
 help:
 	@echo "make demo        build RoadRunner with the plugin and run the demo on 127.0.0.1:8080"
-	@echo "make test        all tests: Rust, C host, Go shim (cgo and purego), header check"
+	@echo "make test        all tests: Rust, C host, Go shim (cgo and purego), header check, demo worker"
 	@echo "make e2e         end to end: real RoadRunner, real PHP worker, fake Velox server"
 	@echo "make bench       benchmarks (< 15 min), writes BENCHMARKS.md and bench/benchmarks.png"
 	@echo "make bench-quick the same with fewer points and shorter runs (a couple of minutes)"
@@ -76,7 +76,12 @@ go-test: lib
 	cd go-shim && CGO_ENABLED=1 $(GO) test -count=1 -timeout 300s ./...
 	cd go-shim && CGO_ENABLED=0 VELOX_MIDDLEWARE_LIB=$(SHARED_LIB) $(GO) test -count=1 -timeout 300s ./...
 
-test: deps lint rust-test c-test go-test
+# The demo worker's query parser and responses (plain php-cli, no Composer).
+php-test:
+	@command -v php >/dev/null || { echo "php-test needs php-cli (make deps)"; exit 1; }
+	php demo/tests/worker_test.php
+
+test: deps lint rust-test c-test go-test php-test
 
 # RoadRunner with the plugin (e2e/cmd/rr, our own main on endure). Go's build cache makes
 # these cheap after the first build.
@@ -92,8 +97,12 @@ rr-purego: lib
 	cd e2e && CGO_ENABLED=0 $(GO) build -o $(BUILD)/rr-purego ./cmd/rr
 	cp $(SHARED_LIB) $(BUILD)/
 
-# The demo: build/rr + the demo PHP worker + the embedded local builder, on 127.0.0.1:8080.
-demo: deps rr
+# The demo: build/rr + the demo PHP worker + the embedded local builder, on 127.0.0.1:8080
+# (DEMO_ADDR=host:port for another). The address is checked first, before any build.
+demo-addr:
+	@demo/check-addr.sh
+
+demo: demo-addr deps rr
 	demo/run.sh
 
 e2e: rr rr-purego

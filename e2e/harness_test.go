@@ -104,8 +104,14 @@ func freeAddr(t *testing.T) string {
 }
 
 // newEnv starts a fake Velox server and prepares a cache directory; prepare may write
-// into the cache directory before RoadRunner starts.
+// into the cache directory before RoadRunner starts. The worker is e2e/php/worker.php.
 func newEnv(t *testing.T, name string, prepare func(cacheDir string)) *env {
+	t.Helper()
+	return newEnvWorker(t, name, filepath.Join(repoRoot(t), "e2e", "php", "worker.php"), prepare)
+}
+
+// newEnvWorker is newEnv with another PHP worker script (demo_test.go runs the demo's).
+func newEnvWorker(t *testing.T, name, worker string, prepare func(cacheDir string)) *env {
 	t.Helper()
 	root := repoRoot(t)
 	binary := filepath.Join(root, "build", name)
@@ -129,7 +135,7 @@ func newEnv(t *testing.T, name string, prepare func(cacheDir string)) *env {
 		prepare(e.cacheDir)
 	}
 	e.cfg = rrConfig{
-		Worker:         filepath.Join(root, "e2e", "php", "worker.php"),
+		Worker:         worker,
 		ServerURL:      velox.URL,
 		OutputDir:      velox.OutputDir,
 		CacheDir:       e.cacheDir,
