@@ -7,6 +7,7 @@ package velox
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 
 	"github.com/roadrunner-server/errors"
@@ -28,6 +29,8 @@ type Plugin struct {
 	engine *Engine
 	logs   *logDrain
 	served atomic.Uint64 // body bytes of binaries sent to clients (metrics.go)
+
+	deadlineWarning sync.Once // deadline.go: warn once if deadlines cannot be lifted
 }
 
 // Init creates the engine from the `velox:` section; without that section the plugin
