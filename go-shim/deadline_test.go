@@ -54,3 +54,29 @@ func TestBuildTimeoutLongerThanServerTimeoutsGives504(t *testing.T) {
 		t.Fatalf("error body %+v, want code timeout", e)
 	}
 }
+
+// opaqueWriter hides the connection from http.ResponseController (no Unwrap), as a
+// middleware between RoadRunner and the plugin might.
+type opaqueWriter struct{ w http.ResponseWriter }
+
+func (o opaqueWriter) Header() http.Header         { return o.w.Header() }
+func (o opaqueWriter) Write(p []byte) (int, error) { return o.w.Write(p) }
+func (o opaqueWriter) WriteHeader(code int)        { o.w.WriteHeader(code) }
+
+func TestWriterWithoutDeadlinesStillServesBuilds(t *testing.T) {
+	req := validRequest()
+	h := newHarnessWith(t, buildWorker(req.json(), nil), harnessOptions{
+		wrap: func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { next.ServeHTTP(opaqueWriter{w}, r) })
+		},
+	})
+	for i := range 2 {
+		resp, body := h.get(nil)
+		if resp.StatusCode != http.StatusOK || !bytes.Equal(body, fakevelox.Content(req.key(), testFileSize)) {
+			t.Fatalf("download %d: %d, %d bytes", i, resp.StatusCode, len(body))
+		}
+	}
+	if n := h.logs.FilterMessageSnippet("cannot lift the connection's write deadline").Len(); n != 1 {
+		t.Fatalf("warned %d times about the deadline, want once", n)
+	}
+}

@@ -84,6 +84,7 @@ func newHarness(t *testing.T, worker http.Handler) *harness {
 type harnessOptions struct {
 	section func(map[string]any)
 	server  func(*http.Server)
+	wrap    func(http.Handler) http.Handler // what sits between the server and the plugin
 }
 
 func newHarnessWith(t *testing.T, worker http.Handler, o harnessOptions) *harness {
@@ -110,9 +111,13 @@ func newHarnessWith(t *testing.T, worker http.Handler, o harnessOptions) *harnes
 		}
 	})
 	h := &harness{t: t, velox: fv, plugin: p, logs: logs, worker: worker}
-	h.server = httptest.NewUnstartedServer(p.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var handler http.Handler = p.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.worker.ServeHTTP(w, r)
-	})))
+	}))
+	if o.wrap != nil {
+		handler = o.wrap(handler)
+	}
+	h.server = httptest.NewUnstartedServer(handler)
 	if o.server != nil {
 		o.server(h.server.Config)
 	}
