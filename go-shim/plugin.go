@@ -2,7 +2,7 @@
 // `X-Velox-Build` and a JSON build request, the middleware resolves it to a RoadRunner
 // binary (disk cache, or a Velox build server) and streams the file to the client.
 // Everything that decides lives in the Rust library velox_middleware; this package is
-// the HTTP plumbing and the binding (cgo, or purego when CGO_ENABLED=0).
+// the HTTP plumbing and the binding (purego by default, cgo with -tags velox_cgo).
 package velox
 
 import (
