@@ -4,9 +4,9 @@ package velox
 
 // The purego backend, the default: it loads libvelox_middleware.so at run time, so the
 // plugin builds from a module cache with nothing else of this repository, whether
-// CGO_ENABLED is 0 or 1 (Velox passes the host's setting through). Only pointers and integers cross the
-// boundary; C strings come back either as Go copies (purego's `string` return, for
-// strings the library owns) or through cString below.
+// CGO_ENABLED is 0 or 1 (Velox passes the host's setting through). Only pointers and
+// integers cross the boundary; C strings come back either as Go copies (purego's
+// `string` return, for strings the library owns) or through cString below.
 
 import (
 	"fmt"
