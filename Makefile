@@ -56,7 +56,7 @@ fmt-check:
 
 lint: fmt-check
 	$(CARGO) clippy --all-targets -- -D warnings
-	cd go-shim && $(GO) vet ./...
+	cd go-shim && CGO_ENABLED=1 $(GO) vet -tags velox_cgo ./...
 	cd go-shim && CGO_ENABLED=0 $(GO) vet ./...
 
 rust-test:
@@ -71,9 +71,11 @@ c-test: lib
 	    -L$(LIB_DIR) -lvelox_middleware -Wl,-rpath,$(LIB_DIR) -o $(BUILD)/resolve_test
 	tests/c/resolve_test.sh $(BUILD)/resolve_test
 
-# Both backends: cgo links $(STATIC_LIB); purego (CGO_ENABLED=0) loads $(SHARED_LIB).
+# Both backends: cgo (opt-in, -tags velox_cgo) links $(STATIC_LIB); purego, the default, loads
+# $(SHARED_LIB). The purego pass also cross-compiles for RoadRunner's platforms and builds
+# a copy of go-shim alone (portability_test.go).
 go-test: lib
-	cd go-shim && CGO_ENABLED=1 $(GO) test -count=1 -timeout 300s ./...
+	cd go-shim && CGO_ENABLED=1 $(GO) test -tags velox_cgo -count=1 -timeout 300s ./...
 	cd go-shim && CGO_ENABLED=0 VELOX_MIDDLEWARE_LIB=$(SHARED_LIB) $(GO) test -count=1 -timeout 300s ./...
 
 # The demo worker's query parser and responses (plain php-cli, no Composer).
@@ -89,7 +91,7 @@ E2E_TIMEOUT ?= 15m
 
 rr: lib
 	@mkdir -p $(BUILD)
-	cd e2e && CGO_ENABLED=1 $(GO) build -o $(BUILD)/rr ./cmd/rr
+	cd e2e && CGO_ENABLED=1 $(GO) build -tags velox_cgo -o $(BUILD)/rr ./cmd/rr
 
 # CGO_ENABLED=0: the purego backend loads the shared library, found next to the binary.
 rr-purego: lib
@@ -118,7 +120,7 @@ BENCH_OUT := $(BUILD)/bench
 bench-bins: rr rr-purego
 	@mkdir -p $(BENCH_OUT)
 	# The baseline is the same main as build/rr with static in place of velox (a build tag).
-	cd e2e && CGO_ENABLED=1 $(GO) build -tags rr_static -o $(BUILD)/rr-static ./cmd/rr
+	cd e2e && CGO_ENABLED=1 $(GO) build -tags rr_static,velox_cgo -o $(BUILD)/rr-static ./cmd/rr
 	cd bench && $(GO) build -o $(BUILD)/servecontent ./cmd/servecontent
 	cd bench && $(GO) build -o $(BUILD)/benchrun ./cmd/benchrun
 
@@ -132,7 +134,7 @@ bench bench-quick: bench-bins
 	@scripts/install-deps.sh bench
 	rm -rf target/criterion $(BENCH_OUT)/go-*.txt
 	$(CARGO) bench --bench request --bench abi_hit --bench cache -- $(BENCH_CRITERION)
-	set -o pipefail; cd go-shim && CGO_ENABLED=1 $(GO) test -run '^$$' -bench ResolveHit -benchmem $(BENCH_GO) . \
+	set -o pipefail; cd go-shim && CGO_ENABLED=1 $(GO) test -tags velox_cgo -run '^$$' -bench ResolveHit -benchmem $(BENCH_GO) . \
 	    | tee $(BENCH_OUT)/go-cgo.txt
 	set -o pipefail; cd go-shim && CGO_ENABLED=0 VELOX_MIDDLEWARE_LIB=$(SHARED_LIB) $(GO) test -run '^$$' \
 	    -bench ResolveHit -benchmem $(BENCH_GO) . | tee $(BENCH_OUT)/go-purego.txt

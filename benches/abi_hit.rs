@@ -19,8 +19,9 @@ fn hit(c: &mut Criterion) {
     let cache_dir = dir.path().join("cache");
     let src = dir.path().join("built.bin");
     fs::write(&src, vec![0x5au8; 1 << 20]).unwrap();
+    // server_url is required but never contacted: every call below is a hit.
     let config = format!(
-        r#"{{"cache":{{"enabled":true,"directory":"{}","access_update_interval":"1h"}},"allowed_build_dirs":["{}"],"log_level":"error"}}"#,
+        r#"{{"server_url":"http://127.0.0.1:9","cache":{{"enabled":true,"directory":"{}","access_update_interval":"1h"}},"allowed_build_dirs":["{}"],"log_level":"error"}}"#,
         cache_dir.display(),
         dir.path().display()
     );

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 )
 
 // The library version this shim was written against. While the library is 0.x, a
@@ -191,20 +190,6 @@ func newArtifact(a artifactHandle) (*Artifact, error) {
 		Key:    key,
 		Source: Source(artifactSource(a)),
 	}, nil
-}
-
-// dupCloexec duplicates fd without leaking the copy into child processes.
-func dupCloexec(fd int) (int, error) {
-	// Hold ForkLock so that no fork happens between dup and FD_CLOEXEC (what package os
-	// does on systems without an atomic flag).
-	syscall.ForkLock.RLock()
-	defer syscall.ForkLock.RUnlock()
-	nfd, err := syscall.Dup(fd)
-	if err != nil {
-		return -1, err
-	}
-	syscall.CloseOnExec(nfd)
-	return nfd, nil
 }
 
 // Stats returns the engine's counters.

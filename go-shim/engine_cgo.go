@@ -1,9 +1,11 @@
-//go:build cgo && !velox_purego
+//go:build cgo && velox_cgo
 
 package velox
 
-// The cgo backend links the static library built by `make lib` (target/release, next to
-// this module) and compiles against include/velox_middleware.h. Both are found through
+// The cgo backend, opt-in with `-tags velox_cgo` (`make rr`): it links the static
+// library built by `make lib` (target/release, next to this module) and compiles against
+// include/velox_middleware.h, so it only builds inside this repository (or with the
+// CGO_* flags below). The default is purego, which a module cache alone can build. Both are found through
 // search paths, so another build can be used without editing this file:
 //
 //	CGO_CFLAGS=-I/opt/velox/include CGO_LDFLAGS=-L/opt/velox/lib go build

@@ -1,11 +1,12 @@
-//go:build !cgo || velox_purego
+//go:build (!cgo || !velox_cgo) && (linux || darwin)
 
 package velox
 
-// The purego backend loads libvelox_middleware.so at run time, so the plugin builds
-// with CGO_ENABLED=0 (as Velox builds RoadRunner). Only pointers and integers cross the
-// boundary; C strings come back either as Go copies (purego's `string` return, for
-// strings the library owns) or through cString below.
+// The purego backend, the default: it loads libvelox_middleware.so at run time, so the
+// plugin builds from a module cache with nothing else of this repository, whether
+// CGO_ENABLED is 0 or 1 (Velox passes the host's setting through). Only pointers and
+// integers cross the boundary; C strings come back either as Go copies (purego's
+// `string` return, for strings the library owns) or through cString below.
 
 import (
 	"fmt"

@@ -1,4 +1,4 @@
-//go:build !cgo || velox_purego
+//go:build (!cgo || !velox_cgo) && (linux || darwin)
 
 package velox
 

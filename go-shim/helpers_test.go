@@ -77,6 +77,18 @@ func engineSection(t *testing.T, fv *fakevelox.Server) map[string]any {
 // newHarness starts a fake Velox server and a plugin whose worker is `worker`.
 func newHarness(t *testing.T, worker http.Handler) *harness {
 	t.Helper()
+	return newHarnessWith(t, worker, harnessOptions{})
+}
+
+// harnessOptions changes a harness's `velox:` section or its HTTP server before start.
+type harnessOptions struct {
+	section func(map[string]any)
+	server  func(*http.Server)
+	wrap    func(http.Handler) http.Handler // what sits between the server and the plugin
+}
+
+func newHarnessWith(t *testing.T, worker http.Handler, o harnessOptions) *harness {
+	t.Helper()
 	fv, err := fakevelox.Start(fakevelox.Options{Size: 64 << 10})
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +96,11 @@ func newHarness(t *testing.T, worker http.Handler) *harness {
 	t.Cleanup(fv.Close)
 	log, logs := newObservedLogger()
 	p := &Plugin{}
-	if err := p.Init(testConfig{PluginName: engineSection(t, fv)}, log); err != nil {
+	section := engineSection(t, fv)
+	if o.section != nil {
+		o.section(section)
+	}
+	if err := p.Init(testConfig{PluginName: section}, log); err != nil {
 		t.Fatalf("Init: %v", err)
 	}
 	t.Cleanup(func() {
@@ -95,9 +111,17 @@ func newHarness(t *testing.T, worker http.Handler) *harness {
 		}
 	})
 	h := &harness{t: t, velox: fv, plugin: p, logs: logs, worker: worker}
-	h.server = httptest.NewServer(p.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var handler http.Handler = p.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.worker.ServeHTTP(w, r)
-	})))
+	}))
+	if o.wrap != nil {
+		handler = o.wrap(handler)
+	}
+	h.server = httptest.NewUnstartedServer(handler)
+	if o.server != nil {
+		o.server(h.server.Config)
+	}
+	h.server.Start()
 	t.Cleanup(h.server.Close)
 	return h
 }

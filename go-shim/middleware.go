@@ -41,12 +41,15 @@ func (p *Plugin) handleBuild(w http.ResponseWriter, r *http.Request, c *capture)
 		p.fail(w, r, errShuttingDown(), 0)
 		return
 	}
+	p.liftDeadline(w) // deadline.go: RoadRunner's WriteTimeout must not cut a long build
 	start := time.Now()
 	a, err := p.engine.Resolve(r.Context(), body)
 	if err != nil {
+		answerDeadline(w, r, 0)
 		p.fail(w, r, err, time.Since(start))
 		return
 	}
+	answerDeadline(w, r, a.Size)
 	defer func() { _ = a.File.Close() }()
 	p.log.Debug("serving binary",
 		zap.String("key", a.Key),

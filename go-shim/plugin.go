@@ -2,11 +2,12 @@
 // `X-Velox-Build` and a JSON build request, the middleware resolves it to a RoadRunner
 // binary (disk cache, or a Velox build server) and streams the file to the client.
 // Everything that decides lives in the Rust library velox_middleware; this package is
-// the HTTP plumbing and the binding (cgo, or purego when CGO_ENABLED=0).
+// the HTTP plumbing and the binding (purego by default, cgo with -tags velox_cgo).
 package velox
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 
 	"github.com/roadrunner-server/errors"
@@ -28,6 +29,8 @@ type Plugin struct {
 	engine *Engine
 	logs   *logDrain
 	served atomic.Uint64 // body bytes of binaries sent to clients (metrics.go)
+
+	deadlineWarning sync.Once // deadline.go: warn once if deadlines cannot be lifted
 }
 
 // Init creates the engine from the `velox:` section; without that section the plugin

@@ -60,6 +60,37 @@ func TestConfigurationErrorsFailInitNamingTheKey(t *testing.T) {
 	}
 }
 
+// `server_url: ${VELOX_URL}` with the variable unset arrives as "": Init must fail
+// naming the key (and how to opt into local builds), not start building with go.
+func TestEmptyServerURLFailsInitNamingTheKey(t *testing.T) {
+	fv, err := fakevelox.Start(fakevelox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fv.Close()
+	for name, mutate := range map[string]func(map[string]any){
+		"empty":  func(m map[string]any) { m["server_url"] = "" },
+		"absent": func(m map[string]any) { delete(m, "server_url") },
+	} {
+		section := engineSection(t, fv)
+		mutate(section)
+		log, _ := newObservedLogger()
+		p := &Plugin{}
+		err := p.Init(testConfig{PluginName: section}, log)
+		if err == nil || rrerrors.Is(rrerrors.Disabled, err) {
+			t.Fatalf("%s server_url: Init = %v, want a configuration error", name, err)
+		}
+		for _, want := range []string{"server_url", "local_build_enabled"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s server_url: Init error does not mention %s: %v", name, want, err)
+			}
+		}
+		if p.Engine() != nil {
+			t.Errorf("%s server_url: an engine was created", name)
+		}
+	}
+}
+
 func TestConfigIsNormalisedAndLibraryPathStaysInGo(t *testing.T) {
 	cfg := testConfig{PluginName: map[string]any{
 		"library_path": "/opt/velox/libvelox_middleware.so",

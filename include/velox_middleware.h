@@ -231,6 +231,11 @@ vxm_status vxm_engine_drain(const vxm_engine *engine,
  Opens the cache directory (creating it) and loads its index, which may take a moment
  on a large cache. On success `*out_engine` owns a new engine: free it with
  `vxm_engine_free`. Unknown keys fail with `INVALID_CONFIG` naming the key.
+
+ Exactly one build path must be configured, else `INVALID_CONFIG`: `server_url` (a
+ Velox server) or `local_build_enabled: true` (builds on this host). With local builds
+ the call also runs `<go_binary> version` (blocking, at most 30 s) and fails with
+ `INVALID_CONFIG` naming `go_binary` when it does not succeed.
  */
 vxm_status vxm_engine_new(const uint8_t *config_json,
                           size_t config_len,

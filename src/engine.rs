@@ -8,8 +8,9 @@ use tokio_util::sync::CancellationToken;
 use crate::artifact::Artifact;
 use crate::cache::Cache;
 use crate::cancel::Cancel;
-use crate::config::Config;
+use crate::config::{BuildPath, Config};
 use crate::error::{Error, Result};
+use crate::local::{check_go, GO_VERSION_TIMEOUT};
 use crate::request::{BuildRequest, CacheKey};
 use crate::resolve::Resolver;
 use crate::runtime::runtime;
@@ -29,6 +30,12 @@ impl Engine {
         let config = Arc::new(Config::from_json(config_json)?);
         if let Some(level) = &config.log_level {
             crate::logging::set_level(level)?;
+        }
+        // Before the cache is opened: a configuration without a build path is refused
+        // without touching the disk, and a missing go is found now, not at the first miss.
+        if config.build_path()? == BuildPath::Local {
+            let version = check_go(&config.local.go_binary, GO_VERSION_TIMEOUT)?;
+            tracing::info!(go = %version, go_binary = %config.local.go_binary.display(), "local builds enabled");
         }
         let stats = Arc::new(Stats::default());
         let cache = if config.cache.enabled {

@@ -1,5 +1,5 @@
-//! Without a `server_url` the resolver builds with the embedded local builder, through
-//! the same coalescing, cache and counters as Velox builds. A stand-in `go` (a shell
+//! With `local_build_enabled: true` and no `server_url` the resolver builds with the
+//! embedded local builder, through the same coalescing, cache and counters as Velox builds. A stand-in `go` (a shell
 //! script) keeps this cheap; the real toolchain is exercised in `local_build_real.rs`.
 
 use std::io::Read;
@@ -58,6 +58,7 @@ fn harness(fail: bool) -> Harness {
     std::fs::create_dir_all(&work).unwrap();
     let go = fake_go(&root, fail);
     let json = serde_json::json!({
+        "local_build_enabled": true,
         "cache": {"enabled": true, "directory": root.join("cache")},
     });
     let config = Config::from_json(json.to_string().as_bytes()).unwrap();
@@ -151,6 +152,7 @@ fn the_engine_builds_locally_with_the_go_binary_and_dir_from_its_config() {
     let work = root.join("local-work");
     let json = serde_json::json!({
         "server_url": "",
+        "local_build_enabled": true,
         "cache": {"enabled": true, "directory": root.join("cache")},
         "go_binary": go,
         "local_build_dir": work,

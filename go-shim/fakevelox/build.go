@@ -104,8 +104,10 @@ func (s *Server) handleBuild(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(call.Status)
 		return
 	}
-	if v := r.Header.Get("Connect-Protocol-Version"); v != "1" {
-		s.answerError(w, &call, "invalid_argument", fmt.Sprintf("missing required header: set Connect-Protocol-Version to \"1\" (got %q)", v))
+	// connect-go servers (Velox's) do not require the header by default; a value other
+	// than "1" is refused.
+	if v := r.Header.Get("Connect-Protocol-Version"); v != "" && v != "1" {
+		s.answerError(w, &call, "invalid_argument", fmt.Sprintf("connect-protocol-version must be \"1\": got %q", v))
 		return
 	}
 

@@ -147,3 +147,32 @@ func TestFailCountThenNormalViaControlEndpoint(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// connect-go servers accept a request without Connect-Protocol-Version unless told to
+// require it (Velox does not), and refuse a version other than "1".
+func TestProtocolVersionHeaderIsOptionalButMustBeOne(t *testing.T) {
+	s := start(t)
+	for _, tc := range []struct {
+		version string
+		want    int
+	}{{"", 200}, {"1", 200}, {"2", 400}} {
+		req, _ := http.NewRequest(http.MethodPost, s.URL+BuildPath, strings.NewReader(validBody))
+		req.Header.Set("Content-Type", "application/json")
+		if tc.version != "" {
+			req.Header.Set("Connect-Protocol-Version", tc.version)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		_ = resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("Connect-Protocol-Version %q: status %d %v, want %d", tc.version, resp.StatusCode, out, tc.want)
+		}
+		if tc.want == 400 && out["code"] != "invalid_argument" {
+			t.Errorf("Connect-Protocol-Version %q: code %q, want invalid_argument", tc.version, out["code"])
+		}
+	}
+}

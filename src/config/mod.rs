@@ -9,9 +9,11 @@ use std::time::Duration;
 use crate::error::Result;
 use crate::local::LocalBuildConfig;
 
+mod build_path;
 mod duration;
 mod parse;
 
+pub use build_path::BuildPath;
 pub use duration::parse_go_duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,7 +63,10 @@ pub struct Config {
     /// The library's log level (`error`, `warn`, `info`, `debug`, `trace`, `off`),
     /// lowercase; `None` = leave the level as it is (default `info`).
     pub log_level: Option<String>,
-    /// The embedded local builder, used when `server_url` is absent (see `crate::local`).
+    /// `local_build_enabled`: build misses on this host with the embedded local builder
+    /// instead of a Velox server (see [`Config::build_path`]).
+    pub local_build_enabled: bool,
+    /// Settings of the embedded local builder (see `crate::local`).
     pub local: LocalBuildConfig,
 }
 
@@ -72,7 +77,7 @@ impl Config {
     ///
     /// | key | default | notes |
     /// | --- | --- | --- |
-    /// | `server_url` | none | `http(s)://host[:port][/path]`; empty or absent = no Velox server |
+    /// | `server_url` | none | `http(s)://host[:port][/path]`; empty or absent = no Velox server (then `local_build_enabled` must be true) |
     /// | `build_timeout` | `5m` | Go duration, >= 1s; `0` = default (as the seed) |
     /// | `request_timeout` | `180s` | Go duration, >= 1s; `0` = default |
     /// | `retry.max_attempts` | 3 | >= 1; `0` = default |
@@ -91,7 +96,8 @@ impl Config {
     /// | `keep_abandoned_builds` | false | |
     /// | `library_path` | none | read by the Go purego loader; ignored here |
     /// | `log_level` | none (`info`) | `error`, `warn`, `info`, `debug`, `trace`, `off` |
-    /// | `local_builds` | 1 | local builds at once (no `server_url`), >= 1 |
+    /// | `local_build_enabled` | false | build on this host with `go_binary`; only without `server_url` |
+    /// | `local_builds` | 1 | local builds at once, >= 1 |
     /// | `local_build_queue` | 16 | local builds allowed to wait for a slot |
     /// | `local_build_dir` | system temp dir | absolute path for local build workspaces |
     /// | `go_binary` | `go` | the go command for local builds (name or path) |
@@ -145,6 +151,7 @@ impl Default for Config {
             allowed_build_dirs: vec![parse::default_build_dir()],
             keep_abandoned_builds: false,
             log_level: None,
+            local_build_enabled: false,
             local: LocalBuildConfig::default(),
         }
     }

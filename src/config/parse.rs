@@ -31,6 +31,7 @@ pub(super) fn parse(json: &[u8]) -> Result<Config> {
         "keep_abandoned_builds",
         "library_path",
         "log_level",
+        "local_build_enabled",
         "local_builds",
         "local_build_queue",
         "local_build_dir",
@@ -82,6 +83,7 @@ pub(super) fn parse(json: &[u8]) -> Result<Config> {
         }
     };
 
+    let local_build_enabled = top.boolean("local_build_enabled")?.unwrap_or(false);
     let local = local(&top, defaults.local)?;
 
     Ok(Config {
@@ -93,6 +95,7 @@ pub(super) fn parse(json: &[u8]) -> Result<Config> {
         allowed_build_dirs,
         keep_abandoned_builds,
         log_level,
+        local_build_enabled,
         local,
     })
 }

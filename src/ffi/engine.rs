@@ -17,6 +17,11 @@ pub struct vxm_engine {
 /// Opens the cache directory (creating it) and loads its index, which may take a moment
 /// on a large cache. On success `*out_engine` owns a new engine: free it with
 /// `vxm_engine_free`. Unknown keys fail with `INVALID_CONFIG` naming the key.
+///
+/// Exactly one build path must be configured, else `INVALID_CONFIG`: `server_url` (a
+/// Velox server) or `local_build_enabled: true` (builds on this host). With local builds
+/// the call also runs `<go_binary> version` (blocking, at most 30 s) and fails with
+/// `INVALID_CONFIG` naming `go_binary` when it does not succeed.
 #[no_mangle]
 pub unsafe extern "C" fn vxm_engine_new(
     config_json: *const u8,

@@ -1,5 +1,7 @@
 //! The embedded local builder: builds a RoadRunner binary on this machine with the Go
-//! toolchain when no Velox server is configured (`server_url` absent or empty).
+//! toolchain, when the configuration asks for it (`local_build_enabled: true`, no
+//! `server_url`; see `crate::config::BuildPath`). The engine checks at start that
+//! `go_binary` runs (`toolchain.rs`).
 //!
 //! # API (used by the resolver)
 //!
@@ -31,6 +33,7 @@
 //!
 //! | key | field | default |
 //! | --- | --- | --- |
+//! | `local_build_enabled` | (the engine's choice) | false: required to build locally |
 //! | `local_builds` | `max_concurrent` | 1 |
 //! | `local_build_queue` | `queue_limit` | 16 |
 //! | `local_build_dir` | `work_dir` | the system temp directory |
@@ -62,6 +65,7 @@ mod pipeline;
 mod plan;
 mod process;
 mod roadrunner_source;
+mod toolchain;
 mod workspace;
 
 use std::path::PathBuf;
@@ -73,6 +77,7 @@ use crate::error::{Error, Result};
 use crate::request::BuildRequest;
 
 pub use config::{LocalBuildConfig, SourceMode};
+pub use toolchain::{check_go, GO_VERSION_TIMEOUT};
 
 use admission::Admission;
 use pipeline::Pipeline;

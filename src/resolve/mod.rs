@@ -6,7 +6,7 @@
 //! cache. The caller waits for that task, its cancel token, the engine's shutdown token
 //! and its own `build_timeout`, whichever comes first.
 //!
-//! Without a `server_url` the build task uses the embedded local builder
+//! With `local_build_enabled` (and no `server_url`) the build task uses the embedded local builder
 //! (`crate::local`) instead of Velox; everything else (coalescing, cancellation, the
 //! cache, the counters) is the same.
 
@@ -24,7 +24,7 @@ use tracing::Instrument;
 use crate::artifact::{Artifact, Source};
 use crate::cache::Cache;
 use crate::cancel::Cancel;
-use crate::config::Config;
+use crate::config::{BuildPath, Config};
 use crate::error::{Error, Result};
 use crate::local::{LocalBuild, LocalBuildConfig, LocalBuilder};
 use crate::request::{BuildRequest, CacheKey};
@@ -70,10 +70,9 @@ impl Resolver {
         shutdown: CancellationToken,
         local: LocalBuildConfig,
     ) -> Result<Resolver> {
-        let upstream = Upstream::from_config(&config)?;
-        let local = match upstream {
-            Some(_) => None,
-            None => Some(LocalBuilder::new(local)?),
+        let (upstream, local) = match config.build_path()? {
+            BuildPath::Velox(_) => (Upstream::from_config(&config)?, None),
+            BuildPath::Local => (None, Some(LocalBuilder::new(local)?)),
         };
         let allowed = config
             .allowed_build_dirs

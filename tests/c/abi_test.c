@@ -100,6 +100,8 @@ static void test_bad_config_names_the_key(void) {
     const char *configs[][2] = {
         {"{\"cache\":{\"enabled\":true,\"max_entriez\":3}}", "max_entriez"},
         {"{\"servr_url\":\"http://127.0.0.1:9\"}", "servr_url"},
+        {"{}", "server_url"}, /* no build path: neither a Velox server nor local builds */
+        {"{\"server_url\":\"\"}", "server_url"},
     };
     for (size_t i = 0; i < sizeof configs / sizeof configs[0]; i++) {
         vxm_engine *engine = NULL;
@@ -172,7 +174,9 @@ static void test_cache_through_an_engine(void) {
     CHECK(mkdtemp(root) != NULL);
     char config[512], build_dir[256], binary[300];
     snprintf(config, sizeof config,
-             "{\"cache\":{\"enabled\":true,\"directory\":\"%s/cache\","
+             /* server_url is required, and never contacted here: only the cache is used. */
+             "{\"server_url\":\"http://127.0.0.1:9\","
+             "\"cache\":{\"enabled\":true,\"directory\":\"%s/cache\","
              "\"access_update_interval\":\"1h\",\"eviction_policy\":\"lfu\"}}",
              root);
     snprintf(build_dir, sizeof build_dir, "%s/build", root);
