@@ -53,9 +53,14 @@ pub unsafe extern "C" fn vxm_cache_lookup(
     })
 }
 
-/// Stores the file at `binary_path` (NUL-terminated) under the request's key: hardlinked
-/// when on the same filesystem, copied otherwise; the source is left in place. Makes room
-/// first so that the limits hold. Blocks for the copy. Thread-safe.
+/// Stores the file at `binary_path` (NUL-terminated) under the request's key. The cache
+/// takes a copy of its own (a reflink where the filesystem supports it, never a hard
+/// link), written 0644 (0755 if the source had an exec bit) without setuid, setgid or
+/// sticky bits, and records its SHA-256 (see `vxm_artifact_sha256`); the source is left
+/// in place and later changes to it do not reach the cache. `binary_path` is opened
+/// without following a symbolic link and without blocking: a link, a FIFO or anything
+/// else that is not a regular file is `UNSAFE_PATH`. Makes room first so that the
+/// limits hold. Blocks for the copy. Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn vxm_cache_store(
     engine: *const vxm_engine,
