@@ -341,6 +341,7 @@ async fn a_forced_rebuild_serves_the_same_key_with_another_hash() {
     let forced = REQUEST.replacen('{', r#"{"force_rebuild":true,"#, 1);
     let (tx, rx) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
+        let e = e;
         let (mut a, mut err) = (ptr::null_mut(), ptr::null_mut());
         let st = unsafe {
             velox_middleware::ffi::resolve::vxm_resolve(
