@@ -36,7 +36,10 @@ fn store_64mib(c: &mut Criterion) {
     let mut group = c.benchmark_group("store_64MiB");
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(5));
-    for (name, ingest) in [("hardlink", Ingest::ReflinkOrCopy), ("copy", Ingest::CopyOnly)] {
+    for (name, ingest) in [
+        ("hardlink", Ingest::ReflinkOrCopy),
+        ("copy", Ingest::CopyOnly),
+    ] {
         let cache = open(
             &common::cache_config(&dir.path().join(format!("cache-{name}")), 0),
             ingest,

@@ -113,6 +113,7 @@ fn our_metadata_has_the_seed_fields_and_types() {
         "platform",
         "plugins",
         "rr_version",
+        "sha256",
         "version",
     ];
     expected.sort();
@@ -201,6 +202,8 @@ fn opening_a_dirty_directory_cleans_it_and_keeps_the_good_entries() {
     fs::write(d.join("README.txt"), b"operator notes").unwrap();
 
     let o = open(&config(d));
+    // The good entry was written by the seed: it gets its hash recorded in the background.
+    o.cache.wait_hashed();
     assert_eq!(
         listing(d),
         vec![

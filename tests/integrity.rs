@@ -146,7 +146,10 @@ async fn a_hard_link_out_of_the_allowed_dirs_is_refused_as_unsafe_path() {
     std::fs::hard_link(outside.join("secret"), &link).unwrap();
 
     let fake = FakeVelox::start(Reply::success(link.to_str().unwrap())).await;
-    let e = w.engine(&fake.url(), serde_json::json!({"retry": {"max_attempts": 1}}));
+    let e = w.engine(
+        &fake.url(),
+        serde_json::json!({"retry": {"max_attempts": 1}}),
+    );
     let r = resolve_on_thread(e, None).await.unwrap();
     let text = unsafe { message(r.error.0) };
     assert_eq!(r.status, vxm_status::UnsafePath, "{text}");
@@ -177,7 +180,10 @@ fn a_rewritten_build_output_does_not_change_what_the_cache_serves() {
 
     let hit = lookup(e, REQUEST).unwrap();
     assert_eq!(hit.bytes(), b"first build, 32 bytes long......");
-    assert_eq!(hit.sha256(), sha256_hex(b"first build, 32 bytes long......"));
+    assert_eq!(
+        hit.sha256(),
+        sha256_hex(b"first build, 32 bytes long......")
+    );
     assert_eq!(k1.bytes(), b"first build, 32 bytes long......");
     drop((k1, k2, hit));
     free(e);
@@ -259,7 +265,8 @@ fn metadata_keeps_every_seed_field_and_only_adds_sha256() {
     let a = store(e, REQUEST, &PathBuf::from(w.binary(b"bytes"))).unwrap();
     drop(a);
     free(e);
-    let raw = std::fs::read_to_string(w.cache_dir.join(format!("{}.json", key_of(REQUEST)))).unwrap();
+    let raw =
+        std::fs::read_to_string(w.cache_dir.join(format!("{}.json", key_of(REQUEST)))).unwrap();
     let entry: SeedCacheEntry = serde_json::from_str(&raw).unwrap();
     assert_eq!(entry.hash, key_of(REQUEST));
     assert_eq!(entry.binary_file, format!("{}.bin", key_of(REQUEST)));
@@ -417,7 +424,10 @@ fn a_symlink_in_the_cache_directory_is_not_followed() {
     drop(store(e, REQUEST, &PathBuf::from(w.binary(&content))).unwrap());
     std::fs::remove_file(&bin).unwrap();
     std::os::unix::fs::symlink(&outside_same_size, &bin).unwrap();
-    assert!(lookup(e, REQUEST).is_none(), "a symlinked binary was served");
+    assert!(
+        lookup(e, REQUEST).is_none(),
+        "a symlinked binary was served"
+    );
     free(e);
 
     // After a restart: the scan must not take it for an entry.
@@ -436,7 +446,10 @@ fn a_symlink_in_the_cache_directory_is_not_followed() {
         report.problems
     );
     let e = w.engine(NO_SERVER, serde_json::json!({}));
-    assert!(lookup(e, REQUEST).is_none(), "a symlinked binary was served");
+    assert!(
+        lookup(e, REQUEST).is_none(),
+        "a symlinked binary was served"
+    );
     free(e);
     assert_eq!(
         std::fs::read(&outside_same_size).unwrap(),
@@ -456,7 +469,10 @@ async fn a_redirect_to_another_origin_is_an_upstream_error_naming_the_location()
         location: location.clone(),
     })
     .await;
-    let e = w.engine(&fake.url(), serde_json::json!({"retry": {"max_attempts": 3}}));
+    let e = w.engine(
+        &fake.url(),
+        serde_json::json!({"retry": {"max_attempts": 3}}),
+    );
     let r = resolve_on_thread(e, None).await.unwrap();
     let text = unsafe { message(r.error.0) };
     assert_eq!(r.status, vxm_status::UpstreamUnavailable, "{text}");
@@ -490,7 +506,10 @@ fn duplicate_keys_and_tiny_intervals_are_refused_naming_the_key() {
     let text = unsafe { message(err) };
     unsafe { vxm_error_free(err) };
     assert_eq!(status, vxm_status::InvalidConfig, "{text}");
-    assert!(text.contains("build_timeout") && text.contains("twice"), "{text}");
+    assert!(
+        text.contains("build_timeout") && text.contains("twice"),
+        "{text}"
+    );
 
     let w = World::new();
     for key in ["cleanup_interval", "access_update_interval"] {

@@ -63,7 +63,14 @@ pub fn inspect(dir: &Path, policy: EvictionPolicy) -> io::Result<Inspection> {
     let valid = survey
         .found
         .into_iter()
-        .map(|f| Arc::new(Entry::new(f.key.clone(), layout::bin_path(dir, &f.key), f.meta, 0)))
+        .map(|f| {
+            Arc::new(Entry::new(
+                f.key.clone(),
+                layout::bin_path(dir, &f.key),
+                f.meta,
+                0,
+            ))
+        })
         .collect();
     let problems = survey
         .problems
@@ -118,7 +125,10 @@ pub fn check_content(dir: &Path, entry: &EntryInfo) -> Option<Problem> {
         Ok((f, _)) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
         Err(e) if layout::is_not_regular(&e) => {
-            return Some(problem("corrupt", "a symbolic link or not a regular file".into()))
+            return Some(problem(
+                "corrupt",
+                "a symbolic link or not a regular file".into(),
+            ))
         }
         Err(e) => return Some(problem("unreadable", e.to_string())),
     };

@@ -183,8 +183,9 @@ impl Cache {
         if let Some(entry) = indexed {
             match open_exact(&entry.bin_path, entry.size) {
                 Ok(Some(file)) => {
-                    let sha256 = ensure_hash(&entry, &file)
-                        .map_err(|e| Error::io(format!("cache: hash {}", entry.bin_path.display()), e))?;
+                    let sha256 = ensure_hash(&entry, &file).map_err(|e| {
+                        Error::io(format!("cache: hash {}", entry.bin_path.display()), e)
+                    })?;
                     access::record_hit(inner, &entry);
                     return Ok(Some(Artifact {
                         file: Arc::new(file),
@@ -270,6 +271,16 @@ impl Cache {
     /// anywhere), then applies the age, size and count limits now.
     pub fn cleanup(&self) -> Result<()> {
         self.inner.cleanup()
+    }
+
+    /// Waits until the entries found without a content hash (written by the seed plugin)
+    /// are hashed and their metadata rewritten; returns at once when there were none.
+    /// Hosts never need this (a hit hashes its entry itself); tests that look at the
+    /// directory right after open do.
+    pub fn wait_hashed(&self) {
+        if let Some(r) = self.rehash.lock().take() {
+            r.finish();
+        }
     }
 
     /// Writes pending access statistics.

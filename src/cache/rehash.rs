@@ -42,6 +42,13 @@ impl Rehash {
         }
     }
 
+    /// Waits until every pending entry is hashed and recorded.
+    pub(crate) fn finish(self) {
+        if self.thread.join().is_err() {
+            tracing::error!("the cache's hashing thread panicked");
+        }
+    }
+
     /// Stops after the entry being hashed now.
     pub(crate) fn stop(self) {
         self.stop.store(true, Ordering::Relaxed);
@@ -68,7 +75,9 @@ fn run(inner: &Inner, pending: &[Arc<Entry>], stop: &AtomicBool) {
         entry.access.dirty.store(true, Ordering::Release);
         match access::write_one(inner, entry) {
             Ok(_) => hashed += 1,
-            Err(e) => tracing::warn!(key = %entry.key, error = %e, "could not record a content hash"),
+            Err(e) => {
+                tracing::warn!(key = %entry.key, error = %e, "could not record a content hash")
+            }
         }
     }
     tracing::info!(

@@ -293,7 +293,10 @@ mod tests {
         let mut b = Backoff::new(&cfg(1000, 10_000, 1e300));
         b.next_delay();
         let d = b.next_delay();
-        assert!(d >= Duration::from_secs(5) && d <= Duration::from_secs(10), "{d:?}");
+        assert!(
+            d >= Duration::from_secs(5) && d <= Duration::from_secs(10),
+            "{d:?}"
+        );
     }
 
     #[test]
