@@ -163,3 +163,92 @@ pub(crate) fn commit(
     }
     Ok(file)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    /// The cost of ingesting a 64 MiB binary, each way it could be done; numbers only,
+    /// nothing asserted. `VXM_MEASURE_DIR` picks the filesystem (default: the system
+    /// temp dir). Run with:
+    /// `cargo test --release --lib cache::store::tests::ingest_cost -- --ignored --nocapture`
+    #[test]
+    #[ignore = "a measurement, not a test"]
+    fn ingest_cost_of_a_64_mib_binary() {
+        const SIZE: usize = 64 << 20;
+        let base = std::env::var_os("VXM_MEASURE_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir);
+        let dir = tempfile::tempdir_in(base).unwrap();
+        let src_path = dir.path().join("rr");
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let bytes: Vec<u8> = (0..SIZE)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
+        fs::write(&src_path, &bytes).unwrap();
+        let src = File::open(&src_path).unwrap();
+        let fresh = |name: &str| {
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(dir.path().join(name))
+                .unwrap()
+        };
+        let ms = |t: Instant| t.elapsed().as_secs_f64() * 1000.0;
+        let rounds = 5;
+        let (mut rhw, mut cfr, mut cfr_hash, mut hash_only) = (0.0, 0.0, 0.0, 0.0);
+        for round in 0..rounds {
+            let t = Instant::now();
+            let to = fresh(&format!("a{round}"));
+            copy_hashing(&src, &to).unwrap();
+            to.sync_all().unwrap();
+            rhw += ms(t);
+
+            let t = Instant::now();
+            let to = fresh(&format!("b{round}"));
+            let mut left = SIZE;
+            let mut off_in: i64 = 0;
+            while left > 0 {
+                // SAFETY: two open descriptors, an offset we own.
+                let n = unsafe {
+                    libc::copy_file_range(
+                        src.as_raw_fd(),
+                        &mut off_in,
+                        to.as_raw_fd(),
+                        std::ptr::null_mut(),
+                        left,
+                        0,
+                    )
+                };
+                assert!(n > 0, "{}", io::Error::last_os_error());
+                left -= n as usize;
+            }
+            let copied = ms(t);
+            content::hash_file(&to).unwrap();
+            to.sync_all().unwrap();
+            cfr_hash += ms(t);
+            cfr += copied;
+
+            let t = Instant::now();
+            content::hash_file(&src).unwrap();
+            hash_only += ms(t);
+        }
+        let n = f64::from(rounds);
+        println!(
+            "64 MiB, mean of {rounds}: read+hash+write+fsync {:.1} ms; copy_file_range {:.1} ms, \
+             then hash+fsync {:.1} ms total; sha256 alone {:.1} ms; reflink here: {}",
+            rhw / n,
+            cfr / n,
+            cfr_hash / n,
+            hash_only / n,
+            reflink(&src, &fresh("c")),
+        );
+    }
+}
