@@ -403,9 +403,8 @@ fn storing_a_fifo_is_refused_without_blocking() {
     free(e);
 }
 
-/// Finding 6: a `{key}.bin` symlink (with a `.json` whose size matches) is never served,
-/// neither after a restart nor while the entry is indexed, and the inspection used by
-/// `velox-cache` reports it the way recovery judges it.
+/// Finding 6: a `{key}.bin` symlink (with a `.json` whose size matches) is never served
+/// while the entry is indexed.
 #[test]
 fn a_symlink_in_the_cache_directory_is_not_followed() {
     let w = World::new();
@@ -429,28 +428,49 @@ fn a_symlink_in_the_cache_directory_is_not_followed() {
         "a symlinked binary was served"
     );
     free(e);
+}
 
-    // After a restart: the scan must not take it for an entry.
+/// Finding 6, after a restart: recovery and `velox-cache` (one classification) must not
+/// take a symlinked `{key}.bin` with a matching `.json` for an entry.
+#[test]
+fn a_symlink_found_in_the_cache_directory_at_open_is_not_an_entry() {
+    let w = World::new();
+    let content = b"cached bytes of a build!".to_vec();
+    let outside_same_size = root(&w).join("passwd");
+    std::fs::write(&outside_same_size, b"root:x:0:0:outside bytes").unwrap();
+    let key = key_of(REQUEST);
+    let bin = w.cache_dir.join(format!("{key}.bin"));
+    let e = w.engine(NO_SERVER, serde_json::json!({}));
+    drop(store(e, REQUEST, &PathBuf::from(w.binary(&content))).unwrap());
+    free(e);
+    std::fs::remove_file(&bin).unwrap();
+    std::os::unix::fs::symlink(&outside_same_size, &bin).unwrap();
+
+    // The scan must not take it for an entry.
     let report = velox_middleware::cache::inspect::inspect(
         &w.cache_dir,
         velox_middleware::config::EvictionPolicy::Lru,
     )
     .unwrap();
     assert!(report.entries.is_empty(), "{:?}", report.entries);
-    assert!(
-        report
-            .problems
-            .iter()
-            .any(|p| p.file == format!("{key}.bin") && p.detail.contains("symbolic link")),
-        "{:?}",
-        report.problems
-    );
+    let problem = report
+        .problems
+        .iter()
+        .find(|p| p.file == format!("{key}.bin"))
+        .unwrap_or_else(|| panic!("{:?}", report.problems));
+    assert_eq!(problem.kind, "corrupt");
+    // Recovery judges it as the report does: not an entry, swept, never served.
     let e = w.engine(NO_SERVER, serde_json::json!({}));
     assert!(
         lookup(e, REQUEST).is_none(),
         "a symlinked binary was served"
     );
     free(e);
+    assert!(problem.detail.contains("symbolic link"), "{problem:?}");
+    assert!(
+        std::fs::symlink_metadata(&bin).is_err(),
+        "the link was not swept"
+    );
     assert_eq!(
         std::fs::read(&outside_same_size).unwrap(),
         b"root:x:0:0:outside bytes"
