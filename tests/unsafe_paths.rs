@@ -149,10 +149,12 @@ fn names_swapped_during_the_checks_never_let_outside_bytes_through() {
         let (stop, swaps) = (stop.clone(), swaps.clone());
         let h = r.join("builds/h");
         std::thread::spawn(move || {
-            let mut round = 0usize;
+            let mut x = 0x2545_f491_4f6c_dd1du64;
             while !stop.load(Ordering::Relaxed) {
-                round = round.wrapping_mul(31).wrapping_add(7);
-                if exchange(&h, &variants[round % 4]) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                if exchange(&h, &variants[(x % 4) as usize]) {
                     swaps.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -169,6 +171,13 @@ fn names_swapped_during_the_checks_never_let_outside_bytes_through() {
     }
     let (mut taken, mut refused) = (0u64, 0u64);
     for _ in 0..iterations {
+        // Let the swapper move on between calls (bounded), so successive calls meet
+        // different states even when the scheduler runs one thread for long stretches.
+        let seen = swaps.load(Ordering::Relaxed);
+        let wait = std::time::Instant::now();
+        while swaps.load(Ordering::Relaxed) == seen && wait.elapsed().as_millis() < 2 {
+            std::thread::yield_now();
+        }
         match take(&raw, &t.allowed) {
             Ok(file) => {
                 taken += 1;
