@@ -37,7 +37,7 @@ fn store_64mib(c: &mut Criterion) {
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(5));
     for (name, ingest) in [
-        ("hardlink", Ingest::ReflinkOrCopy),
+        ("reflink_or_copy", Ingest::ReflinkOrCopy),
         ("copy", Ingest::CopyOnly),
     ] {
         let cache = open(
