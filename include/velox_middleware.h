@@ -134,8 +134,9 @@ const char *vxm_artifact_key(const vxm_artifact *a);
 /*
  The SHA-256 of the artifact's bytes: 64 lowercase hex characters, owned by `a` and
  valid until `vxm_artifact_free`. Computed when the binary was taken into the cache
- (from the very bytes the cache holds), or once for an entry the seed plugin wrote
- without one. Hosts derive their ETag from it: unlike the key, it changes when a
+ (from the very bytes the cache holds), once for an entry the seed plugin wrote
+ without one, or, for a build served without the cache, from the build output as it
+ was taken. Hosts derive their ETag from it: unlike the key, it changes when a
  rebuild (`force_rebuild`) gives the same key other bytes. Empty for NULL, and in the
  rare case that a build served without the cache could not be read back for hashing.
  Thread-safe; never blocks.
@@ -164,7 +165,9 @@ vxm_status vxm_request_key(const uint8_t *request_json,
 
 /*
  Looks the request up in the cache only (never builds). `NOT_FOUND` on a miss or when
- the cache is disabled, without an error object. A hit does no disk write. Thread-safe.
+ the cache is disabled, without an error object. A hit does no disk write. A hit on an
+ entry the seed plugin wrote, not yet hashed, reads the binary once to hash it (see
+ `vxm_artifact_sha256`). Thread-safe.
  */
 vxm_status vxm_cache_lookup(const vxm_engine *engine,
                             const uint8_t *request_json,

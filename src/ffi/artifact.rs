@@ -73,8 +73,9 @@ pub unsafe extern "C" fn vxm_artifact_key(a: *const vxm_artifact) -> *const c_ch
 
 /// The SHA-256 of the artifact's bytes: 64 lowercase hex characters, owned by `a` and
 /// valid until `vxm_artifact_free`. Computed when the binary was taken into the cache
-/// (from the very bytes the cache holds), or once for an entry the seed plugin wrote
-/// without one. Hosts derive their ETag from it: unlike the key, it changes when a
+/// (from the very bytes the cache holds), once for an entry the seed plugin wrote
+/// without one, or, for a build served without the cache, from the build output as it
+/// was taken. Hosts derive their ETag from it: unlike the key, it changes when a
 /// rebuild (`force_rebuild`) gives the same key other bytes. Empty for NULL, and in the
 /// rare case that a build served without the cache could not be read back for hashing.
 /// Thread-safe; never blocks.

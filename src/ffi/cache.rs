@@ -32,7 +32,9 @@ pub unsafe extern "C" fn vxm_request_key(
 }
 
 /// Looks the request up in the cache only (never builds). `NOT_FOUND` on a miss or when
-/// the cache is disabled, without an error object. A hit does no disk write. Thread-safe.
+/// the cache is disabled, without an error object. A hit does no disk write. A hit on an
+/// entry the seed plugin wrote, not yet hashed, reads the binary once to hash it (see
+/// `vxm_artifact_sha256`). Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn vxm_cache_lookup(
     engine: *const vxm_engine,
