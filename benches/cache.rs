@@ -36,7 +36,10 @@ fn store_64mib(c: &mut Criterion) {
     let mut group = c.benchmark_group("store_64MiB");
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(5));
-    for (name, ingest) in [("hardlink", Ingest::LinkOrCopy), ("copy", Ingest::CopyOnly)] {
+    for (name, ingest) in [
+        ("reflink_or_copy", Ingest::ReflinkOrCopy),
+        ("copy", Ingest::CopyOnly),
+    ] {
         let cache = open(
             &common::cache_config(&dir.path().join(format!("cache-{name}")), 0),
             ingest,
@@ -66,7 +69,7 @@ fn open_10k(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(8));
     group.bench_function("10000_entries", |b| {
         b.iter(|| {
-            let cache = open(&cfg, Ingest::LinkOrCopy);
+            let cache = open(&cfg, Ingest::ReflinkOrCopy);
             assert_eq!(cache.usage().entries, u64::from(ENTRIES));
             cache.close();
         })
@@ -82,7 +85,7 @@ fn store_evicting(c: &mut Criterion) {
     fs::write(&src, vec![0x5au8; 4096]).unwrap();
     let cache = open(
         &common::cache_config(&cache_dir, u64::from(ENTRIES)),
-        Ingest::LinkOrCopy,
+        Ingest::ReflinkOrCopy,
     );
     assert_eq!(cache.usage().entries, u64::from(ENTRIES));
 

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"strings"
@@ -31,7 +33,7 @@ func TestMissThenHitServeIdenticalBytes(t *testing.T) {
 	if !bytes.Equal(body, want) {
 		t.Fatalf("first download: %d bytes differ from the built file (%d bytes)", len(body), len(want))
 	}
-	checkFileHeaders(t, resp, req.key(), "rr-v2025.1.5-linux-amd64")
+	checkFileHeaders(t, resp, contentHash(body), "rr-v2025.1.5-linux-amd64")
 	if resp.Header.Get("X-Custom") != "kept" {
 		t.Fatalf("worker header not forwarded: %v", resp.Header)
 	}
@@ -55,12 +57,18 @@ func TestMissThenHitServeIdenticalBytes(t *testing.T) {
 	}
 }
 
-func checkFileHeaders(t *testing.T, resp *http.Response, key, name string) {
+// contentHash is what the ETag must be: the SHA-256 of the bytes served, not the key.
+func contentHash(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+func checkFileHeaders(t *testing.T, resp *http.Response, sha256Hex, name string) {
 	t.Helper()
 	want := map[string]string{
 		"Content-Type":        "application/octet-stream",
 		"Content-Disposition": `attachment; filename="` + name + `"`,
-		"Etag":                `"` + key + `"`,
+		"Etag":                `"` + sha256Hex + `"`,
 		"Accept-Ranges":       "bytes",
 	}
 	for k, v := range want {
@@ -79,7 +87,7 @@ func TestRangeHeadAndIfNoneMatchUseServeContentSemantics(t *testing.T) {
 	req := validRequest()
 	h := newHarness(t, buildWorker(req.json(), nil))
 	want := fakevelox.Content(req.key(), testFileSize)
-	etag := `"` + req.key() + `"`
+	etag := `"` + contentHash(want) + `"`
 
 	resp, body := h.get(http.Header{"Range": {"bytes=100-199"}})
 	if resp.StatusCode != http.StatusPartialContent || !bytes.Equal(body, want[100:200]) {

@@ -41,9 +41,12 @@ func (s Source) CacheHeader() string {
 // descriptor: the caller owns it and must Close it. Its bytes stay readable whatever
 // eviction does to the cache directory.
 type Artifact struct {
-	File   *os.File
-	Size   int64
-	Key    string
+	File *os.File
+	Size int64
+	Key  string
+	// SHA256 is the content hash (vxm_artifact_sha256), 64 lowercase hex: the ETag. The
+	// key names the request; after a forced rebuild the same key names other bytes.
+	SHA256 string
 	Source Source
 }
 
@@ -188,6 +191,7 @@ func newArtifact(a artifactHandle) (*Artifact, error) {
 		File:   os.NewFile(uintptr(nfd), artifactPath(a)),
 		Size:   int64(artifactSize(a)),
 		Key:    key,
+		SHA256: artifactSHA256(a),
 		Source: Source(artifactSource(a)),
 	}, nil
 }

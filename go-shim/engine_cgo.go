@@ -100,6 +100,7 @@ func artifactFd(a artifactHandle) int32 {
 func artifactPath(a artifactHandle) string   { return C.GoString(C.vxm_artifact_path(a)) }
 func artifactSize(a artifactHandle) uint64   { return uint64(C.vxm_artifact_size(a)) }
 func artifactKey(a artifactHandle) string    { return C.GoString(C.vxm_artifact_key(a)) }
+func artifactSHA256(a artifactHandle) string { return C.GoString(C.vxm_artifact_sha256(a)) }
 func artifactSource(a artifactHandle) uint32 { return uint32(C.vxm_artifact_source(a)) }
 
 func resolve(h engineHandle, request []byte, c cancelHandle) (artifactHandle, error) {

@@ -42,6 +42,7 @@ var (
 	vxmArtifactPath     func(a unsafe.Pointer) string
 	vxmArtifactSize     func(a unsafe.Pointer) uint64
 	vxmArtifactKey      func(a unsafe.Pointer) string
+	vxmArtifactSHA256   func(a unsafe.Pointer) string
 	vxmArtifactSource   func(a unsafe.Pointer) uint32
 	vxmArtifactFree     func(a unsafe.Pointer)
 	vxmStatsJSON        func(h unsafe.Pointer, out *unsafe.Pointer, outErr *unsafe.Pointer) uint32
@@ -72,6 +73,7 @@ var (
 		{&vxmArtifactPath, "vxm_artifact_path"},
 		{&vxmArtifactSize, "vxm_artifact_size"},
 		{&vxmArtifactKey, "vxm_artifact_key"},
+		{&vxmArtifactSHA256, "vxm_artifact_sha256"},
 		{&vxmArtifactSource, "vxm_artifact_source"},
 		{&vxmArtifactFree, "vxm_artifact_free"},
 		{&vxmStatsJSON, "vxm_stats_json"},
@@ -208,6 +210,7 @@ func artifactFd(a artifactHandle) int32      { return vxmArtifactFd(a) }
 func artifactPath(a artifactHandle) string   { return vxmArtifactPath(a) }
 func artifactSize(a artifactHandle) uint64   { return vxmArtifactSize(a) }
 func artifactKey(a artifactHandle) string    { return vxmArtifactKey(a) }
+func artifactSHA256(a artifactHandle) string { return vxmArtifactSHA256(a) }
 func artifactSource(a artifactHandle) uint32 { return vxmArtifactSource(a) }
 
 func resolve(h engineHandle, request []byte, c cancelHandle) (artifactHandle, error) {

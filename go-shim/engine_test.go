@@ -74,4 +74,8 @@ func TestArtifactFileIsOwnedByTheCaller(t *testing.T) {
 	if string(buf) != string(fakevelox.Content(req.key(), int(a.Size))) {
 		t.Fatal("artifact bytes differ from the build")
 	}
+	// vxm_artifact_sha256, in both backends: the hash of exactly these bytes.
+	if a.SHA256 != contentHash(buf) {
+		t.Fatalf("SHA256 = %q, want %q", a.SHA256, contentHash(buf))
+	}
 }

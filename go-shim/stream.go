@@ -26,9 +26,13 @@ func serveArtifact(w http.ResponseWriter, r *http.Request, a *Artifact, fileName
 	if h.Get("Content-Disposition") == "" {
 		h.Set("Content-Disposition", `attachment; filename="`+fileName+`"`)
 	}
-	h.Set("ETag", `"`+a.Key+`"`)
+	// The content hash, not the key: after force_rebuild one key names other bytes, and
+	// Range/If-Range must never stitch two builds together.
+	if a.SHA256 != "" {
+		h.Set("ETag", `"`+a.SHA256+`"`)
+	}
 	h.Set(HeaderCache, a.Source.CacheHeader())
-	// The key names the content, so there is no meaningful modification time.
+	// The hash names the content, so there is no meaningful modification time.
 	http.ServeContent(w, r, fileName, time.Time{}, a.File)
 }
 

@@ -26,7 +26,7 @@ func TestServeArtifactSendsTheWholeFileWithItsHeaders(t *testing.T) {
 		}
 		defer func() { _ = f.Close() }()
 		w.Header().Set("Content-Type", "application/json") // the worker's, must be replaced
-		serveArtifact(w, r, &Artifact{File: f, Size: int64(len(content)), Key: "k", Source: SourceJoined}, "rr-x")
+		serveArtifact(w, r, &Artifact{File: f, Size: int64(len(content)), Key: "k", SHA256: "c0ffee", Source: SourceJoined}, "rr-x")
 	}))
 	defer srv.Close()
 
@@ -40,7 +40,7 @@ func TestServeArtifactSendsTheWholeFileWithItsHeaders(t *testing.T) {
 		t.Fatalf("downloaded %d bytes (err %v), want %d identical", len(got), err, len(content))
 	}
 	if resp.Header.Get("Content-Type") != "application/octet-stream" || resp.Header.Get(HeaderCache) != "JOINED" ||
-		resp.Header.Get("Etag") != `"k"` || resp.ContentLength != int64(len(content)) {
+		resp.Header.Get("Etag") != `"c0ffee"` || resp.ContentLength != int64(len(content)) {
 		t.Fatalf("headers: %v", resp.Header)
 	}
 }

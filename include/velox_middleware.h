@@ -132,6 +132,18 @@ uint64_t vxm_artifact_size(const vxm_artifact *a);
 const char *vxm_artifact_key(const vxm_artifact *a);
 
 /*
+ The SHA-256 of the artifact's bytes: 64 lowercase hex characters, owned by `a` and
+ valid until `vxm_artifact_free`. Computed when the binary was taken into the cache
+ (from the very bytes the cache holds), once for an entry the seed plugin wrote
+ without one, or, for a build served without the cache, from the build output as it
+ was taken. Hosts derive their ETag from it: unlike the key, it changes when a
+ rebuild (`force_rebuild`) gives the same key other bytes. Empty for NULL, and in the
+ rare case that a build served without the cache could not be read back for hashing.
+ Thread-safe; never blocks.
+ */
+const char *vxm_artifact_sha256(const vxm_artifact *a);
+
+/*
  0 = cache hit, 1 = built now, 2 = joined a build in flight. `UINT32_MAX` for NULL.
  */
 uint32_t vxm_artifact_source(const vxm_artifact *a);
@@ -153,7 +165,9 @@ vxm_status vxm_request_key(const uint8_t *request_json,
 
 /*
  Looks the request up in the cache only (never builds). `NOT_FOUND` on a miss or when
- the cache is disabled, without an error object. A hit does no disk write. Thread-safe.
+ the cache is disabled, without an error object. A hit does no disk write. A hit on an
+ entry the seed plugin wrote, not yet hashed, reads the binary once to hash it (see
+ `vxm_artifact_sha256`). Thread-safe.
  */
 vxm_status vxm_cache_lookup(const vxm_engine *engine,
                             const uint8_t *request_json,
@@ -162,9 +176,14 @@ vxm_status vxm_cache_lookup(const vxm_engine *engine,
                             vxm_error **out_error);
 
 /*
- Stores the file at `binary_path` (NUL-terminated) under the request's key: hardlinked
- when on the same filesystem, copied otherwise; the source is left in place. Makes room
- first so that the limits hold. Blocks for the copy. Thread-safe.
+ Stores the file at `binary_path` (NUL-terminated) under the request's key. The cache
+ takes a copy of its own (a reflink where the filesystem supports it, never a hard
+ link), written 0644 (0755 if the source had an exec bit) without setuid, setgid or
+ sticky bits, and records its SHA-256 (see `vxm_artifact_sha256`); the source is left
+ in place and later changes to it do not reach the cache. `binary_path` is opened
+ without following a symbolic link and without blocking: a link, a FIFO or anything
+ else that is not a regular file is `UNSAFE_PATH`. Makes room first so that the
+ limits hold. Blocks for the copy. Thread-safe.
  */
 vxm_status vxm_cache_store(const vxm_engine *engine,
                            const uint8_t *request_json,

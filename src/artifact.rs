@@ -23,6 +23,9 @@ pub struct Artifact {
     pub path: PathBuf,
     pub size: u64,
     pub key: CacheKey,
+    /// SHA-256 of the bytes behind `file`, 64 lowercase hex: what the host's ETag is made
+    /// of (the key names the request, and `force_rebuild` gives one key other bytes).
+    pub sha256: String,
     pub source: Source,
 }
 

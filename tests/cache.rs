@@ -113,6 +113,7 @@ fn our_metadata_has_the_seed_fields_and_types() {
         "platform",
         "plugins",
         "rr_version",
+        "sha256",
         "version",
     ];
     expected.sort();
@@ -201,6 +202,8 @@ fn opening_a_dirty_directory_cleans_it_and_keeps_the_good_entries() {
     fs::write(d.join("README.txt"), b"operator notes").unwrap();
 
     let o = open(&config(d));
+    // The good entry was written by the seed: it gets its hash recorded in the background.
+    o.cache.wait_hashed();
     assert_eq!(
         listing(d),
         vec![
@@ -344,28 +347,32 @@ fn an_artifact_stays_readable_after_its_entry_is_evicted() {
 }
 
 #[test]
-fn stores_by_hardlink_on_the_same_filesystem() {
+fn stores_a_copy_of_its_own_never_a_hard_link() {
     let tmp = tempfile::tempdir().unwrap();
     let cache_dir = tmp.path().join("cache");
     let o = open(&config(&cache_dir));
     let req = request(1);
     let key = seed_key(&req);
     let src = binary(tmp.path(), "rr", 500, 4);
+    let expected = fs::read(&src).unwrap();
     let a = o.cache.store(&req, &key, &src, 1).unwrap();
     let cached = cache_dir.join(format!("{key}.bin"));
-    assert_eq!(
+    assert_ne!(
         fs::metadata(&cached).unwrap().ino(),
         fs::metadata(&src).unwrap().ino()
     );
-    assert_eq!(
-        a.file.metadata().unwrap().ino(),
-        fs::metadata(&src).unwrap().ino()
-    );
+    assert_eq!(fs::metadata(&src).unwrap().nlink(), 1);
     assert_eq!(a.source, Source::Built);
     assert_eq!(
         a.path,
         cache_dir.canonicalize().unwrap().join(format!("{key}.bin"))
     );
+    // Rewriting the build output in place (same size, other bytes) changes nothing.
+    fs::write(&src, vec![0xAAu8; 500]).unwrap();
+    assert_eq!(read_all(&a.file, a.size), expected);
+    let hit = o.cache.lookup(&key).unwrap().unwrap();
+    assert_eq!(read_all(&hit.file, hit.size), expected);
+    assert_eq!(hit.sha256, a.sha256);
     // The source stays where the build left it.
     assert!(src.exists());
 }
@@ -768,7 +775,7 @@ fn a_store_that_fails_midway_leaves_no_temp_file() {
 #[test]
 fn store_file_takes_the_open_inode_even_if_its_path_changed() {
     use std::io::{Seek, SeekFrom};
-    for ingest in [Ingest::LinkOrCopy, Ingest::CopyOnly] {
+    for ingest in [Ingest::ReflinkOrCopy, Ingest::CopyOnly] {
         let tmp = tempfile::tempdir().unwrap();
         let cache_dir = tmp.path().join("cache");
         let o = open_with(&config(&cache_dir), ingest);
@@ -789,11 +796,12 @@ fn store_file_takes_the_open_inode_even_if_its_path_changed() {
             expected
         );
         assert_eq!(file.stream_position().unwrap(), 10, "caller's offset moved");
-        let linked = fs::metadata(cache_dir.join(format!("{key}.bin")))
+        // Always a copy of our own, never the source's inode.
+        let shared = fs::metadata(cache_dir.join(format!("{key}.bin")))
             .unwrap()
             .ino()
             == file.metadata().unwrap().ino();
-        assert_eq!(linked, ingest == Ingest::LinkOrCopy);
+        assert!(!shared, "{ingest:?}");
     }
 }
 

@@ -205,7 +205,7 @@ fn open_cache(cfg: &CacheConfig, clock: &Arc<ManualClock>) -> (Cache, Arc<Stats>
         stats.clone(),
         CacheOptions {
             clock: clock.clone(),
-            ingest: Ingest::LinkOrCopy,
+            ingest: Ingest::ReflinkOrCopy,
         },
     )
     .expect("cache opens");

@@ -157,7 +157,7 @@ fn verify_finds_orphans_and_size_mismatches_and_fails() {
     entry(dir.path(), &key('a'), 10, 10, 10, 1);
     let clean = cli(dir.path(), &["verify"]);
     assert_eq!(clean.code, 0, "{}", clean.stdout);
-    assert!(clean.stdout.contains("no checksum"), "{}", clean.stdout);
+    assert!(clean.stdout.contains("--content"), "{}", clean.stdout);
 
     entry(dir.path(), &key('b'), 10, 10, 10, 1);
     fs::write(dir.path().join(format!("{}.bin", key('b'))), b"short").unwrap();
@@ -170,7 +170,7 @@ fn verify_finds_orphans_and_size_mismatches_and_fails() {
     let v = run.json();
     assert_eq!(v["ok"], false);
     assert_eq!(v["content_checked"], true);
-    assert_eq!(v["checksums_recorded"], false);
+    assert_eq!(v["checksums_recorded"], 0);
     let kinds: Vec<(&str, char)> = v["problems"]
         .as_array()
         .unwrap()
@@ -190,6 +190,37 @@ fn verify_finds_orphans_and_size_mismatches_and_fails() {
             ("orphan_binary", 'd')
         ]
     );
+}
+
+#[test]
+fn verify_content_checks_the_recorded_sha256() {
+    use sha2::{Digest, Sha256};
+    let dir = tempfile::tempdir().unwrap();
+    for k in [key('a'), key('b')] {
+        entry(dir.path(), &k, 10, 10, 10, 1);
+        let json = dir.path().join(format!("{k}.json"));
+        let mut meta: Value = serde_json::from_slice(&fs::read(&json).unwrap()).unwrap();
+        let hash: String = Sha256::digest([7u8; 10])
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        meta["sha256"] = hash.into();
+        fs::write(&json, serde_json::to_vec_pretty(&meta).unwrap()).unwrap();
+    }
+    let clean = cli(dir.path(), &["verify", "--content"]);
+    assert_eq!(clean.code, 0, "{}", clean.stdout);
+
+    // Same size, other bytes: only the hash can tell.
+    fs::write(dir.path().join(format!("{}.bin", key('b'))), [8u8; 10]).unwrap();
+    assert_eq!(cli(dir.path(), &["verify"]).code, 0);
+    let run = cli(dir.path(), &["verify", "--json", "--content"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let v = run.json();
+    assert_eq!(v["checksums_recorded"], 2);
+    let problems = v["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0]["kind"], "hash_mismatch");
+    assert_eq!(problems[0]["file"], format!("{}.bin", key('b')));
 }
 
 #[test]

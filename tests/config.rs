@@ -352,3 +352,100 @@ mod properties {
         }
     }
 }
+
+/// Every number has an upper bound, checked at parse time with an error naming the key
+/// (a multiplier of 1e300 used to pass and then panic on every retry).
+#[test]
+fn every_number_is_bounded_naming_the_key() {
+    let cases = [
+        (json!({"build_timeout": "169h"}), "build_timeout"),
+        (json!({"request_timeout": "2000000h"}), "request_timeout"),
+        (
+            json!({"retry": {"max_attempts": 101}}),
+            "retry.max_attempts",
+        ),
+        (
+            json!({"retry": {"max_attempts": u64::MAX}}),
+            "retry.max_attempts",
+        ),
+        (
+            json!({"retry": {"initial_delay": "2h", "max_delay": "3h"}}),
+            "retry.initial_delay",
+        ),
+        (json!({"retry": {"max_delay": "61m"}}), "retry.max_delay"),
+        (
+            json!({"retry": {"backoff_multiplier": 1e300}}),
+            "retry.backoff_multiplier",
+        ),
+        (
+            json!({"retry": {"backoff_multiplier": "101"}}),
+            "retry.backoff_multiplier",
+        ),
+        (
+            json!({"cache": {"max_size_gb": 1e300}}),
+            "cache.max_size_gb",
+        ),
+        (
+            json!({"cache": {"max_entries": 100_000_001u64}}),
+            "cache.max_entries",
+        ),
+        (
+            json!({"cache": {"max_age_days": 36_501}}),
+            "cache.max_age_days",
+        ),
+        (
+            json!({"cache": {"cleanup_interval": "1ns"}}),
+            "cache.cleanup_interval",
+        ),
+        (
+            json!({"cache": {"cleanup_interval": "169h"}}),
+            "cache.cleanup_interval",
+        ),
+        (
+            json!({"cache": {"access_update_interval": "999ms"}}),
+            "cache.access_update_interval",
+        ),
+        (json!({"local_builds": 1025}), "local_builds"),
+        (json!({"local_build_queue": 1_000_001}), "local_build_queue"),
+    ];
+    for (v, key) in cases {
+        assert_eq!(key_of_error(v.clone()), key, "{v}");
+    }
+    // The bounds themselves are accepted, and an explicit 0 still turns intervals off.
+    let c = cfg(json!({
+        "build_timeout": "168h",
+        "retry": {"max_attempts": 100, "max_delay": "1h", "backoff_multiplier": 100},
+        "cache": {"cleanup_interval": "1s", "access_update_interval": 0, "max_age_days": 36_500},
+    }))
+    .unwrap();
+    assert_eq!(c.cache.cleanup_interval, Duration::from_secs(1));
+    assert_eq!(c.cache.access_update_interval, Duration::ZERO);
+    assert_eq!(c.retry.backoff_multiplier, 100.0);
+}
+
+/// Duplicate keys are refused at any depth, as in build requests.
+#[test]
+fn duplicate_keys_are_refused_naming_the_key() {
+    for (raw, key) in [
+        (
+            r#"{"build_timeout":"1s","build_timeout":"999h"}"#,
+            "build_timeout",
+        ),
+        (
+            r#"{"cache":{"enabled":true,"enabled":false}}"#,
+            "cache.enabled",
+        ),
+        (
+            r#"{"retry":{"max_attempts":1},"retry":{"max_attempts":3}}"#,
+            "retry",
+        ),
+    ] {
+        match Config::from_json(raw.as_bytes()) {
+            Err(Error::InvalidConfig { key: k, reason }) => {
+                assert_eq!(k, key, "{raw}");
+                assert!(reason.contains("twice"), "{reason}");
+            }
+            other => panic!("{raw} should be refused, got {other:?}"),
+        }
+    }
+}

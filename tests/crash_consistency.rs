@@ -89,7 +89,7 @@ fn crash_child_stores_until_killed() {
     let ingest = if copy_only {
         Ingest::CopyOnly
     } else {
-        Ingest::LinkOrCopy
+        Ingest::ReflinkOrCopy
     };
     let cache = Cache::open_with(
         &crash_config(&cache_dir),

@@ -53,7 +53,7 @@ pub(crate) fn flush(inner: &Inner) -> io::Result<()> {
 }
 
 /// `Ok(false)` when there was nothing to write or the entry has left the cache.
-fn write_one(inner: &Inner, entry: &Arc<Entry>) -> io::Result<bool> {
+pub(crate) fn write_one(inner: &Inner, entry: &Arc<Entry>) -> io::Result<bool> {
     // A sweep in another process must not take our temp file for a crash's leftover.
     let _dir = DirLock::shared(&inner.dir)?;
     // Serialised with commits and deletions in this process, so that an evicted or

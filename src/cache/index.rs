@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use super::meta::Metadata;
 use crate::request::CacheKey;
@@ -20,9 +20,13 @@ pub(crate) struct Entry {
     /// Position in this process's order of events (0 = found on disk); breaks ties
     /// between entries created within the same second.
     pub created_tick: u64,
-    /// The metadata as committed; its access fields are superseded by `access`.
+    /// The metadata as committed; its access fields are superseded by `access` and its
+    /// `sha256` by the field below.
     pub meta: Metadata,
     pub access: Access,
+    /// The content hash: from the metadata, or computed once for an entry the seed
+    /// wrote without one (then written back with the next metadata write).
+    pub sha256: OnceLock<String>,
 }
 
 #[derive(Debug)]
@@ -37,7 +41,12 @@ pub(crate) struct Access {
 
 impl Entry {
     pub(crate) fn new(key: CacheKey, bin_path: PathBuf, meta: Metadata, tick: u64) -> Entry {
+        let sha256 = OnceLock::new();
+        if let Some(h) = &meta.sha256 {
+            let _ = sha256.set(h.clone());
+        }
         Entry {
+            sha256,
             key,
             bin_path,
             size: meta.file_size,
@@ -65,6 +74,7 @@ impl Entry {
         let mut meta = self.meta.clone();
         meta.last_accessed = self.access.last_accessed.load(Ordering::Relaxed);
         meta.access_count = self.access.count.load(Ordering::Relaxed);
+        meta.sha256 = self.sha256.get().cloned();
         meta
     }
 }

@@ -2,18 +2,14 @@
 //! the order a policy would evict it, and what is wrong with it. Nothing here writes or
 //! takes a lock, so it is safe next to a running RoadRunner using the same directory.
 
-use std::collections::BTreeMap;
-use std::fs::{self, File};
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::evict;
 use super::index::Entry;
-use super::layout::{self, FileKind};
-use super::meta::Metadata;
+use super::{content, evict, layout, survey};
 use crate::config::EvictionPolicy;
 use crate::request::CacheKey;
 
@@ -30,6 +26,8 @@ pub struct EntryInfo {
     pub last_accessed: i64,
     pub access_count: u64,
     pub build_duration_ms: i64,
+    /// Absent for an entry the seed wrote that no running cache has hashed yet.
+    pub sha256: Option<String>,
 }
 
 /// Something in the directory that is not a committed entry.
@@ -37,7 +35,7 @@ pub struct EntryInfo {
 pub struct Problem {
     pub file: String,
     /// `temp_file`, `orphan_binary`, `orphan_metadata`, `corrupt`, `size_mismatch`,
-    /// `unreadable`.
+    /// `unreadable`, `hash_mismatch` (content checks only).
     pub kind: &'static str,
     pub detail: String,
 }
@@ -58,89 +56,31 @@ impl Inspection {
 }
 
 /// Lists `dir` without changing it. Temp files of a commit in progress (another process)
-/// show up as `temp_file`: they are only leftovers if no RoadRunner is running.
+/// show up as `temp_file`: they are only leftovers if no RoadRunner is running. What is
+/// an entry and what is a problem is decided by `survey`, exactly as recovery decides.
 pub fn inspect(dir: &Path, policy: EvictionPolicy) -> io::Result<Inspection> {
-    let mut bins: BTreeMap<CacheKey, u64> = BTreeMap::new();
-    let mut jsons: Vec<CacheKey> = Vec::new();
-    let mut problems = Vec::new();
-    for dirent in fs::read_dir(dir)? {
-        let dirent = dirent?;
-        let name = dirent.file_name();
-        let Some(name) = name.to_str() else { continue };
-        match layout::classify(name) {
-            FileKind::Temp => problems.push(Problem {
-                file: name.to_owned(),
-                kind: "temp_file",
-                detail: "an unfinished write (a commit in progress, or a crash's leftover)".into(),
-            }),
-            FileKind::Binary(key) => match fs::symlink_metadata(dirent.path()) {
-                Ok(m) if m.is_file() => {
-                    bins.insert(key, m.len());
-                }
-                Ok(_) => problems.push(Problem {
-                    file: name.to_owned(),
-                    kind: "corrupt",
-                    detail: "not a regular file".into(),
-                }),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => problems.push(Problem {
-                    file: name.to_owned(),
-                    kind: "unreadable",
-                    detail: e.to_string(),
-                }),
-            },
-            FileKind::Metadata(key) => jsons.push(key),
-            FileKind::Other => {}
-        }
-    }
-
-    let mut valid = Vec::new();
-    for key in jsons {
-        let json_name = format!("{key}.json");
-        let meta = match Metadata::load(dir, &key) {
-            Ok(meta) => meta,
-            Err(e) if e.is_not_found() => continue, // removed while we listed
-            Err(e) => {
-                problems.push(Problem {
-                    file: json_name,
-                    kind: "corrupt",
-                    detail: e.to_string(),
-                });
-                bins.remove(&key);
-                continue;
-            }
-        };
-        match bins.remove(&key) {
-            None => problems.push(Problem {
-                file: json_name,
-                kind: "orphan_metadata",
-                detail: "its binary is missing".into(),
-            }),
-            Some(size) if size != meta.file_size => problems.push(Problem {
-                file: layout::bin_name(&key),
-                kind: "size_mismatch",
-                detail: format!(
-                    "metadata records {} bytes, the binary has {size}",
-                    meta.file_size
-                ),
-            }),
-            Some(_) => valid.push(Arc::new(Entry::new(
-                key.clone(),
-                layout::bin_path(dir, &key),
-                meta,
+    let survey = survey::survey(dir)?;
+    let valid = survey
+        .found
+        .into_iter()
+        .map(|f| {
+            Arc::new(Entry::new(
+                f.key.clone(),
+                layout::bin_path(dir, &f.key),
+                f.meta,
                 0,
-            ))),
-        }
-    }
-    for key in bins.into_keys() {
-        problems.push(Problem {
-            file: layout::bin_name(&key),
-            kind: "orphan_binary",
-            detail: "no metadata".into(),
-        });
-    }
-    problems.sort_by(|a, b| a.file.cmp(&b.file));
-
+            ))
+        })
+        .collect();
+    let problems = survey
+        .problems
+        .into_iter()
+        .map(|p| Problem {
+            file: p.file,
+            kind: p.kind.as_str(),
+            detail: p.detail,
+        })
+        .collect();
     let entries = evict::eviction_order(policy, valid)
         .iter()
         .map(|e| info(e))
@@ -165,13 +105,14 @@ fn info(e: &Entry) -> EntryInfo {
         last_accessed: m.last_accessed,
         access_count: m.access_count,
         build_duration_ms: m.build_duration_ms,
+        sha256: m.sha256.clone(),
     }
 }
 
-/// Reads a binary to its end and compares what it holds with the recorded size; the
-/// seed's metadata records no checksum, so this is all a content check can prove (that
-/// every byte is readable and none is missing). `Ok(None)` = fine; the entry may have
-/// been evicted meanwhile (`NotFound` is not a problem then).
+/// Reads a binary to its end, without following a link, and compares what it holds
+/// with the recorded size and, when the metadata records one, the SHA-256. An entry the
+/// seed wrote has no hash yet: then only the size can be proved. `Ok(None)` = fine; the
+/// entry may have been evicted meanwhile (`NotFound` is not a problem then).
 pub fn check_content(dir: &Path, entry: &EntryInfo) -> Option<Problem> {
     let key = CacheKey::parse(&entry.key)?;
     let path = layout::bin_path(dir, &key);
@@ -180,25 +121,32 @@ pub fn check_content(dir: &Path, entry: &EntryInfo) -> Option<Problem> {
         kind,
         detail,
     };
-    let mut file = match File::open(&path) {
-        Ok(f) => f,
+    let file = match layout::open_regular(&path) {
+        Ok((f, _)) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
+        Err(e) if layout::is_not_regular(&e) => {
+            return Some(problem(
+                "corrupt",
+                "a symbolic link or not a regular file".into(),
+            ))
+        }
         Err(e) => return Some(problem("unreadable", e.to_string())),
     };
-    let mut buf = vec![0u8; 1 << 20];
-    let mut read = 0u64;
-    loop {
-        match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => read += n as u64,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Some(problem("unreadable", format!("after {read} bytes: {e}"))),
-        }
-    }
-    (read != entry.size).then(|| {
-        problem(
+    let (sha256, read) = match content::hash_file(&file) {
+        Ok(done) => done,
+        Err(e) => return Some(problem("unreadable", e.to_string())),
+    };
+    if read != entry.size {
+        return Some(problem(
             "size_mismatch",
             format!("metadata records {} bytes, reading gave {read}", entry.size),
-        )
-    })
+        ));
+    }
+    match &entry.sha256 {
+        Some(recorded) if *recorded != sha256 => Some(problem(
+            "hash_mismatch",
+            format!("metadata records sha256 {recorded}, the binary hashes to {sha256}"),
+        )),
+        _ => None,
+    }
 }

@@ -74,6 +74,32 @@ pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Opens a file for reading the way every cache file is opened: a symbolic link is not
+/// followed (`ELOOP`), a FIFO does not block the open, and anything that is not a
+/// regular file is refused. The checks are made on the open descriptor, so a name
+/// swapped meanwhile cannot slip through.
+pub(crate) fn open_regular(path: &Path) -> io::Result<(File, std::fs::Metadata)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    Ok((file, meta))
+}
+
+/// Whether an open error means "this name is a link or not a regular file" (as opposed
+/// to missing or unreadable).
+pub(crate) fn is_not_regular(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(libc::ELOOP) || e.kind() == io::ErrorKind::InvalidInput
+}
+
 /// Removes a file; `Ok(false)` when it was already gone.
 pub(crate) fn remove_if_exists(path: &Path) -> io::Result<bool> {
     match std::fs::remove_file(path) {

@@ -2,18 +2,20 @@
 //! `json.MarshalIndent` with two spaces) and written so that it reads ours.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::Path;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use super::content::is_sha256_hex;
 use super::layout::{self, JSON_EXT};
 use crate::request::{BuildRequest, CacheKey, Platform, Plugin};
 
 pub(crate) const METADATA_VERSION: &str = "1.0";
 
-/// Field names, order and types are the seed's `CacheEntry`; fields a newer writer adds
-/// are kept in `extra` so that rewriting access statistics never drops them.
+/// Field names, order and types are the seed's `CacheEntry`, plus `sha256` last (the
+/// seed's reader ignores fields it does not know); fields a newer writer adds are kept
+/// in `extra` so that rewriting access statistics never drops them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Metadata {
     pub version: String,
@@ -31,6 +33,10 @@ pub struct Metadata {
     pub access_count: u64,
     #[serde(default)]
     pub build_duration_ms: i64,
+    /// SHA-256 of the binary, 64 lowercase hex. Absent in entries the seed wrote until
+    /// the cache has hashed them once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
@@ -50,6 +56,8 @@ pub(crate) enum MetaError {
     HashMismatch { found: String },
     #[error("binary_file {found:?} is not {expected:?}")]
     BinaryFileMismatch { found: String, expected: String },
+    #[error("sha256 {found:?} is not 64 lowercase hex characters")]
+    BadSha256 { found: String },
 }
 
 impl MetaError {
@@ -65,6 +73,7 @@ impl Metadata {
         size: u64,
         now: i64,
         build_ms: u64,
+        sha256: String,
     ) -> Metadata {
         Metadata {
             version: METADATA_VERSION.to_owned(),
@@ -79,14 +88,19 @@ impl Metadata {
             // The seed counts the build itself as the first access.
             access_count: 1,
             build_duration_ms: i64::try_from(build_ms).unwrap_or(i64::MAX),
+            sha256: Some(sha256),
             extra: serde_json::Map::new(),
         }
     }
 
     /// Reads `{key}.json` and checks that it describes `key` (never a path elsewhere:
     /// `binary_file` must be `{key}.bin`).
+    /// A symbolic link in its place is an error, never followed.
     pub(crate) fn load(dir: &Path, key: &CacheKey) -> Result<Metadata, MetaError> {
-        let bytes = fs::read(layout::json_path(dir, key)).map_err(MetaError::Read)?;
+        let (mut file, _) =
+            layout::open_regular(&layout::json_path(dir, key)).map_err(MetaError::Read)?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(MetaError::Read)?;
         Metadata::parse(&bytes, key)
     }
 
@@ -100,6 +114,11 @@ impl Metadata {
             return Err(MetaError::BinaryFileMismatch {
                 found: meta.binary_file,
                 expected,
+            });
+        }
+        if let Some(found) = meta.sha256.as_ref().filter(|h| !is_sha256_hex(h)) {
+            return Err(MetaError::BadSha256 {
+                found: found.clone(),
             });
         }
         Ok(meta)
@@ -157,6 +176,7 @@ mod tests {
             last_accessed: 11,
             access_count: 2,
             build_duration_ms: 1500,
+            sha256: None,
             extra: Default::default(),
         };
         let k = key();

@@ -24,6 +24,7 @@ use crate::stats::Stats;
 mod access;
 mod background;
 mod clock;
+pub mod content;
 mod dirlock;
 mod evict;
 mod index;
@@ -31,7 +32,9 @@ pub mod inspect;
 mod layout;
 mod meta;
 mod recover;
+mod rehash;
 mod store;
+mod survey;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use meta::Metadata;
@@ -45,6 +48,7 @@ use index::{Entry, Index};
 pub struct Cache {
     inner: Arc<Inner>,
     background: Mutex<Option<Background>>,
+    rehash: Mutex<Option<rehash::Rehash>>,
 }
 
 /// What can be swapped for tests (or unusual filesystems).
@@ -157,9 +161,11 @@ impl Cache {
         inner.apply_limits();
 
         let background = Background::start(inner.clone());
+        let rehash = rehash::Rehash::start(inner.clone());
         Ok(Cache {
             inner,
             background: Mutex::new(background),
+            rehash: Mutex::new(rehash),
         })
     }
 
@@ -177,12 +183,16 @@ impl Cache {
         if let Some(entry) = indexed {
             match open_exact(&entry.bin_path, entry.size) {
                 Ok(Some(file)) => {
+                    let sha256 = ensure_hash(&entry, &file).map_err(|e| {
+                        Error::io(format!("cache: hash {}", entry.bin_path.display()), e)
+                    })?;
                     access::record_hit(inner, &entry);
                     return Ok(Some(Artifact {
                         file: Arc::new(file),
                         path: entry.bin_path.clone(),
                         size: entry.size,
                         key: key.clone(),
+                        sha256,
                         source: Source::CacheHit,
                     }));
                 }
@@ -201,10 +211,12 @@ impl Cache {
         inner.lookup_on_disk(key)
     }
 
-    /// Takes the file at `src` into the cache (hardlink, else copy) and returns it open,
-    /// with `Source::Built`. Room is made first, so the limits always hold. A binary
-    /// larger than `max_size` is not stored: the artifact is the source file itself.
-    /// On error nothing of the entry is left and the source is untouched.
+    /// Takes the file at `src` into the cache (a copy of its own, hashed) and returns it
+    /// open, with `Source::Built`. Room is made first, so the limits always hold. A
+    /// binary larger than `max_size` is not stored: the artifact is the source file
+    /// itself. `src` is opened without following a symbolic link and without blocking on
+    /// a FIFO; anything but a regular file is `UnsafePath`. On error nothing of the
+    /// entry is left and the source is untouched.
     pub fn store(
         &self,
         req: &BuildRequest,
@@ -212,15 +224,22 @@ impl Cache {
         src: &Path,
         build_duration_ms: u64,
     ) -> Result<Artifact> {
-        let file =
-            File::open(src).map_err(|e| Error::io(format!("cache: open {}", src.display()), e))?;
+        let (file, _) = layout::open_regular(src).map_err(|e| {
+            if layout::is_not_regular(&e) {
+                Error::UnsafePath {
+                    path: src.to_path_buf(),
+                    reason: "a symbolic link or not a regular file".into(),
+                }
+            } else {
+                Error::io(format!("cache: open {}", src.display()), e)
+            }
+        })?;
         self.inner.store(req, key, &file, src, build_duration_ms)
     }
 
     /// [`Cache::store`] of a file already open (and checked) by the caller: the entry is
-    /// made of exactly this inode, whatever happens to `src_path` meanwhile. The link
-    /// goes through `/proc/self/fd`; the copy reads through a description of its own, so
-    /// `src`'s offset is not moved. `src_path` is only reported (and is the artifact's
+    /// made of a copy of exactly this inode, whatever happens to `src_path` meanwhile.
+    /// The copy reads with positional reads, so `src`'s offset is not moved. `src_path` is only reported (and is the artifact's
     /// path when the binary is not cached).
     pub fn store_file(
         &self,
@@ -254,6 +273,16 @@ impl Cache {
         self.inner.cleanup()
     }
 
+    /// Waits until the entries found without a content hash (written by the seed plugin)
+    /// are hashed and their metadata rewritten; returns at once when there were none.
+    /// Hosts never need this (a hit hashes its entry itself); tests that look at the
+    /// directory right after open do.
+    pub fn wait_hashed(&self) {
+        if let Some(r) = self.rehash.lock().take() {
+            r.finish();
+        }
+    }
+
     /// Writes pending access statistics.
     pub fn flush(&self) -> Result<()> {
         access::flush(&self.inner).map_err(|e| Error::io("cache: flush access statistics", e))
@@ -269,6 +298,9 @@ impl Cache {
 
     /// Stops background work and flushes; later calls still work but nothing runs behind.
     pub fn close(&self) {
+        if let Some(r) = self.rehash.lock().take() {
+            r.stop();
+        }
         if let Some(bg) = self.background.lock().take() {
             bg.stop();
         }
@@ -305,14 +337,19 @@ impl Inner {
             Ok(None) => return Ok(None),
             Err(e) => return Err(Error::io(format!("cache: open {}", bin.display()), e)),
         };
+        let fresh = Arc::new(Entry::new(key.clone(), bin.clone(), meta, self.tick()));
+        // Hashed before it is indexed, so an indexed entry's hash is always of its bytes.
+        let sha256 = ensure_hash(&fresh, &file)
+            .map_err(|e| Error::io(format!("cache: hash {}", bin.display()), e))?;
         let entry = {
             let mut index = self.index.write();
             match index.get(key) {
+                // Indexed meanwhile: its statistics count the hit; the artifact keeps
+                // the hash of the file it serves.
                 Some(current) => current,
                 None => {
-                    let entry = Arc::new(Entry::new(key.clone(), bin.clone(), meta, self.tick()));
-                    index.insert(entry.clone());
-                    entry
+                    index.insert(fresh.clone());
+                    fresh
                 }
             }
         };
@@ -323,6 +360,7 @@ impl Inner {
             path: bin,
             size,
             key: key.clone(),
+            sha256,
             source: Source::CacheHit,
         }))
     }
@@ -369,13 +407,14 @@ impl Inner {
         }
 
         match self.ingest_and_commit(req, key, src, size, build_ms, reservation) {
-            Ok((file, linked)) => {
-                tracing::info!(key = %key, size, linked, build_duration_ms = build_ms, "binary cached");
+            Ok((file, sha256, reflinked)) => {
+                tracing::info!(key = %key, size, reflinked, sha256 = %sha256, build_duration_ms = build_ms, "binary cached");
                 Ok(Artifact {
                     file: Arc::new(file),
                     path: layout::bin_path(&self.dir, key),
                     size,
                     key: key.clone(),
+                    sha256,
                     source: Source::Built,
                 })
             }
@@ -445,7 +484,7 @@ impl Inner {
         size: u64,
         build_ms: u64,
         reservation: Reservation<'_>,
-    ) -> io::Result<(File, bool)> {
+    ) -> io::Result<(File, String, bool)> {
         let _dir = DirLock::shared(&self.dir)?;
         let ingested = store::ingest(&self.dir, src, self.ingest)?;
         if ingested.size != size {
@@ -454,8 +493,9 @@ impl Inner {
                 ingested.size
             )));
         }
-        let linked = ingested.linked;
-        let meta = meta::Metadata::new(req, key, size, self.clock.now(), build_ms);
+        let reflinked = ingested.reflinked;
+        let sha256 = ingested.sha256.clone();
+        let meta = meta::Metadata::new(req, key, size, self.clock.now(), build_ms, sha256.clone());
         let _meta = self.meta_lock.lock();
         let file = store::commit(&self.dir, ingested, &meta, key)?;
         let entry = Arc::new(Entry::new(
@@ -465,7 +505,7 @@ impl Inner {
             self.tick(),
         ));
         reservation.fulfil(entry);
-        Ok((file, linked))
+        Ok((file, sha256, reflinked))
     }
 
     fn cleanup(&self) -> Result<()> {
@@ -564,26 +604,45 @@ impl Drop for Reservation<'_> {
     }
 }
 
-/// Opens `path` if it still holds `size` bytes; `Ok(None)` when it vanished or changed.
+/// Opens `path` if it is still a regular file of `size` bytes; `Ok(None)` when it
+/// vanished, changed, or was replaced by a symbolic link or something else.
 fn open_exact(path: &Path, size: u64) -> io::Result<Option<File>> {
-    let file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    Ok((file.metadata()?.len() == size).then_some(file))
+    match layout::open_regular(path) {
+        Ok((file, meta)) => Ok((meta.len() == size).then_some(file)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) if layout::is_not_regular(&e) => {
+            tracing::warn!(file = %path.display(), "cached binary is not a regular file: not served");
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
 }
 
-/// The source file itself, when it cannot or should not be cached.
+/// The entry's content hash; an entry the seed wrote without one is hashed now, from
+/// the descriptor about to be served, and the hash is written with the next metadata
+/// write (the access statistics of this very hit).
+fn ensure_hash(entry: &Entry, file: &File) -> io::Result<String> {
+    if let Some(h) = entry.sha256.get() {
+        return Ok(h.clone());
+    }
+    let (h, _) = content::hash_file(file)?;
+    Ok(entry.sha256.get_or_init(|| h).clone())
+}
+
+/// The source file itself, when it cannot or should not be cached; hashed so that the
+/// host still gets an ETag that names the bytes.
 fn uncached(src: &File, src_path: &Path, key: &CacheKey, size: u64) -> Result<Artifact> {
     let file = src
         .try_clone()
         .map_err(|e| Error::io(format!("dup {}", src_path.display()), e))?;
+    let (sha256, _) = content::hash_file(&file)
+        .map_err(|e| Error::io(format!("hash {}", src_path.display()), e))?;
     Ok(Artifact {
         file: Arc::new(file),
         path: src_path.to_path_buf(),
         size,
         key: key.clone(),
+        sha256,
         source: Source::Built,
     })
 }

@@ -1,13 +1,13 @@
 //! Reading a directory as it is found: at open (possibly dirty after a crash, or written
 //! by the seed plugin) and at each cleanup (other processes may share the directory).
+//! What counts as an entry is decided by `survey`, the same function `velox-cache` uses.
 
-use std::collections::HashMap;
-use std::fs;
 use std::io;
 use std::path::Path;
 
-use super::layout::{self, FileKind};
+use super::layout;
 use super::meta::Metadata;
+use super::survey::{self, Kind};
 use crate::request::CacheKey;
 
 /// What a scan found and did.
@@ -24,71 +24,25 @@ pub(crate) struct Scan {
 
 /// Lists `dir`, keeps the valid entries and, when `sweep` is set, deletes temp files,
 /// orphan `.bin`/`.json` files and entries whose metadata is corrupt or disagrees with
-/// the binary (hash vs file name, `file_size` vs the binary's size). Files it does not
-/// recognise are left alone.
+/// the binary (hash vs file name, `file_size` vs the binary's size, a binary that is a
+/// symbolic link or not a regular file). Files it does not recognise are left alone.
 pub(crate) fn scan(dir: &Path, sweep: bool) -> io::Result<Scan> {
+    let survey = survey::survey(dir)?;
     let mut scan = Scan {
         swept: sweep,
+        valid: survey.found.into_iter().map(|f| (f.key, f.meta)).collect(),
         ..Scan::default()
     };
-    let mut bins: HashMap<CacheKey, Option<u64>> = HashMap::new();
-    let mut jsons: Vec<CacheKey> = Vec::new();
-
-    for dirent in fs::read_dir(dir)? {
-        let dirent = dirent?;
-        let name = dirent.file_name();
-        let Some(name) = name.to_str() else { continue };
-        match layout::classify(name) {
-            FileKind::Temp => {
-                scan.temp_files += 1;
-                discard(sweep, &dirent.path(), "unfinished write (temp file)");
-            }
-            FileKind::Binary(key) => {
-                let size = fs::metadata(dirent.path())
-                    .ok()
-                    .filter(|m| m.is_file())
-                    .map(|m| m.len());
-                bins.insert(key, size);
-            }
-            FileKind::Metadata(key) => jsons.push(key),
-            FileKind::Other => {}
+    for problem in survey.problems {
+        match problem.kind {
+            Kind::TempFile => scan.temp_files += 1,
+            Kind::OrphanBinary | Kind::OrphanMetadata => scan.orphans += 1,
+            Kind::Corrupt | Kind::SizeMismatch | Kind::Unreadable => scan.corrupt += 1,
         }
-    }
-
-    for key in jsons {
-        let bin = bins.remove(&key);
-        let problem = match (Metadata::load(dir, &key), bin) {
-            (Err(e), _) if e.is_not_found() => continue,
-            (Err(e), _) => e.to_string(),
-            (Ok(_), None) => "binary missing (orphan metadata)".to_owned(),
-            (Ok(_), Some(None)) => "binary is not a regular file".to_owned(),
-            (Ok(meta), Some(Some(size))) if size != meta.file_size => format!(
-                "file_size {} but the binary has {size} bytes",
-                meta.file_size
-            ),
-            (Ok(meta), Some(Some(_))) => {
-                scan.valid.push((key, meta));
-                continue;
-            }
-        };
-        if bin.is_none() {
-            scan.orphans += 1;
-        } else {
-            scan.corrupt += 1;
+        let reason = format!("{}: {}", problem.kind.as_str(), problem.detail);
+        for path in &problem.remove {
+            discard(sweep, path, &reason);
         }
-        discard(sweep, &layout::json_path(dir, &key), &problem);
-        if bin.is_some() {
-            discard(sweep, &layout::bin_path(dir, &key), &problem);
-        }
-    }
-
-    for key in bins.into_keys() {
-        scan.orphans += 1;
-        discard(
-            sweep,
-            &layout::bin_path(dir, &key),
-            "binary without metadata (orphan)",
-        );
     }
     Ok(scan)
 }

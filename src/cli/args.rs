@@ -9,7 +9,7 @@ usage: velox-cache [options] <command>
 commands:
   stats            entries, bytes and problems against the configured limits
   ls               entries in eviction order (first = what would go next)
-  verify           check sizes and look for orphans; --content also reads every binary
+  verify           check sizes and look for orphans; --content also hashes every binary
   prune            apply the age, size and count limits now
   rm KEY           remove one entry
 

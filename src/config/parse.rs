@@ -12,9 +12,32 @@ use crate::local::{LocalBuildConfig, SourceMode};
 const BYTES_PER_GB: f64 = 1024.0 * 1024.0 * 1024.0;
 const LOG_LEVELS: &[&str] = &["error", "warn", "info", "debug", "trace", "off"];
 
+// Upper bounds of the numeric keys. Every number is bounded so that no accepted config
+// can overflow the arithmetic done with it later (a backoff multiplier of 1e300 did).
+const MAX_TIMEOUT: Duration = Duration::from_secs(7 * 86_400);
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(3_600);
+const MAX_ATTEMPTS: u64 = 100;
+const MAX_BACKOFF_MULTIPLIER: f64 = 100.0;
+const MAX_SIZE_GB: f64 = 1024.0 * 1024.0;
+const MAX_ENTRIES: u64 = 100_000_000;
+const MAX_AGE_DAYS: u64 = 36_500;
+/// Periodic work more often than this is a mistake (`"1ns"` kept a core busy).
+const MIN_INTERVAL: Duration = Duration::from_secs(1);
+const MAX_INTERVAL: Duration = Duration::from_secs(7 * 86_400);
+const MAX_LOCAL_BUILDS: u64 = 1_024;
+const MAX_LOCAL_QUEUE: u64 = 1_000_000;
+
 pub(super) fn parse(json: &[u8]) -> Result<Config> {
-    let doc: Value = serde_json::from_slice(json)
-        .map_err(|e| Error::config("velox", format!("not valid JSON: {e}")))?;
+    // Duplicate keys are refused, as in build requests: with "last one wins" a reviewer
+    // reading the first `build_timeout` would not see the one that applies.
+    let doc: Value = crate::request::strict_json::from_slice(json).map_err(|e| match e {
+        crate::request::strict_json::ReadError::Duplicate(path) => {
+            Error::config(path, "appears twice")
+        }
+        crate::request::strict_json::ReadError::Syntax(e) => {
+            Error::config("velox", format!("not valid JSON: {e}"))
+        }
+    })?;
     let top = match &doc {
         Value::Object(map) => Section::new(map, ""),
         // `velox:` with nothing under it arrives as null: all defaults.
@@ -51,11 +74,13 @@ pub(super) fn parse(json: &[u8]) -> Result<Config> {
         .filter(|d| !d.is_zero())
         .unwrap_or(defaults.build_timeout);
     at_least_one_second(&top, "build_timeout", build_timeout)?;
+    at_most(&top, "build_timeout", build_timeout, MAX_TIMEOUT)?;
     let request_timeout = top
         .duration("request_timeout")?
         .filter(|d| !d.is_zero())
         .unwrap_or(defaults.request_timeout);
     at_least_one_second(&top, "request_timeout", request_timeout)?;
+    at_most(&top, "request_timeout", request_timeout, MAX_TIMEOUT)?;
 
     let retry = retry(&top.section("retry")?, defaults.retry)?;
     let cache = cache(&top.section("cache")?, defaults.cache)?;
@@ -101,14 +126,14 @@ pub(super) fn parse(json: &[u8]) -> Result<Config> {
 }
 
 fn local(s: &Section, d: LocalBuildConfig) -> Result<LocalBuildConfig> {
-    let max_concurrent = match s.integer("local_builds")? {
+    let max_concurrent = match s.bounded("local_builds", MAX_LOCAL_BUILDS)? {
         None => d.max_concurrent,
         Some(0) => return Err(s.err("local_builds", "must be at least 1")),
-        Some(n) => usize::try_from(n).map_err(|_| s.err("local_builds", "is too large"))?,
+        Some(n) => n as usize,
     };
-    let queue_limit = match s.integer("local_build_queue")? {
+    let queue_limit = match s.bounded("local_build_queue", MAX_LOCAL_QUEUE)? {
         None => d.queue_limit,
-        Some(n) => usize::try_from(n).map_err(|_| s.err("local_build_queue", "is too large"))?,
+        Some(n) => n as usize,
     };
     let work_dir = match s.string("local_build_dir")? {
         None => d.work_dir,
@@ -153,9 +178,9 @@ fn retry(s: &Section, d: RetryConfig) -> Result<RetryConfig> {
         "backoff_multiplier",
     ])?;
     // Zero means "default" here, exactly as the seed plugin's InitDefaults.
-    let max_attempts = match s.integer("max_attempts")? {
+    let max_attempts = match s.bounded("max_attempts", MAX_ATTEMPTS)? {
         None | Some(0) => d.max_attempts,
-        Some(n) => u32::try_from(n).map_err(|_| s.err("max_attempts", "is too large"))?,
+        Some(n) => n as u32,
     };
     let initial_delay = s
         .duration("initial_delay")?
@@ -165,6 +190,8 @@ fn retry(s: &Section, d: RetryConfig) -> Result<RetryConfig> {
         .duration("max_delay")?
         .filter(|v| !v.is_zero())
         .unwrap_or(d.max_delay);
+    at_most(s, "initial_delay", initial_delay, MAX_RETRY_DELAY)?;
+    at_most(s, "max_delay", max_delay, MAX_RETRY_DELAY)?;
     if max_delay < initial_delay {
         return Err(s.err(
             "max_delay",
@@ -175,6 +202,12 @@ fn retry(s: &Section, d: RetryConfig) -> Result<RetryConfig> {
         None => d.backoff_multiplier,
         Some(0.0) => d.backoff_multiplier,
         Some(m) if m < 1.0 => return Err(s.err("backoff_multiplier", "must be at least 1.0")),
+        Some(m) if m > MAX_BACKOFF_MULTIPLIER => {
+            return Err(s.err(
+                "backoff_multiplier",
+                format!("{m} is more than {MAX_BACKOFF_MULTIPLIER}"),
+            ))
+        }
         Some(m) => m,
     };
     Ok(RetryConfig {
@@ -204,12 +237,12 @@ fn cache(s: &Section, d: CacheConfig) -> Result<CacheConfig> {
     let max_size_bytes = match s.float("max_size_gb")? {
         None => 0,
         Some(gb) if gb < 0.0 => return Err(s.err("max_size_gb", "must not be negative")),
-        Some(gb) if gb * BYTES_PER_GB >= u64::MAX as f64 => {
-            return Err(s.err("max_size_gb", "is too large"))
+        Some(gb) if gb > MAX_SIZE_GB => {
+            return Err(s.err("max_size_gb", format!("{gb} is more than {MAX_SIZE_GB}")))
         }
         Some(gb) => (gb * BYTES_PER_GB) as u64,
     };
-    let max_age_days = s.integer("max_age_days")?.unwrap_or(0);
+    let max_age_days = s.bounded("max_age_days", MAX_AGE_DAYS)?.unwrap_or(0);
     let max_age = Duration::from_secs(86_400)
         .checked_mul(
             u32::try_from(max_age_days).map_err(|_| s.err("max_age_days", "is too large"))?,
@@ -233,16 +266,12 @@ fn cache(s: &Section, d: CacheConfig) -> Result<CacheConfig> {
         enabled: s.boolean("enabled")?.unwrap_or(d.enabled),
         directory,
         max_size_bytes,
-        max_entries: s.integer("max_entries")?.unwrap_or(0),
+        max_entries: s.bounded("max_entries", MAX_ENTRIES)?.unwrap_or(0),
         max_age,
         // Unlike the seed, an explicit 0 is honoured: no periodic cleanup / write at once.
-        cleanup_interval: s
-            .duration("cleanup_interval")?
-            .unwrap_or(d.cleanup_interval),
+        cleanup_interval: interval(s, "cleanup_interval", d.cleanup_interval)?,
         eviction_policy,
-        access_update_interval: s
-            .duration("access_update_interval")?
-            .unwrap_or(d.access_update_interval),
+        access_update_interval: interval(s, "access_update_interval", d.access_update_interval)?,
     })
 }
 
@@ -300,6 +329,27 @@ fn build_dirs(v: &Value) -> Result<Vec<PathBuf>> {
 pub(super) fn default_build_dir() -> PathBuf {
     let tmp = std::env::temp_dir();
     std::fs::canonicalize(&tmp).unwrap_or(tmp)
+}
+
+/// A periodic interval: explicit 0 = off, otherwise between 1 s and 7 days.
+fn interval(s: &Section, key: &str, default: Duration) -> Result<Duration> {
+    let d = s.duration(key)?.unwrap_or(default);
+    if !d.is_zero() && d < MIN_INTERVAL {
+        return Err(s.err(
+            key,
+            format!("{d:?} is shorter than {MIN_INTERVAL:?} (write 0 to turn it off)"),
+        ));
+    }
+    at_most(s, key, d, MAX_INTERVAL)?;
+    Ok(d)
+}
+
+fn at_most(s: &Section, key: &str, d: Duration, max: Duration) -> Result<()> {
+    if d > max {
+        Err(s.err(key, format!("{d:?} is longer than {max:?}")))
+    } else {
+        Ok(())
+    }
 }
 
 fn at_least_one_second(s: &Section, key: &str, d: Duration) -> Result<()> {
@@ -397,6 +447,14 @@ impl<'a> Section<'a> {
             Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
             Some(Value::String(s)) => s.trim().parse::<u64>().map(Some).map_err(|_| bad()),
             Some(_) => Err(bad()),
+        }
+    }
+
+    /// [`Section::integer`] no larger than `max`.
+    fn bounded(&self, name: &str, max: u64) -> Result<Option<u64>> {
+        match self.integer(name)? {
+            Some(n) if n > max => Err(self.err(name, format!("{n} is more than {max}"))),
+            other => Ok(other),
         }
     }
 

@@ -14,13 +14,20 @@ pub struct vxm_artifact {
     inner: Artifact,
     path: CString,
     key: CString,
+    sha256: CString,
 }
 
 impl vxm_artifact {
     pub(crate) fn new(inner: Artifact) -> vxm_artifact {
         let path = cstring_lossy(&inner.path.to_string_lossy());
         let key = cstring_lossy(inner.key.as_str());
-        vxm_artifact { inner, path, key }
+        let sha256 = cstring_lossy(&inner.sha256);
+        vxm_artifact {
+            inner,
+            path,
+            key,
+            sha256,
+        }
     }
 }
 
@@ -61,6 +68,22 @@ pub unsafe extern "C" fn vxm_artifact_key(a: *const vxm_artifact) -> *const c_ch
     guard(c"".as_ptr(), || {
         // SAFETY: NULL or a live artifact.
         unsafe { a.as_ref() }.map_or(c"".as_ptr(), |a| a.key.as_ptr())
+    })
+}
+
+/// The SHA-256 of the artifact's bytes: 64 lowercase hex characters, owned by `a` and
+/// valid until `vxm_artifact_free`. Computed when the binary was taken into the cache
+/// (from the very bytes the cache holds), once for an entry the seed plugin wrote
+/// without one, or, for a build served without the cache, from the build output as it
+/// was taken. Hosts derive their ETag from it: unlike the key, it changes when a
+/// rebuild (`force_rebuild`) gives the same key other bytes. Empty for NULL, and in the
+/// rare case that a build served without the cache could not be read back for hashing.
+/// Thread-safe; never blocks.
+#[no_mangle]
+pub unsafe extern "C" fn vxm_artifact_sha256(a: *const vxm_artifact) -> *const c_char {
+    guard(c"".as_ptr(), || {
+        // SAFETY: NULL or a live artifact.
+        unsafe { a.as_ref() }.map_or(c"".as_ptr(), |a| a.sha256.as_ptr())
     })
 }
 

@@ -32,7 +32,9 @@ pub unsafe extern "C" fn vxm_request_key(
 }
 
 /// Looks the request up in the cache only (never builds). `NOT_FOUND` on a miss or when
-/// the cache is disabled, without an error object. A hit does no disk write. Thread-safe.
+/// the cache is disabled, without an error object. A hit does no disk write. A hit on an
+/// entry the seed plugin wrote, not yet hashed, reads the binary once to hash it (see
+/// `vxm_artifact_sha256`). Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn vxm_cache_lookup(
     engine: *const vxm_engine,
@@ -53,9 +55,14 @@ pub unsafe extern "C" fn vxm_cache_lookup(
     })
 }
 
-/// Stores the file at `binary_path` (NUL-terminated) under the request's key: hardlinked
-/// when on the same filesystem, copied otherwise; the source is left in place. Makes room
-/// first so that the limits hold. Blocks for the copy. Thread-safe.
+/// Stores the file at `binary_path` (NUL-terminated) under the request's key. The cache
+/// takes a copy of its own (a reflink where the filesystem supports it, never a hard
+/// link), written 0644 (0755 if the source had an exec bit) without setuid, setgid or
+/// sticky bits, and records its SHA-256 (see `vxm_artifact_sha256`); the source is left
+/// in place and later changes to it do not reach the cache. `binary_path` is opened
+/// without following a symbolic link and without blocking: a link, a FIFO or anything
+/// else that is not a regular file is `UNSAFE_PATH`. Makes room first so that the
+/// limits hold. Blocks for the copy. Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn vxm_cache_store(
     engine: *const vxm_engine,

@@ -3,7 +3,7 @@
 mod key;
 mod model;
 mod parse;
-mod strict_json;
+pub(crate) mod strict_json;
 mod validate;
 mod velox;
 

@@ -9,12 +9,12 @@ use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess,
 use serde_json::{Map, Value};
 
 /// Why a body could not be read: a duplicate key (with its JSON path) or bad JSON.
-pub(super) enum ReadError {
+pub(crate) enum ReadError {
     Duplicate(String),
     Syntax(serde_json::Error),
 }
 
-pub(super) fn from_slice(json: &[u8]) -> Result<Value, ReadError> {
+pub(crate) fn from_slice(json: &[u8]) -> Result<Value, ReadError> {
     let duplicate = RefCell::new(None);
     let mut de = serde_json::Deserializer::from_slice(json);
     let seed = Strict {

@@ -1,7 +1,8 @@
 //! Taking the binary that Velox says it built. The path comes from another machine's
 //! answer, so it is treated as untrusted input: it must lie inside one of the
 //! configured `allowed_build_dirs`, must not be reached through a symlink below that
-//! directory, and must name a non-empty regular file. It is opened at once, because
+//! directory, and must name a non-empty regular file with exactly one link (a hard link
+//! is a name the directory checks cannot see). It is opened at once, because
 //! Velox deletes its outputs later.
 
 use std::fs::{File, Metadata};
@@ -145,6 +146,15 @@ fn check_regular(path: &Path, meta: &Metadata) -> Result<()> {
     if !meta.file_type().is_file() {
         return Err(unsafe_path(path, "not a regular file"));
     }
+    // A second name for the inode may lie anywhere on the filesystem: the path checks
+    // above see only the name we were given, so a hard link would let a file from
+    // outside the allowed directories through.
+    if meta.nlink() != 1 {
+        return Err(unsafe_path(
+            path,
+            format!("has {} hard links (must be 1)", meta.nlink()),
+        ));
+    }
     if meta.len() == 0 {
         return Err(unsafe_path(path, "is empty"));
     }
@@ -230,6 +240,18 @@ mod tests {
             .unwrap();
         let p = dir.path().join("builds/d/rr");
         assert!(reason(take(p.to_str().unwrap(), &allowed).unwrap_err()).contains("symbolic"));
+    }
+
+    #[test]
+    fn a_hard_link_to_a_file_outside_is_refused() {
+        let (dir, allowed) = setup();
+        let secret = dir.path().join("outside/secret");
+        write(&secret, b"secret");
+        std::fs::create_dir_all(dir.path().join("builds/h")).unwrap();
+        let link = dir.path().join("builds/h/rr");
+        std::fs::hard_link(&secret, &link).unwrap();
+        let r = reason(take(link.to_str().unwrap(), &allowed).unwrap_err());
+        assert!(r.contains("hard links"), "{r}");
     }
 
     #[test]

@@ -396,11 +396,21 @@ impl Shared {
                 ),
             }
         }
+        // Not the cache's own copy, so hashed here; a hash that cannot be read leaves an
+        // empty hash, which hosts treat as "no ETag" rather than failing a good build.
+        let sha256 = match crate::cache::content::hash_file(&file) {
+            Ok((h, _)) => h,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not hash the build output");
+                String::new()
+            }
+        };
         Artifact {
             file,
             path: taken.path,
             size: taken.size,
             key: key.clone(),
+            sha256,
             source: Source::Built,
         }
     }

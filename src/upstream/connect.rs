@@ -45,6 +45,9 @@ pub enum Failure {
     },
     /// A 200 whose body is not a `BuildResponse`.
     Malformed(String),
+    /// A redirect to another origin (or one too many), not followed: the POST body would
+    /// go to, and the answer come from, a server that is not `server_url`.
+    Redirect { http: u16, location: String },
 }
 
 impl Failure {
@@ -55,6 +58,7 @@ impl Failure {
             Failure::AttemptTimedOut(_) => Code::DeadlineExceeded,
             Failure::Status { code, .. } => *code,
             Failure::Malformed(_) => Code::Internal,
+            Failure::Redirect { .. } => Code::FailedPrecondition,
         }
     }
 }
@@ -78,6 +82,10 @@ impl std::fmt::Display for Failure {
             }
             Failure::Status { http, message, .. } => write!(f, "bare HTTP {http}: {message}"),
             Failure::Malformed(msg) => write!(f, "malformed response: {msg}"),
+            Failure::Redirect { http, location } => write!(
+                f,
+                "HTTP {http} redirect to {location:?} not followed (only redirects within server_url's origin are)"
+            ),
         }
     }
 }
@@ -122,6 +130,7 @@ impl VeloxClient {
             // A build answer is one small JSON document; compression buys nothing.
             .no_gzip()
             .pool_idle_timeout(Duration::from_secs(90))
+            .redirect(same_origin_redirects())
             .build()
             .map_err(|e| Error::config("server_url", format!("HTTP client: {e}")))?;
         Ok(VeloxClient { http, endpoint })
@@ -165,6 +174,17 @@ impl VeloxClient {
             .await
             .map_err(|e| Failure::Transport(describe(&e)))?;
         let status = response.status().as_u16();
+        if response.status().is_redirection() {
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .unwrap_or_default();
+            return Err(Failure::Redirect {
+                http: status,
+                location,
+            });
+        }
         let bytes = read_capped(response).await?;
         if status == 200 {
             parse_success(&bytes)
@@ -172,6 +192,22 @@ impl VeloxClient {
             Err(parse_error(status, &bytes))
         }
     }
+}
+
+/// Follows a redirect only within the origin (scheme, host, port) of the first request,
+/// at most 5 times; anything else stops and is returned as the 3xx it is.
+fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let same = attempt
+            .previous()
+            .first()
+            .is_some_and(|first| first.origin() == attempt.url().origin());
+        if same && attempt.previous().len() <= 5 {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
 }
 
 async fn read_capped(mut response: reqwest::Response) -> std::result::Result<Vec<u8>, Failure> {

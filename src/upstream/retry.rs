@@ -55,6 +55,8 @@ pub fn verdict(failure: &Failure) -> Verdict {
         Failure::Transport(_) => Verdict::Backoff,
         Failure::AttemptTimedOut(_) => Verdict::Reask,
         Failure::Malformed(_) => Verdict::Once,
+        // The same answer would come again.
+        Failure::Redirect { .. } => Verdict::Stop,
         Failure::Status { code, .. } => match code {
             Code::Unavailable
             | Code::ResourceExhausted
@@ -141,7 +143,10 @@ impl Backoff {
     /// The next delay, jittered.
     pub fn next_delay(&mut self) -> Duration {
         let nominal = self.next;
-        self.next = nominal.mul_f64(self.multiplier).min(self.max);
+        // Saturating: a product beyond what a Duration holds is simply `max`, so no
+        // multiplier can make this panic (`Duration::mul_f64` would).
+        self.next = Duration::try_from_secs_f64(nominal.as_secs_f64() * self.multiplier)
+            .map_or(self.max, |d| d.min(self.max));
         let half = nominal / 2;
         let spread = (nominal - half).as_nanos() as u64;
         let extra = if spread == 0 {
@@ -271,6 +276,27 @@ mod tests {
             let d = b.next_delay().as_millis() as u64;
             assert!(d >= n / 2 && d <= n, "delay {d} outside [{}, {n}]", n / 2);
         }
+    }
+
+    #[test]
+    fn backoff_saturates_instead_of_panicking() {
+        // Accepted by no config today, but the arithmetic must not rely on that.
+        let mut b = Backoff::new(&RetryConfig {
+            max_attempts: 3,
+            initial_delay: Duration::from_secs(1),
+            max_delay: Duration::MAX,
+            backoff_multiplier: 1e300,
+        });
+        for _ in 0..4 {
+            b.next_delay();
+        }
+        let mut b = Backoff::new(&cfg(1000, 10_000, 1e300));
+        b.next_delay();
+        let d = b.next_delay();
+        assert!(
+            d >= Duration::from_secs(5) && d <= Duration::from_secs(10),
+            "{d:?}"
+        );
     }
 
     #[test]

@@ -35,6 +35,9 @@
         }                                                                        \
     } while (0)
 
+/* sha256("MZ this is a RoadRunner build"), the content stored below. */
+#define CONTENT_SHA256 "91fda72c5203a7c4fc2ca73727bbed850e5a25ba2984f0642ac1b43edf69ed39"
+
 #define SEED_KEY "df2ccba7540d565268726e19408c60ce4acf709b8a50f78056a8283c46e1ae75"
 
 static const char REQUEST[] =
@@ -87,6 +90,7 @@ static void test_version_and_null_arguments(void) {
     /* Accessors of a NULL artifact answer neutral values. */
     CHECK(vxm_artifact_fd(NULL) == -1);
     CHECK(vxm_artifact_size(NULL) == 0);
+    CHECK(strcmp(vxm_artifact_sha256(NULL), "") == 0);
 
     /* Every _free accepts NULL. */
     vxm_engine_free(NULL);
@@ -203,11 +207,14 @@ static void test_cache_through_an_engine(void) {
     CHECK(vxm_artifact_source(a) == 1);
     CHECK(strcmp(vxm_artifact_key(a), SEED_KEY) == 0);
     check_reads(a, CONTENT, strlen(CONTENT));
-    /* Same filesystem: hardlinked, not copied. */
+    /* The cache owns its bytes: a copy (never a hard link), 0644 like its source had no
+     * exec bit, with the SHA-256 of the content. */
     struct stat src_st, art_st;
     CHECK(stat(binary, &src_st) == 0);
     CHECK(fstat(vxm_artifact_fd(a), &art_st) == 0);
-    CHECK(src_st.st_ino == art_st.st_ino);
+    CHECK(src_st.st_ino != art_st.st_ino);
+    CHECK((art_st.st_mode & 07777) == 0644);
+    CHECK(strcmp(vxm_artifact_sha256(a), CONTENT_SHA256) == 0);
     vxm_artifact_free(a);
 
     /* Hit. */
@@ -216,6 +223,7 @@ static void test_cache_through_an_engine(void) {
                  VXM_STATUS_OK, err);
     CHECK(vxm_artifact_source(a) == 0);
     CHECK(strcmp(vxm_artifact_key(a), SEED_KEY) == 0);
+    CHECK(strcmp(vxm_artifact_sha256(a), CONTENT_SHA256) == 0);
     check_reads(a, CONTENT, strlen(CONTENT));
     const char *path = vxm_artifact_path(a);
     CHECK(strstr(path, SEED_KEY ".bin") != NULL);

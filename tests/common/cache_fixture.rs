@@ -33,7 +33,7 @@ pub struct Opened {
 }
 
 pub fn open(cfg: &CacheConfig) -> Opened {
-    open_with(cfg, Ingest::LinkOrCopy)
+    open_with(cfg, Ingest::ReflinkOrCopy)
 }
 
 pub fn open_with(cfg: &CacheConfig, ingest: Ingest) -> Opened {

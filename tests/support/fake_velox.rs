@@ -43,6 +43,8 @@ pub enum Reply {
     ResetMidBody,
     /// 200 with a body that is not JSON.
     Malformed,
+    /// A redirect (`http` 3xx) to `location`, as a misconfigured proxy would send.
+    Redirect { http: u16, location: String },
 }
 
 impl Reply {
@@ -282,6 +284,14 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>, tx: Arc<watch::S
         }
         Reply::Bare { http, body } => {
             let _ = write_response(&mut stream, http, "text/html", &body).await;
+        }
+        Reply::Redirect { http, location } => {
+            let head = format!(
+                "HTTP/1.1 {http} Redirect\r\nlocation: {location}\r\n\
+                 content-length: 0\r\nconnection: close\r\n\r\n"
+            );
+            let _ = stream.write_all(head.as_bytes()).await;
+            let _ = stream.flush().await;
         }
         Reply::Malformed => {
             let _ = write_response(&mut stream, 200, "application/json", "{\"path\": ").await;

@@ -1,0 +1,88 @@
+//! Entries the seed plugin wrote carry no `sha256`. Each is hashed once, on a thread of
+//! its own started at open (a hit that comes first hashes its entry itself, see
+//! `ensure_hash`), and the hash is written into its metadata with the access
+//! statistics, so the next open finds it recorded.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use super::index::Entry;
+use super::{access, ensure_hash, open_exact, Inner};
+
+pub(crate) struct Rehash {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+impl Rehash {
+    /// `None` when every entry has its hash already.
+    pub(crate) fn start(inner: Arc<Inner>) -> Option<Rehash> {
+        let pending: Vec<Arc<Entry>> = inner
+            .index
+            .read()
+            .iter()
+            .filter(|e| e.sha256.get().is_none())
+            .cloned()
+            .collect();
+        if pending.is_empty() {
+            return None;
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread_stop = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("vxm-cache-hash".into())
+            .spawn(move || run(&inner, &pending, &thread_stop));
+        match thread {
+            Ok(thread) => Some(Rehash { stop, thread }),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not start hashing the seed's entries; hits hash them instead");
+                None
+            }
+        }
+    }
+
+    /// Waits until every pending entry is hashed and recorded.
+    pub(crate) fn finish(self) {
+        if self.thread.join().is_err() {
+            tracing::error!("the cache's hashing thread panicked");
+        }
+    }
+
+    /// Stops after the entry being hashed now.
+    pub(crate) fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if self.thread.join().is_err() {
+            tracing::error!("the cache's hashing thread panicked");
+        }
+    }
+}
+
+fn run(inner: &Inner, pending: &[Arc<Entry>], stop: &AtomicBool) {
+    let mut hashed = 0u64;
+    for entry in pending {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        // Gone or changed since the scan: the next cleanup deals with it.
+        let Ok(Some(file)) = open_exact(&entry.bin_path, entry.size) else {
+            continue;
+        };
+        if let Err(e) = ensure_hash(entry, &file) {
+            tracing::warn!(key = %entry.key, error = %e, "could not hash a cached binary");
+            continue;
+        }
+        entry.access.dirty.store(true, Ordering::Release);
+        match access::write_one(inner, entry) {
+            Ok(_) => hashed += 1,
+            Err(e) => {
+                tracing::warn!(key = %entry.key, error = %e, "could not record a content hash")
+            }
+        }
+    }
+    tracing::info!(
+        hashed,
+        pending = pending.len(),
+        "content hashes recorded for entries written without one"
+    );
+}
