@@ -28,6 +28,7 @@ type Plugin struct {
 	engine *Engine
 	logs   *logDrain
 	served atomic.Uint64 // body bytes of binaries sent to clients (metrics.go)
+	checks checkLog      // health.go
 }
 
 // Init creates the engine from the `velox:` section; without that section the plugin

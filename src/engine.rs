@@ -1,5 +1,6 @@
 //! The engine: one configuration, one cache, one resolver, shared by every host thread.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Condvar, Mutex};
@@ -10,6 +11,7 @@ use crate::cache::Cache;
 use crate::cancel::Cancel;
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::health::Health;
 use crate::request::{BuildRequest, CacheKey};
 use crate::resolve::Resolver;
 use crate::runtime::runtime;
@@ -21,6 +23,8 @@ pub struct Engine {
     resolver: Resolver,
     stats: Arc<Stats>,
     shutdown: CancellationToken,
+    /// Set by `drain` (the host has begun to stop) and `shutdown`: no longer ready.
+    stopping: AtomicBool,
     calls: CallGate,
 }
 
@@ -49,6 +53,7 @@ impl Engine {
             resolver,
             stats,
             shutdown,
+            stopping: AtomicBool::new(false),
             calls: CallGate::default(),
         })
     }
@@ -139,11 +144,28 @@ impl Engine {
         Ok(json.to_string())
     }
 
+    /// Health and readiness for a host's health checks (see `crate::health`). With the
+    /// cache enabled this creates and removes a small file in its directory.
+    pub fn health(&self) -> Health {
+        let build_path = if self.config.server_url.is_some() {
+            "velox"
+        } else {
+            "local"
+        };
+        let stopping = self.stopping.load(Ordering::Acquire) || self.shutdown.is_cancelled();
+        Health::new(
+            build_path,
+            stopping,
+            self.cache.as_ref().map(|c| c.directory()),
+        )
+    }
+
     /// Before shutdown: with `keep_abandoned_builds`, waits up to `timeout` for the
     /// builds in flight to finish into the cache (their clients may be gone already);
     /// without it returns at once, and `shutdown` cancels them. Returns the builds still
     /// in flight.
     pub fn drain(&self, timeout: std::time::Duration) -> usize {
+        self.stopping.store(true, Ordering::Release);
         crate::shutdown::drain(self.config.keep_abandoned_builds, timeout, || {
             self.resolver.builds_in_flight()
         })
@@ -152,6 +174,7 @@ impl Engine {
     /// Ends every call in flight with `ShuttingDown`, waits for them to leave, then
     /// flushes the cache. Called once, by `vxm_engine_free`.
     pub fn shutdown(&self) {
+        self.stopping.store(true, Ordering::Release);
         self.shutdown.cancel();
         self.calls.close_and_wait();
         if let Some(cache) = &self.cache {
