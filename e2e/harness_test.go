@@ -37,6 +37,8 @@ type rrConfig struct {
 	RequestTimeout string
 	// KeepAbandoned sets velox.keep_abandoned_builds (ops_test.go).
 	KeepAbandoned bool
+	// LibraryPath sets velox.library_path (dist_test.go).
+	LibraryPath string
 }
 
 // env is one RoadRunner binary under test with its fake Velox server and cache.
