@@ -42,15 +42,25 @@ fn healthy_and_ready_until_the_cache_directory_goes_and_the_host_drains() {
     assert_eq!(h["ready"], true, "{h}");
     assert_eq!(h["build_path"], "velox");
     assert_eq!(h["cache_enabled"], true);
-    assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 0, "the probe must not stay");
+    assert_eq!(
+        std::fs::read_dir(&cache).unwrap().count(),
+        0,
+        "the probe must not stay"
+    );
 
     // The directory vanishes under the running engine (an operator's rm -rf, a lost mount).
     std::fs::remove_dir_all(&cache).unwrap();
     let h = health(engine);
     assert_eq!(h["healthy"], false, "{h}");
     let why = h["cache_problem"].as_str().unwrap();
-    assert!(why.contains("cache.directory") && why.contains("cache"), "{why}");
-    assert_eq!(h["ready"], true, "readiness is about the build path and stopping: {h}");
+    assert!(
+        why.contains("cache.directory") && why.contains("cache"),
+        "{why}"
+    );
+    assert_eq!(
+        h["ready"], true,
+        "readiness is about the build path and stopping: {h}"
+    );
 
     // The host begins to stop: no longer ready.
     let status = unsafe { vxm_engine_drain(engine, 0, ptr::null_mut(), ptr::null_mut()) };
