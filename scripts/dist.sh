@@ -14,6 +14,9 @@ out_dir=${DIST_DIR:-$root/dist}
 so=$lib_dir/libvelox_middleware.so
 ar=$lib_dir/libvelox_middleware.a
 
+for tool in objdump strip sha256sum tar; do
+    command -v "$tool" >/dev/null || { echo "dist: $tool is missing (binutils, coreutils, tar)" >&2; exit 1; }
+done
 for f in "$so" "$ar" "$root/include/velox_middleware.h" "$root/docs/OPERATORS.md" "$root/docs/velox.toml"; do
     [[ -f $f ]] || { echo "dist: $f is missing (run make lib)" >&2; exit 1; }
 done
