@@ -16,7 +16,7 @@ CARGO_FLAGS  := $(if $(filter release,$(PROFILE)),--release,)
 export VELOX_MIDDLEWARE_LIB := $(SHARED_LIB)
 
 .PHONY: help deps lib header header-check fmt fmt-check lint test rust-test c-test go-test php-test \
-        rr rr-purego e2e bench bench-quick bench-bins demo demo-addr clean fuzz-smoke reliability
+        rr rr-purego e2e bench bench-quick bench-bins demo demo-addr clean fuzz-smoke reliability dist
 
 help:
 	@echo "make demo        build RoadRunner with the plugin and run the demo on 127.0.0.1:8080"
@@ -27,6 +27,7 @@ help:
 	@echo "make fuzz-smoke  a bounded libFuzzer run of every fuzz target (FUZZ_SECONDS per target)"
 	@echo "make reliability crash consistency, cache model, fuzz properties, faults and a 3 min soak"
 	@echo "make lib         build the static and shared library ($(PROFILE))"
+	@echo "make dist        dist/velox-middleware-<version>-<os>-<arch>.tar.gz (library, header, OPERATORS.md)"
 	@echo "make header      regenerate include/velox_middleware.h"
 	@echo "make fmt lint    format and lint Rust, C and Go"
 
@@ -107,7 +108,13 @@ demo-addr:
 demo: demo-addr deps rr
 	demo/run.sh
 
-e2e: rr rr-purego
+# The release archive (scripts/dist.sh): libraries, header, docs/OPERATORS.md, an example
+# velox.toml, GLIBC_MINIMUM measured from the .so, SHA256SUMS. `make e2e` unpacks it and
+# runs build/rr-purego on the .so from inside it (e2e/dist_test.go).
+dist: lib
+	scripts/dist.sh
+
+e2e: rr rr-purego dist
 	@command -v php >/dev/null || { echo "e2e needs php-cli (make deps)"; exit 1; }
 	cd e2e && $(GO) vet ./...
 	cd e2e && $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -run E2E -v ./...
@@ -157,4 +164,4 @@ reliability: rr
 
 clean:
 	$(CARGO) clean
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) dist

@@ -29,6 +29,7 @@ type rrConfig struct {
 	HTTPAddr       string
 	RPCAddr        string
 	MetricsAddr    string
+	StatusAddr     string
 	ServerURL      string
 	OutputDir      string
 	CacheDir       string
@@ -36,6 +37,8 @@ type rrConfig struct {
 	RequestTimeout string
 	// KeepAbandoned sets velox.keep_abandoned_builds (ops_test.go).
 	KeepAbandoned bool
+	// LibraryPath sets velox.library_path (dist_test.go).
+	LibraryPath string
 }
 
 // env is one RoadRunner binary under test with its fake Velox server and cache.
@@ -47,6 +50,9 @@ type env struct {
 	cacheDir string
 	cfg      rrConfig
 	rr       *rrProcess
+	// runDir, when set, is RoadRunner's working directory at start; by default it is
+	// dir, where .rr.yaml is (RoadRunner changes into the config's directory anyway).
+	runDir string
 }
 
 // rrProcess is a running RoadRunner in its own process group.
@@ -155,18 +161,15 @@ func (e *env) start() {
 	e.cfg.HTTPAddr = freeAddr(t)
 	e.cfg.RPCAddr = freeAddr(t)
 	e.cfg.MetricsAddr = freeAddr(t)
-	var buf bytes.Buffer
-	if err := template.Must(template.New("rr").Parse(rrConfigTemplate)).Execute(&buf, e.cfg); err != nil {
-		t.Fatal(err)
-	}
-	cfgPath := filepath.Join(e.dir, ".rr.yaml")
-	if err := os.WriteFile(cfgPath, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	e.cfg.StatusAddr = freeAddr(t)
+	cfgPath := e.writeConfig()
 
 	p := &rrProcess{log: &syncBuffer{}, done: make(chan struct{}), base: "http://" + e.cfg.HTTPAddr}
 	p.cmd = exec.Command(e.binary, "serve", "-c", cfgPath)
 	p.cmd.Dir = e.dir
+	if e.runDir != "" {
+		p.cmd.Dir = e.runDir
+	}
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	// Its own process group, so stop() reaches the PHP workers too; and killed with us.
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -196,6 +199,19 @@ func (e *env) start() {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// writeConfig writes .rr.yaml from e.cfg into e.dir and returns its path.
+func (e *env) writeConfig() string {
+	var buf bytes.Buffer
+	if err := template.Must(template.New("rr").Parse(rrConfigTemplate)).Execute(&buf, e.cfg); err != nil {
+		e.t.Fatal(err)
+	}
+	cfgPath := filepath.Join(e.dir, ".rr.yaml")
+	if err := os.WriteFile(cfgPath, buf.Bytes(), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	return cfgPath
 }
 
 // stop ends RoadRunner: SIGTERM for a graceful stop (plugins' Stop runs), then SIGKILL to

@@ -299,6 +299,23 @@ uint16_t vxm_error_http_status(const vxm_error *err);
 void vxm_error_free(vxm_error *err);
 
 /*
+ Writes the engine's health to `*out_json` (free with `vxm_string_free`), a JSON object:
+
+ - `healthy` (bool): the engine can serve; false when the cache is enabled and its
+   directory is gone, not a directory or not writable (`cache_problem` says which,
+   naming the directory);
+ - `ready` (bool): a build path is configured and the engine is not stopping;
+ - `stopping` (bool): `vxm_engine_drain` was called (the host is stopping);
+ - `build_path` (string): `velox` (a Velox server) or `local` (the local builder);
+ - `cache_enabled` (bool), `cache_problem` (string or null).
+
+ With the cache enabled this creates, writes and removes a small temporary file in the
+ cache directory (named like the cache's own temporary files), so it blocks for that
+ I/O. Thread-safe. Not to be called once `vxm_engine_free` has begun.
+ */
+vxm_status vxm_engine_health_json(const vxm_engine *engine, char **out_json, vxm_error **out_error);
+
+/*
  Sets the library's log level, process-wide: one of `"error"`, `"warn"`, `"info"`
  (the default), `"debug"`, `"trace"` or `"off"` (NUL-terminated, any case, borrowed
  for the call). Records above the level are not produced at all; events of other

@@ -1,5 +1,6 @@
 //! The engine: one configuration, one cache, one resolver, shared by every host thread.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Condvar, Mutex};
@@ -11,6 +12,7 @@ use crate::cancel::Cancel;
 use crate::config::{BuildPath, Config};
 use crate::error::{Error, Result};
 use crate::local::{check_go, GO_VERSION_TIMEOUT};
+use crate::health::Health;
 use crate::request::{BuildRequest, CacheKey};
 use crate::resolve::Resolver;
 use crate::runtime::runtime;
@@ -22,6 +24,8 @@ pub struct Engine {
     resolver: Resolver,
     stats: Arc<Stats>,
     shutdown: CancellationToken,
+    /// Set by `drain` (the host has begun to stop) and `shutdown`: no longer ready.
+    stopping: AtomicBool,
     calls: CallGate,
 }
 
@@ -56,6 +60,7 @@ impl Engine {
             resolver,
             stats,
             shutdown,
+            stopping: AtomicBool::new(false),
             calls: CallGate::default(),
         })
     }
@@ -146,11 +151,28 @@ impl Engine {
         Ok(json.to_string())
     }
 
+    /// Health and readiness for a host's health checks (see `crate::health`). With the
+    /// cache enabled this creates and removes a small file in its directory.
+    pub fn health(&self) -> Health {
+        let build_path = if self.config.server_url.is_some() {
+            "velox"
+        } else {
+            "local"
+        };
+        let stopping = self.stopping.load(Ordering::Acquire) || self.shutdown.is_cancelled();
+        Health::new(
+            build_path,
+            stopping,
+            self.cache.as_ref().map(|c| c.directory()),
+        )
+    }
+
     /// Before shutdown: with `keep_abandoned_builds`, waits up to `timeout` for the
     /// builds in flight to finish into the cache (their clients may be gone already);
     /// without it returns at once, and `shutdown` cancels them. Returns the builds still
     /// in flight.
     pub fn drain(&self, timeout: std::time::Duration) -> usize {
+        self.stopping.store(true, Ordering::Release);
         crate::shutdown::drain(self.config.keep_abandoned_builds, timeout, || {
             self.resolver.builds_in_flight()
         })
@@ -159,6 +181,7 @@ impl Engine {
     /// Ends every call in flight with `ShuttingDown`, waits for them to leave, then
     /// flushes the cache. Called once, by `vxm_engine_free`.
     pub fn shutdown(&self) {
+        self.stopping.store(true, Ordering::Release);
         self.shutdown.cancel();
         self.calls.close_and_wait();
         if let Some(cache) = &self.cache {

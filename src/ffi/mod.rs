@@ -14,6 +14,7 @@ pub mod cancel;
 pub mod drain;
 pub mod engine;
 pub mod error;
+pub mod health;
 pub mod log;
 pub mod resolve;
 pub mod status;

@@ -86,6 +86,8 @@ static void test_version_and_null_arguments(void) {
     CHECK_STATUS(vxm_cache_cleanup(NULL, NULL), VXM_STATUS_NULL_ARGUMENT, NULL);
     char *json = NULL;
     CHECK_STATUS(vxm_stats_json(NULL, &json, NULL), VXM_STATUS_NULL_ARGUMENT, NULL);
+    CHECK_STATUS(vxm_engine_health_json(NULL, &json, NULL), VXM_STATUS_NULL_ARGUMENT, NULL);
+    CHECK(json == NULL);
 
     /* Accessors of a NULL artifact answer neutral values. */
     CHECK(vxm_artifact_fd(NULL) == -1);
@@ -252,6 +254,14 @@ static void test_cache_through_an_engine(void) {
     CHECK(strstr(stats, "\"hits\":801") != NULL);
     CHECK(strstr(stats, "\"misses\":1") != NULL);
     vxm_string_free(stats);
+
+    /* Health: a usable cache directory, a build path, not stopping. */
+    char *health = NULL;
+    CHECK_STATUS(vxm_engine_health_json(engine, &health, &err), VXM_STATUS_OK, err);
+    CHECK(strstr(health, "\"healthy\":true") != NULL);
+    CHECK(strstr(health, "\"ready\":true") != NULL);
+    CHECK(strstr(health, "\"build_path\":\"") != NULL);
+    vxm_string_free(health);
 
     /* Removal: gone from the cache, still readable through the artifact's fd. */
     CHECK_STATUS(vxm_cache_remove(engine, SEED_KEY, &err), VXM_STATUS_OK, err);
