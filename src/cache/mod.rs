@@ -4,7 +4,8 @@
 //! Files: `layout` (names), `meta` (the JSON), `index` (memory), `store` (ingest and
 //! commit), `evict` (policies, limits), `recover` (reading a directory as found),
 //! `access` (batched access statistics), `background` (periodic work), `dirlock`
-//! (processes sharing a directory), `clock` (injected time).
+//! (processes sharing a directory), `shared` (limits over the whole directory), `usage`
+//! (the directory's size for stats), `clock` (injected time).
 
 use std::fs::{self, File};
 use std::io;
@@ -31,14 +32,17 @@ pub mod inspect;
 mod layout;
 mod meta;
 mod recover;
+mod shared;
 mod store;
+mod usage;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use meta::Metadata;
 pub use store::Ingest;
+pub use usage::DirUsage;
 
 use background::Background;
-use dirlock::DirLock;
+use dirlock::{DirLock, StoreLock};
 use evict::Limits;
 use index::{Entry, Index};
 
@@ -267,6 +271,12 @@ impl Cache {
         }
     }
 
+    /// The whole directory (every process sharing it) as of the last store or cleanup in
+    /// any process; `None` before the first. [`Cache::usage`] is this process's index.
+    pub fn directory_usage(&self) -> Option<DirUsage> {
+        usage::read(&self.inner.dir)
+    }
+
     /// Stops background work and flushes; later calls still work but nothing runs behind.
     pub fn close(&self) {
         if let Some(bg) = self.background.lock().take() {
@@ -317,6 +327,7 @@ impl Inner {
             }
         };
         tracing::debug!(key = %key, "cache entry found on disk (another process stored it)");
+        shared::forget_vanished_if_over(self);
         access::record_hit(self, &entry);
         Ok(Some(Artifact {
             file: Arc::new(file),
@@ -355,6 +366,9 @@ impl Inner {
             return uncached(src, src_path, key, size);
         }
 
+        // Admission against this process's index and its other stores in progress. Its
+        // victims stay: which entries go from the directory is decided under the store
+        // lock, over every process's entries (`shared`).
         let Some((victims, reservation)) = self.make_room_for(key, size) else {
             tracing::warn!(
                 key = %key,
@@ -363,10 +377,9 @@ impl Inner {
             );
             return uncached(src, src_path, key, size);
         };
-        if !victims.is_empty() {
-            let _meta = self.meta_lock.lock();
-            evict::delete_victims(&self.dir, &victims, &self.stats);
-        }
+        self.index
+            .write()
+            .restore(victims.into_iter().map(|v| v.entry));
 
         match self.ingest_and_commit(req, key, src, size, build_ms, reservation) {
             Ok((file, linked)) => {
@@ -455,8 +468,13 @@ impl Inner {
             )));
         }
         let linked = ingested.linked;
+        // One store or cleanup at a time across every process sharing the directory:
+        // victims are chosen over all of its entries, and deleted before the commit.
+        let store_lock = StoreLock::exclusive(&self.dir)?;
+        let victims = shared::consistent_victims(self, key, &store_lock)?;
         let meta = meta::Metadata::new(req, key, size, self.clock.now(), build_ms);
         let _meta = self.meta_lock.lock();
+        evict::delete_victims(&self.dir, &victims, &self.stats);
         let file = store::commit(&self.dir, ingested, &meta, key)?;
         let entry = Arc::new(Entry::new(
             key.clone(),
@@ -465,6 +483,7 @@ impl Inner {
             self.tick(),
         ));
         reservation.fulfil(entry);
+        shared::record_usage(self, &store_lock);
         Ok((file, linked))
     }
 
@@ -482,17 +501,25 @@ impl Inner {
     }
 
     /// Makes the index agree with what the directory holds (other processes store and
-    /// evict too). Runs under the exclusive directory lock: no commit is half done.
+    /// evict too). Runs under the exclusive directory lock or the store lock: either way
+    /// no commit is half done.
     fn reconcile(&self, on_disk: Vec<(CacheKey, meta::Metadata)>) {
         let mut index = self.index.write();
         let mut seen = std::collections::HashSet::with_capacity(on_disk.len());
         let (mut added, mut dropped) = (0u64, 0u64);
         for (key, meta) in on_disk {
             seen.insert(key.clone());
-            if !index.contains(&key) {
-                let bin = layout::bin_path(&self.dir, &key);
-                index.insert(Arc::new(Entry::new(key, bin, meta, 0)));
-                added += 1;
+            match index.get(&key) {
+                // The same entry: take the access statistics others flushed.
+                Some(e) if e.created_at == meta.created_at && e.size == meta.file_size => {
+                    shared::merge_access(&e, &meta);
+                }
+                // New, or replaced by another process's store of the same key.
+                _ => {
+                    let bin = layout::bin_path(&self.dir, &key);
+                    index.insert(Arc::new(Entry::new(key, bin, meta, 0)));
+                    added += 1;
+                }
             }
         }
         let gone: Vec<Arc<Entry>> = index
@@ -508,7 +535,28 @@ impl Inner {
         }
     }
 
+    /// Under the store lock: a store in another process must not commit between our view
+    /// and our deletions. Also records the directory's usage.
     fn apply_limits(&self) {
+        let store_lock = match StoreLock::exclusive(&self.dir) {
+            Ok(lock) => lock,
+            Err(e) => {
+                tracing::warn!(error = %e, "cache: store lock unavailable; limits applied at the next store");
+                return;
+            }
+        };
+        self.apply_limits_locked(&store_lock);
+        shared::record_usage(self, &store_lock);
+    }
+
+    fn apply_limits_locked(&self, _lock: &StoreLock) {
+        // What other processes stored since our last look counts too.
+        match recover::scan(&self.dir, false) {
+            Ok(scan) => self.reconcile(scan.valid),
+            Err(e) => {
+                tracing::warn!(error = %e, "cache: directory unreadable; limits applied to what this process knows")
+            }
+        }
         let (expired, over) = {
             let mut index = self.index.write();
             let expired = if self.max_age_secs > 0 {
