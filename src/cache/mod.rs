@@ -5,7 +5,8 @@
 //! commit), `evict` (policies, limits), `recover` (reading a directory as found),
 //! `access` (batched access statistics), `background` (periodic work), `dirlock`
 //! (processes sharing a directory), `shared` (limits over the whole directory), `usage`
-//! (the directory's size for stats), `clock` (injected time).
+//! (the directory's size for stats), `lease` (builds in flight across processes), `state`
+//! (the read-only "cached / building / absent" query), `clock` (injected time).
 
 use std::fs::{self, File};
 use std::io;
@@ -30,9 +31,11 @@ mod evict;
 mod index;
 pub mod inspect;
 mod layout;
+pub mod lease;
 mod meta;
 mod recover;
 mod shared;
+pub mod state;
 mod store;
 mod usage;
 
@@ -138,6 +141,11 @@ impl Cache {
         let scan =
             recover::scan(&inner.dir, lock.is_some()).map_err(|e| io_err("cannot read", e))?;
         drop(lock);
+        match lease::sweep_dead(&inner.dir) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "stale build leases removed at open"),
+            Err(e) => tracing::warn!(error = %e, "build leases not checked at open"),
+        }
         {
             let mut index = inner.index.write();
             for (key, meta) in scan.valid {
