@@ -142,7 +142,12 @@ impl World {
             resolves,
         };
         Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "child_resolves", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "child_resolves",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(CHILD_ENV, serde_json::to_string(&spec).unwrap())
             .env("RUST_LOG", "info")
             .spawn()
@@ -208,7 +213,11 @@ async fn three_processes_ten_identical_misses_make_one_build() {
         wait_success(child, Duration::from_secs(120)).await;
     }
     assert_eq!(fake.call_count(), 1, "one upstream build for 3 x 10 misses");
-    assert!(world.leases().is_empty(), "leases left: {:?}", world.leases());
+    assert!(
+        world.leases().is_empty(),
+        "leases left: {:?}",
+        world.leases()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -230,9 +239,11 @@ async fn a_killed_lease_owner_is_taken_over() {
 
     let owner = world.spawn(&fake.url(), 3, &start);
     let lease = world.lease_path();
-    wait_until(Duration::from_secs(60), "the owner's lease and build", || {
-        lease.exists() && fake.call_count() == 1
-    })
+    wait_until(
+        Duration::from_secs(60),
+        "the owner's lease and build",
+        || lease.exists() && fake.call_count() == 1,
+    )
     .await;
     let waiters: Vec<Child> = (0..2)
         .map(|_| world.spawn(&fake.url(), 5, &start))
@@ -240,7 +251,11 @@ async fn a_killed_lease_owner_is_taken_over() {
     // Let them find the live lease and start waiting (they would build otherwise, and
     // the upstream count below would say so).
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(fake.call_count(), 1, "the waiters wait while the owner lives");
+    assert_eq!(
+        fake.call_count(),
+        1,
+        "the waiters wait while the owner lives"
+    );
 
     let mut owner = owner;
     owner.kill().unwrap(); // SIGKILL: no destructor runs, the lease stays behind
@@ -249,7 +264,11 @@ async fn a_killed_lease_owner_is_taken_over() {
         wait_success(child, Duration::from_secs(120)).await;
     }
     assert_eq!(fake.call_count(), 2, "one takeover build after the kill");
-    assert!(world.leases().is_empty(), "orphan lease: {:?}", world.leases());
+    assert!(
+        world.leases().is_empty(),
+        "orphan lease: {:?}",
+        world.leases()
+    );
     assert!(world
         .cache_dir
         .join(format!(

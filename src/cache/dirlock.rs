@@ -43,16 +43,25 @@ impl DirLock {
 
 /// Blocks until no other store or cleanup, in any process, is evicting or committing.
 /// Held for milliseconds (a directory listing, a few renames), never during a copy.
-#[derive(Debug)]
 pub(crate) struct StoreLock {
     _file: File,
+    /// Threads of this process also exclude each other without relying on flock between
+    /// two descriptions of one process: NFS clients emulate flock with POSIX locks, which
+    /// belong to the process. (One mutex for every directory: holds are short.)
+    _in_process: parking_lot::MutexGuard<'static, ()>,
 }
+
+static IN_PROCESS: parking_lot::Mutex<()> = parking_lot::const_mutex(());
 
 impl StoreLock {
     pub(crate) fn exclusive(dir: &Path) -> io::Result<StoreLock> {
+        let in_process = IN_PROCESS.lock();
         let file = open(dir, STORE_LOCK_FILE)?;
         flock(&file, libc::LOCK_EX)?;
-        Ok(StoreLock { _file: file })
+        Ok(StoreLock {
+            _file: file,
+            _in_process: in_process,
+        })
     }
 }
 
