@@ -24,6 +24,10 @@ use crate::request::CacheKey;
 pub struct Lease {
     pub pid: u32,
     pub host: String,
+    /// The owner's start time (`/proc/<pid>/stat`, clock ticks since boot), so that a new
+    /// process that got the same pid (a restarted container's pid 1) is not the owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid_start: Option<u64>,
     /// Unix milliseconds.
     pub started_at_ms: i64,
     /// Unix milliseconds; past it the lease is dead whoever holds it.
@@ -33,9 +37,11 @@ pub struct Lease {
 impl Lease {
     fn mine(now_ms: i64, timeout: Duration) -> Lease {
         let timeout_ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
+        let pid = std::process::id();
         Lease {
-            pid: std::process::id(),
+            pid,
             host: hostname(),
+            pid_start: process_start(pid),
             started_at_ms: now_ms,
             expires_at_ms: now_ms.saturating_add(timeout_ms),
         }
@@ -46,7 +52,15 @@ impl Lease {
         if now_ms >= self.expires_at_ms {
             return false;
         }
-        self.host != hostname() || pid_exists(self.pid)
+        if self.host != hostname() {
+            return true;
+        }
+        pid_exists(self.pid)
+            && match (self.pid_start, process_start(self.pid)) {
+                (Some(recorded), Some(now)) => recorded == now,
+                // Unknown on one side (no /proc, an older writer): trust the pid.
+                _ => true,
+            }
     }
 
     pub fn age_ms(&self, now_ms: i64) -> u64 {
@@ -199,6 +213,15 @@ fn pid_exists(pid: u32) -> bool {
     rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
+/// Field 22 of `/proc/<pid>/stat` (start time in clock ticks since boot); the command
+/// name before it is in parentheses and may contain spaces, so fields are counted from
+/// the last `)`.
+fn process_start(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().nth(19)?.parse().ok()
+}
+
 /// This host's name, as leases record it (`/proc/sys/kernel/hostname`, the UTS name).
 pub fn hostname() -> String {
     let mut buf = [0u8; 256];
@@ -240,6 +263,7 @@ mod tests {
         let dead = Lease {
             pid: i32::MAX as u32,
             host: hostname(),
+            pid_start: None,
             started_at_ms: now_ms(),
             expires_at_ms: now_ms() + 60_000,
         };
@@ -260,6 +284,7 @@ mod tests {
         let l = Lease {
             pid: std::process::id(),
             host: hostname(),
+            pid_start: None,
             started_at_ms: 0,
             expires_at_ms: 10,
         };
@@ -274,5 +299,21 @@ mod tests {
             other_host.is_live(9),
             "a pid on another host cannot be checked"
         );
+    }
+
+    #[test]
+    fn a_reused_pid_is_not_the_owner() {
+        let me = std::process::id();
+        let start = process_start(me).expect("/proc is mounted");
+        let mut l = Lease {
+            pid: me,
+            host: hostname(),
+            pid_start: Some(start),
+            started_at_ms: 0,
+            expires_at_ms: i64::MAX,
+        };
+        assert!(l.is_live(1));
+        l.pid_start = Some(start + 1);
+        assert!(!l.is_live(1), "same pid, another process");
     }
 }
