@@ -195,3 +195,41 @@ fn a_store_sees_what_other_processes_stored() {
     // `a` still indexes the evicted entry until it looks: its own counters, not the dir's.
     assert_eq!(a.cache.usage().entries, 2);
 }
+
+/// A lookup that finds another process's entry on disk does not make this process
+/// report more entries than the limit: the entries that process evicted to make room are
+/// dropped from this one's index too.
+#[test]
+fn an_on_disk_lookup_never_reports_more_than_the_limit() {
+    if std::env::var(CHILD_ENV).is_ok() {
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("cache");
+    let mut cfg = limited(&dir);
+    cfg.max_size_bytes = 0;
+    let a = open(&cfg);
+    let b = open(&cfg);
+    for n in 0..3 {
+        let src = binary(root.path(), &format!("a{n}"), 10, n as u8);
+        a.cache
+            .store(&request(n), &request(n).key(), &src, 1)
+            .unwrap();
+    }
+    // `b` fills the directory with its own entries, evicting all of `a`'s.
+    for n in 10..13 {
+        let src = binary(root.path(), &format!("b{n}"), 10, n as u8);
+        b.cache
+            .store(&request(n), &request(n).key(), &src, 1)
+            .unwrap();
+    }
+    assert_eq!(on_disk(&dir).0, MAX_ENTRIES);
+    assert!(a.cache.lookup(&request(10).key()).unwrap().is_some());
+    let usage = a.cache.usage();
+    assert!(
+        usage.entries <= MAX_ENTRIES,
+        "this process reports {} entries, limit {MAX_ENTRIES}",
+        usage.entries
+    );
+    assert_eq!(usage.entries, 1, "only what it knows is still there");
+}
