@@ -166,7 +166,7 @@ impl Cache {
         }
         // A directory written under other limits (or by the seed, which enforced them
         // only periodically) is brought within ours before the first store.
-        inner.apply_limits();
+        inner.apply_limits(false);
 
         let background = Background::start(inner.clone());
         Ok(Cache {
@@ -497,14 +497,16 @@ impl Inner {
 
     fn cleanup(&self) -> Result<()> {
         let io_err = |e| Error::io(format!("cache: cleanup of {}", self.dir.display()), e);
-        if let Some(lock) = DirLock::try_exclusive(&self.dir).map_err(io_err)? {
+        let swept = if let Some(lock) = DirLock::try_exclusive(&self.dir).map_err(io_err)? {
             let scan = recover::scan(&self.dir, true).map_err(io_err)?;
             self.reconcile(scan.valid);
             drop(lock);
+            true
         } else {
             tracing::debug!("a commit is in progress: directory sweep skipped this time");
-        }
-        self.apply_limits();
+            false
+        };
+        self.apply_limits(!swept);
         Ok(())
     }
 
@@ -544,8 +546,9 @@ impl Inner {
     }
 
     /// Under the store lock: a store in another process must not commit between our view
-    /// and our deletions. Also records the directory's usage.
-    fn apply_limits(&self) {
+    /// and our deletions. Also records the directory's usage. `rescan`: read the
+    /// directory first (not when the caller just did).
+    fn apply_limits(&self, rescan: bool) {
         let store_lock = match StoreLock::exclusive(&self.dir) {
             Ok(lock) => lock,
             Err(e) => {
@@ -553,16 +556,19 @@ impl Inner {
                 return;
             }
         };
-        self.apply_limits_locked(&store_lock);
+        self.apply_limits_locked(rescan, &store_lock);
         shared::record_usage(self, &store_lock);
     }
 
-    fn apply_limits_locked(&self, _lock: &StoreLock) {
+    fn apply_limits_locked(&self, rescan: bool, _lock: &StoreLock) {
         // What other processes stored since our last look counts too.
-        match recover::scan(&self.dir, false) {
-            Ok(scan) => self.reconcile(scan.valid),
-            Err(e) => {
-                tracing::warn!(error = %e, "cache: directory unreadable; limits applied to what this process knows")
+        if rescan {
+            match recover::scan(&self.dir, false) {
+                Ok(scan) => self.reconcile(scan.valid),
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    "cache: directory unreadable; limits applied to what this process knows"
+                ),
             }
         }
         let (expired, over) = {
