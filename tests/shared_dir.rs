@@ -15,6 +15,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use fixture::*;
+use velox_middleware::cache::Clock;
 use velox_middleware::request::CacheKey;
 
 const PROCESSES: u32 = 3;
@@ -232,4 +233,43 @@ fn an_on_disk_lookup_never_reports_more_than_the_limit() {
         usage.entries
     );
     assert_eq!(usage.entries, 1, "only what it knows is still there");
+}
+
+/// Hits another process has flushed count for the policy: `a` read its oldest entry
+/// recently, so `b`'s store evicts the next oldest instead (LRU).
+#[test]
+fn access_statistics_flushed_by_another_process_count() {
+    if std::env::var(CHILD_ENV).is_ok() {
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("cache");
+    let mut cfg = limited(&dir);
+    cfg.max_size_bytes = 0;
+    let a = open(&cfg);
+    for n in 0..3 {
+        let src = binary(root.path(), &format!("a{n}"), 10, n as u8);
+        a.cache
+            .store(&request(n), &request(n).key(), &src, 1)
+            .unwrap();
+        a.clock.advance(1);
+    }
+    // `b` indexes the three entries as they are now (entry 0 the least recently used).
+    let b = open(&cfg);
+    b.clock.set(a.clock.now());
+    a.clock.advance(10);
+    assert!(a.cache.lookup(&request(0).key()).unwrap().is_some());
+    a.cache.flush().unwrap();
+
+    let src = binary(root.path(), "b", 10, 9);
+    b.cache
+        .store(&request(9), &request(9).key(), &src, 1)
+        .unwrap();
+    let cached = |n: u32| dir.join(format!("{}.json", request(n).key())).exists();
+    assert!(cached(0), "read by `a` after the others: kept");
+    assert!(
+        !cached(1),
+        "the least recently used over both processes: evicted"
+    );
+    assert!(cached(2) && cached(9));
 }
