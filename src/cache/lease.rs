@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use super::dirlock::StoreLock;
+use super::dirlock::{DirLock, StoreLock};
 use super::layout::{self, JSON_EXT, LEASE_EXT};
 use crate::request::CacheKey;
 
@@ -155,6 +155,8 @@ fn read_path(path: &Path) -> io::Result<Option<Lease>> {
 
 /// `Ok(false)` when the name exists.
 fn create(dir: &Path, path: &Path, lease: &Lease) -> io::Result<bool> {
+    // A sweep in another process must not take the temp file for a crash's leftover.
+    let _dir = DirLock::shared(dir)?;
     let temp = layout::temp_path(dir, JSON_EXT);
     let result = (|| {
         let mut f = fs::OpenOptions::new()

@@ -10,6 +10,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::dirlock::DirLock;
 use super::layout::{self, JSON_EXT, USAGE_FILE};
 
 /// The directory's contents as of `updated_at` (unix seconds).
@@ -25,6 +26,8 @@ pub struct DirUsage {
 pub(crate) fn write(dir: &Path, usage: DirUsage) {
     let temp = layout::temp_path(dir, JSON_EXT);
     let result = (|| {
+        // A sweep in another process must not take the temp file for a leftover.
+        let _dir = DirLock::shared(dir)?;
         let mut f = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
