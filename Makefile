@@ -16,11 +16,11 @@ CARGO_FLAGS  := $(if $(filter release,$(PROFILE)),--release,)
 export VELOX_MIDDLEWARE_LIB := $(SHARED_LIB)
 
 .PHONY: help deps lib header header-check fmt fmt-check lint test rust-test c-test go-test php-test \
-        rr rr-purego e2e bench bench-quick bench-bins demo demo-addr clean fuzz-smoke reliability dist
+        php-ffi-test rr rr-purego e2e bench bench-quick bench-bins demo demo-addr clean fuzz-smoke reliability dist
 
 help:
 	@echo "make demo        build RoadRunner with the plugin and run the demo on 127.0.0.1:8080"
-	@echo "make test        all tests: Rust, C host, Go shim (cgo and purego), header check, demo worker"
+	@echo "make test        all tests: Rust, C host, Go shim (cgo and purego), header check, demo worker, PHP FFI"
 	@echo "make e2e         end to end: real RoadRunner, real PHP worker, fake Velox server"
 	@echo "make bench       benchmarks (< 15 min), writes BENCHMARKS.md and bench/benchmarks.png"
 	@echo "make bench-quick the same with fewer points and shorter runs (a couple of minutes)"
@@ -84,7 +84,13 @@ php-test:
 	@command -v php >/dev/null || { echo "php-test needs php-cli (make deps)"; exit 1; }
 	php demo/tests/worker_test.php
 
-test: deps lint rust-test c-test go-test php-test
+# The C library from PHP through FFI (examples/php-ffi): the "cached / building / absent"
+# query against a directory in each state.
+php-ffi-test: lib
+	@command -v php >/dev/null || { echo "php-ffi-test needs php-cli (make deps)"; exit 1; }
+	php examples/php-ffi/tests/cache_state_test.php
+
+test: deps lint rust-test c-test go-test php-test php-ffi-test
 
 # RoadRunner with the plugin (e2e/cmd/rr, our own main on endure). Go's build cache makes
 # these cheap after the first build.

@@ -61,6 +61,11 @@ type Stats struct {
 	Evictions      uint64 `json:"evictions"`
 	UpstreamErrors uint64 `json:"upstream_errors"`
 
+	// The whole cache directory, every process sharing it, as of the last store or
+	// cleanup in any of them; nil before one. Entries and Bytes are this process's view.
+	DirEntries *uint64 `json:"dir_entries"`
+	DirBytes   *uint64 `json:"dir_bytes"`
+
 	// Beyond ABI.md's minimum (go-shim/metrics.go exports them).
 	BuildsInFlight       uint64            `json:"builds_in_flight"`
 	BuildsFailed         map[string]uint64 `json:"builds_failed"`

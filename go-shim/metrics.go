@@ -27,7 +27,11 @@ var (
 	descServed = prometheus.NewDesc("velox_served_bytes_total",
 		"Bytes of binaries sent to HTTP clients.", nil, nil)
 	descEntries = prometheus.NewDesc("velox_cache_entries",
-		"Entries in the disk cache.", nil, nil)
+		"Entries in the disk cache, as this process knows them.", nil, nil)
+	descDirEntries = prometheus.NewDesc("velox_cache_dir_entries",
+		"Entries in the cache directory, all processes sharing it, as of the last store or cleanup in any.", nil, nil)
+	descDirBytes = prometheus.NewDesc("velox_cache_dir_bytes",
+		"Bytes of binaries in the cache directory, all processes sharing it, as of the last store or cleanup in any.", nil, nil)
 	descBytes = prometheus.NewDesc("velox_cache_bytes",
 		"Bytes of binaries in the disk cache.", nil, nil)
 	descUpstream = prometheus.NewDesc("velox_upstream_errors_total",
@@ -54,6 +58,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		descHits, descMisses, descJoined, descBuilds, descFailed, descDuration,
 		descEvictions, descServed, descEntries, descBytes, descUpstream, descInFlight,
+		descDirEntries, descDirBytes,
 	} {
 		ch <- d
 	}
@@ -85,6 +90,10 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descEntries, s.Entries)
 	gauge(descBytes, s.Bytes)
 	gauge(descInFlight, s.BuildsInFlight)
+	if s.DirEntries != nil && s.DirBytes != nil {
+		gauge(descDirEntries, *s.DirEntries)
+		gauge(descDirBytes, *s.DirBytes)
+	}
 	labelled(s.BuildsFailed, nil, func(l string, v uint64) { counter(descFailed, v, l) })
 	labelled(s.EvictionsByReason, evictionReasons, func(l string, v uint64) { counter(descEvictions, v, l) })
 	labelled(s.UpstreamErrorsByCode, nil, func(l string, v uint64) { counter(descUpstream, v, l) })

@@ -213,6 +213,25 @@ vxm_status vxm_cache_cleanup(const vxm_engine *engine, vxm_error **out_error);
 vxm_status vxm_stats_json(const vxm_engine *engine, char **out_json, vxm_error **out_error);
 
 /*
+ Whether a build request is in the cache directory `directory` (NUL-terminated),
+ being built, or neither, as a JSON object written to `*out_json` (free with
+ `vxm_string_free`). Needs no engine, starts no thread and lists no directory: two
+ small file reads and a stat, so a web page may call it on every request.
+
+ `{"state":"cached","key":K,"size":N,"sha256":S}` (`sha256` is null when the entry's
+ metadata records none), `{"state":"building","key":K,"age_ms":N,"pid":P,"host":H}`
+ (a live build lease: a process with that pid on this host, or any lease from another
+ host, not older than its owner's `build_timeout`), or `{"state":"absent","key":K}`.
+ `VXM_STATUS_INVALID_REQUEST` for a bad request; `VXM_STATUS_IO` when `directory` is
+ missing or not a directory. Read-only; thread-safe; does not block beyond the reads.
+ */
+vxm_status vxm_cache_state_json(const char *directory,
+                                const uint8_t *request_json,
+                                size_t request_len,
+                                char **out_json,
+                                vxm_error **out_error);
+
+/*
  A new, untriggered token. Free with `vxm_cancel_free`. Never returns NULL except
  after an internal panic.
  */

@@ -130,10 +130,18 @@ impl Engine {
 
     pub fn stats_json(&self) -> Result<String> {
         let usage = self.cache.as_ref().map(|c| c.usage()).unwrap_or_default();
+        let dir = self.cache.as_ref().and_then(|c| c.directory_usage());
         let s = &self.stats;
         let json = serde_json::json!({
+            // This process's index of the cache directory (what it has stored, found or
+            // been told of at its last store or cleanup).
             "entries": usage.entries,
             "bytes": usage.bytes,
+            // The whole directory, every process sharing it, as of the last store or
+            // cleanup in any of them (`dir_updated_at`, unix seconds); null before one.
+            "dir_entries": dir.map(|d| d.entries),
+            "dir_bytes": dir.map(|d| d.bytes),
+            "dir_updated_at": dir.map(|d| d.updated_at),
             "hits": Stats::get(&s.hits),
             "misses": Stats::get(&s.misses),
             "builds": Stats::get(&s.builds),

@@ -6,12 +6,16 @@
 //! cache. The caller waits for that task, its cancel token, the engine's shutdown token
 //! and its own `build_timeout`, whichever comes first.
 //!
+//! Processes sharing a cache directory build each key once between them: the builder
+//! holds a lease file there and the others wait for its entry (`shared_build.rs`).
+//!
 //! With `local_build_enabled` (and no `server_url`) the build task uses the embedded local builder
 //! (`crate::local`) instead of Velox; everything else (coalescing, cancellation, the
 //! cache, the counters) is the same.
 
 pub mod coalesce;
 pub mod ingest;
+mod shared_build;
 
 use std::fs::File;
 use std::os::fd::AsRawFd;
@@ -266,6 +270,27 @@ impl Shared {
                 return Ok(hit);
             }
         }
+        // One build across the processes sharing the cache directory.
+        let _lease = match &self.cache {
+            Some(cache) => {
+                let claim = shared_build::claim(
+                    cache,
+                    key,
+                    self.config.build_timeout,
+                    req.force_rebuild,
+                    deadline,
+                )
+                .await?;
+                match claim {
+                    shared_build::Claim::Build(lease) => lease,
+                    shared_build::Claim::Built(artifact) => {
+                        Stats::bump(&self.stats.joined);
+                        return Ok(artifact);
+                    }
+                }
+            }
+            None => None,
+        };
         let Some(upstream) = self.upstream.as_ref() else {
             return self.build_locally(req, key, deadline).await;
         };

@@ -87,6 +87,10 @@ static void test_version_and_null_arguments(void) {
     char *json = NULL;
     CHECK_STATUS(vxm_stats_json(NULL, &json, NULL), VXM_STATUS_NULL_ARGUMENT, NULL);
     CHECK_STATUS(vxm_engine_health_json(NULL, &json, NULL), VXM_STATUS_NULL_ARGUMENT, NULL);
+    CHECK_STATUS(vxm_cache_state_json(NULL, bytes(REQUEST), strlen(REQUEST), &json, NULL),
+                 VXM_STATUS_NULL_ARGUMENT, NULL);
+    CHECK_STATUS(vxm_cache_state_json("/tmp", bytes(REQUEST), strlen(REQUEST), NULL, NULL),
+                 VXM_STATUS_NULL_ARGUMENT, NULL);
     CHECK(json == NULL);
 
     /* Accessors of a NULL artifact answer neutral values. */
@@ -251,6 +255,9 @@ static void test_cache_through_an_engine(void) {
         CHECK(strstr(stats, keys[i]) != NULL);
     }
     CHECK(strstr(stats, "\"entries\":1") != NULL);
+    /* The whole directory, as recorded by the store. */
+    CHECK(strstr(stats, "\"dir_entries\":1") != NULL);
+    CHECK(strstr(stats, "\"dir_bytes\":29") != NULL);
     CHECK(strstr(stats, "\"hits\":801") != NULL);
     CHECK(strstr(stats, "\"misses\":1") != NULL);
     vxm_string_free(stats);
@@ -262,6 +269,16 @@ static void test_cache_through_an_engine(void) {
     CHECK(strstr(health, "\"ready\":true") != NULL);
     CHECK(strstr(health, "\"build_path\":\"") != NULL);
     vxm_string_free(health);
+    /* The engine-less query sees the entry (sha256: null, or the digest when the
+     * metadata records one). */
+    char cache_dir[300], *state = NULL;
+    snprintf(cache_dir, sizeof cache_dir, "%s/cache", root);
+    CHECK_STATUS(vxm_cache_state_json(cache_dir, bytes(REQUEST), strlen(REQUEST), &state, &err),
+                 VXM_STATUS_OK, err);
+    static const char CACHED[] =
+        "{\"state\":\"cached\",\"key\":\"" SEED_KEY "\",\"size\":29,\"sha256\":";
+    CHECK(strncmp(state, CACHED, strlen(CACHED)) == 0);
+    vxm_string_free(state);
 
     /* Removal: gone from the cache, still readable through the artifact's fd. */
     CHECK_STATUS(vxm_cache_remove(engine, SEED_KEY, &err), VXM_STATUS_OK, err);
