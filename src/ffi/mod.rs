@@ -15,6 +15,7 @@ pub mod drain;
 pub mod engine;
 pub mod error;
 pub mod log;
+pub mod pending;
 pub mod resolve;
 pub mod status;
 pub mod strings;

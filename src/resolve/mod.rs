@@ -11,7 +11,11 @@
 //! cache, the counters) is the same.
 
 pub mod coalesce;
+pub mod estimate;
+pub mod failures;
 pub mod ingest;
+pub mod linger;
+pub mod respond;
 
 use std::fs::File;
 use std::os::fd::AsRawFd;
@@ -31,7 +35,10 @@ use crate::request::{BuildRequest, CacheKey};
 use crate::stats::Stats;
 use crate::upstream::Upstream;
 use coalesce::{InFlight, Role};
+use estimate::Estimates;
 use ingest::AllowedDir;
+use linger::Abandon;
+use respond::{Pending, Prefer, Resolved};
 
 pub struct Resolver {
     shared: Arc<Shared>,
@@ -48,6 +55,8 @@ struct Shared {
     /// Set exactly when `upstream` is not.
     local: Option<LocalBuilder>,
     allowed: Vec<AllowedDir>,
+    /// Recent build times by target, for the `Retry-After` of a `202`.
+    estimates: Estimates,
 }
 
 impl Resolver {
@@ -75,6 +84,7 @@ impl Resolver {
             Some(_) => None,
             None => Some(LocalBuilder::new(local)?),
         };
+        let stats_for_map = stats.clone();
         let allowed = config
             .allowed_build_dirs
             .iter()
@@ -89,8 +99,9 @@ impl Resolver {
                 upstream,
                 local,
                 allowed,
+                estimates: Estimates::default(),
             }),
-            in_flight: InFlight::default(),
+            in_flight: InFlight::new(stats_for_map),
         })
     }
 
@@ -108,7 +119,31 @@ impl Resolver {
     /// Returns `Cancelled` when `cancel` fires, `ShuttingDown` when the engine's
     /// shutdown token fires, `Timeout` after `build_timeout`.
     pub async fn resolve(&self, req: BuildRequest, cancel: Option<Cancel>) -> Result<Artifact> {
-        self.resolve_with(req, cancel, Lookup::InTask).await
+        ready(self.resolve_with(req, cancel, Lookup::InTask, None).await)
+    }
+
+    /// As [`Resolver::resolve`], but a build still running after `respond_after` (or
+    /// what the client's `Prefer` asks, see `respond.rs`) is answered with a
+    /// [`Pending`] and goes on into the cache.
+    pub async fn resolve_or_pending(
+        &self,
+        req: BuildRequest,
+        cancel: Option<Cancel>,
+        prefer: Prefer,
+    ) -> Result<Resolved> {
+        self.resolve_with(req, cancel, Lookup::InTask, Some(prefer))
+            .await
+    }
+
+    /// [`Resolver::resolve_or_pending`] after a miss of [`Resolver::cached`].
+    pub async fn resolve_missed_or_pending(
+        &self,
+        req: BuildRequest,
+        cancel: Option<Cancel>,
+        prefer: Prefer,
+    ) -> Result<Resolved> {
+        self.resolve_with(req, cancel, Lookup::Done, Some(prefer))
+            .await
     }
 
     /// The cache step of [`Resolver::resolve`] alone, on the calling thread: a hit (counted)
@@ -131,21 +166,23 @@ impl Resolver {
         req: BuildRequest,
         cancel: Option<Cancel>,
     ) -> Result<Artifact> {
-        self.resolve_with(req, cancel, Lookup::Done).await
+        ready(self.resolve_with(req, cancel, Lookup::Done, None).await)
     }
 
+    /// `prefer` is `None` for callers that cannot take a [`Pending`] answer.
     async fn resolve_with(
         &self,
         req: BuildRequest,
         cancel: Option<Cancel>,
         lookup: Lookup,
-    ) -> Result<Artifact> {
+        prefer: Option<Prefer>,
+    ) -> Result<Resolved> {
         let build_timeout = self.shared.config.build_timeout;
         let deadline = Instant::now() + build_timeout;
         let key = req.key();
         let span = tracing::info_span!("resolve", key = %key, rr_version = %req.rr_version);
         let cancel = cancel.map(|c| c.token().clone()).unwrap_or_default();
-        let work = self.resolve_inner(req, key, deadline, lookup);
+        let work = self.resolve_inner(req, key, deadline, lookup, prefer);
         async {
             tokio::select! {
                 biased;
@@ -170,7 +207,8 @@ impl Resolver {
         key: CacheKey,
         deadline: Instant,
         lookup: Lookup,
-    ) -> Result<Artifact> {
+        prefer: Option<Prefer>,
+    ) -> Result<Resolved> {
         let shared = &self.shared;
         // Hits and misses count lookups: none with `force_rebuild` or without a cache.
         if !req.force_rebuild && shared.cache.is_some() {
@@ -181,35 +219,84 @@ impl Resolver {
             match found {
                 Some(hit) => {
                     Stats::bump(&shared.stats.hits);
-                    return Ok(hit);
+                    return Ok(Resolved::Ready(hit));
                 }
                 None => Stats::bump(&shared.stats.misses),
             }
         }
 
-        let mut ticket =
-            self.in_flight
-                .join_or_start(&key, shared.config.keep_abandoned_builds, |finisher| {
-                    let shared = shared.clone();
-                    let key = key.clone();
-                    let span =
-                        tracing::info_span!("build", key = %key, rr_version = %req.rr_version);
-                    let task = async move {
-                        let outcome = shared.build(&req, &key, deadline).await;
-                        finisher.finish(outcome.map_err(Arc::new));
-                    };
-                    tokio::spawn(task.instrument(span)).abort_handle()
-                });
+        let abandon = Abandon::from_config(&shared.config);
+        let target = estimate::target(&req.target_platform.os, &req.target_platform.arch);
+        // A forced rebuild is asked for on purpose: it never gets an old failure.
+        let replay = !req.force_rebuild;
+        let started = self
+            .in_flight
+            .join_or_start(&key, abandon, replay, |finisher| {
+                let shared = shared.clone();
+                let key = key.clone();
+                let span = tracing::info_span!("build", key = %key, rr_version = %req.rr_version);
+                let task = async move {
+                    let outcome = shared.build(&req, &key, deadline).await;
+                    finisher.finish(outcome.map_err(Arc::new));
+                };
+                tokio::spawn(task.instrument(span)).abort_handle()
+            });
+        let mut ticket = match started {
+            Ok(ticket) => ticket,
+            Err(remembered) => {
+                tracing::info!(
+                    "answering a recent failure of this build instead of building again"
+                );
+                return Err(coalesce::duplicate(&remembered));
+            }
+        };
         let joined = ticket.role() == Role::Joiner;
         if joined {
             Stats::bump(&shared.stats.joined);
             tracing::debug!("joined a build in flight");
         }
-        match ticket.outcome().await {
-            Ok(artifact) if joined => Ok(private_copy(artifact).with_source(Source::Joined)),
-            Ok(artifact) => Ok(artifact),
+        let wait = prefer.and_then(|p| {
+            respond::answer_after(shared.config.respond_after, p).map(|after| (after, p))
+        });
+        let outcome = match wait {
+            None => ticket.outcome().await,
+            Some((after, prefer)) => tokio::select! {
+                biased;
+                outcome = ticket.outcome() => outcome,
+                _ = tokio::time::sleep(after) => {
+                    ticket.keep();
+                    Stats::bump(&shared.stats.async_answers);
+                    let elapsed_ms = ticket.started().elapsed().as_millis() as u64;
+                    let pending = Pending {
+                        key: key.clone(),
+                        elapsed_ms,
+                        position: None,
+                        retry_after_secs: shared.estimates.retry_after(&target, elapsed_ms),
+                        preference_applied: prefer.respond_async,
+                    };
+                    tracing::info!(elapsed_ms, retry_after = pending.retry_after_secs,
+                        "build still running; answering 202");
+                    return Ok(Resolved::Pending(pending));
+                }
+            },
+        };
+        match outcome {
+            Ok(artifact) if joined => Ok(Resolved::Ready(
+                private_copy(artifact).with_source(Source::Joined),
+            )),
+            Ok(artifact) => Ok(Resolved::Ready(artifact)),
             Err(err) => Err(coalesce::duplicate(&err)),
         }
+    }
+}
+
+/// The artifact of a resolve that could not answer [`Resolved::Pending`].
+fn ready(resolved: Result<Resolved>) -> Result<Artifact> {
+    match resolved? {
+        Resolved::Ready(artifact) => Ok(artifact),
+        Resolved::Pending(_) => Err(Error::Panic(
+            "a synchronous resolve was answered 202".into(),
+        )),
     }
 }
 
@@ -231,6 +318,11 @@ impl Shared {
                 None
             }
         }
+    }
+
+    fn record_estimate(&self, req: &BuildRequest, build_ms: u64) {
+        let target = estimate::target(&req.target_platform.os, &req.target_platform.arch);
+        self.estimates.record(&target, build_ms);
     }
 
     fn lookup_blocking(&self, key: &CacheKey) -> Option<Artifact> {
@@ -282,6 +374,7 @@ impl Shared {
         };
         let build_ms = started.elapsed().as_millis() as u64;
         self.stats.build_duration.observe_ms(build_ms);
+        self.record_estimate(req, build_ms);
         tracing::info!(
             build_ms,
             path = %output.path,
@@ -329,6 +422,7 @@ impl Shared {
         };
         let build_ms = build.duration.as_millis() as u64;
         self.stats.build_duration.observe_ms(build_ms);
+        self.record_estimate(req, build_ms);
         tracing::info!(build_ms, path = %build.path.display(), "local build done");
         self.ingest_local(req, key, build, build_ms).await
     }
