@@ -91,3 +91,34 @@ pub enum Resolved {
     Ready(crate::artifact::Artifact),
     Pending(Pending),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefer_reads_respond_async_and_wait_case_insensitively() {
+        let p = Prefer::parse("return=minimal, Respond-Async; foo=bar , WAIT=\"12\"");
+        assert!(p.respond_async);
+        assert_eq!(p.wait, Some(Duration::from_secs(12)));
+        assert_eq!(Prefer::parse(""), Prefer::default());
+        assert_eq!(
+            Prefer::parse("respond-asynchronously, wait=x"),
+            Prefer::default()
+        );
+    }
+
+    #[test]
+    fn answer_after_prefers_the_clients_wait_then_the_config_then_now() {
+        let s = Duration::from_secs;
+        let async_ = |wait| Prefer {
+            respond_async: true,
+            wait,
+        };
+        assert_eq!(answer_after(None, Prefer::default()), None);
+        assert_eq!(answer_after(Some(s(25)), Prefer::default()), Some(s(25)));
+        assert_eq!(answer_after(Some(s(25)), async_(Some(s(3)))), Some(s(3)));
+        assert_eq!(answer_after(Some(s(25)), async_(None)), Some(s(25)));
+        assert_eq!(answer_after(None, async_(None)), Some(Duration::ZERO));
+    }
+}
