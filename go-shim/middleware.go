@@ -42,9 +42,13 @@ func (p *Plugin) handleBuild(w http.ResponseWriter, r *http.Request, c *capture)
 		return
 	}
 	start := time.Now()
-	a, err := p.engine.Resolve(r.Context(), body)
+	a, pending, err := p.engine.ResolveOrPending(r.Context(), body, preferHeader(r))
 	if err != nil {
 		p.fail(w, r, err, time.Since(start))
+		return
+	}
+	if pending != nil { // async.go: 202, the build goes on
+		p.answerPending(w, pending, time.Since(start))
 		return
 	}
 	defer func() { _ = a.File.Close() }()
