@@ -1,11 +1,12 @@
 package e2e
 
 import (
-	"context"
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -15,16 +16,16 @@ import (
 // TestE2EDemoBrowser opens the demo page in a real headless Chromium in front of a build
 // that takes longer than the page's first wait (respond_after 1s, a 5 s fake build): the
 // page must show "Building… N s" while it polls, then fetch the binary and start the
-// download. Chromium is optional (`scripts/install-deps.sh --browser`); without it the
+// download. Chromium is optional (`scripts/install-deps.sh browser`); without it the
 // test is skipped, unless VELOX_E2E_BROWSER=1 says it must run. With
 // VELOX_E2E_SCREENSHOT=<file> the progress screenshot is kept (demo/building.png).
 func TestE2EDemoBrowser(t *testing.T) {
 	browser := findChromium()
 	if browser == "" {
 		if os.Getenv("VELOX_E2E_BROWSER") == "1" {
-			t.Fatal("VELOX_E2E_BROWSER=1 but no chromium found (scripts/install-deps.sh --browser)")
+			t.Fatal("VELOX_E2E_BROWSER=1 but no chromium found (scripts/install-deps.sh browser)")
 		}
-		t.Skip("no chromium installed (scripts/install-deps.sh --browser)")
+		t.Skip("no chromium installed (scripts/install-deps.sh browser)")
 	}
 	bin := binaries()[0]
 	worker := filepath.Join(repoRoot(t), "demo", "worker.php")
@@ -39,9 +40,8 @@ func TestE2EDemoBrowser(t *testing.T) {
 	// Progress: virtual time runs the page's timers while no fetch is pending, so a small
 	// budget ends right after the first 202 has been shown.
 	shot := filepath.Join(t.TempDir(), "building.png")
-	dom := runChromium(t, browser, e.url("/#download"), "4000", "--screenshot="+shot)
-	_ = dom
-	progress := runChromium(t, browser, e.url("/#download"), "4000", "--dump-dom")
+	runChromium(t, browser, t.TempDir(), e.url("/#download"), "4000", "--screenshot="+shot)
+	progress := runChromium(t, browser, t.TempDir(), e.url("/#download"), "4000", "--dump-dom")
 	if !strings.Contains(progress, "Building…") {
 		t.Fatalf("the page does not show the build's progress:\n%s", statusOf(progress))
 	}
@@ -55,14 +55,27 @@ func TestE2EDemoBrowser(t *testing.T) {
 	}
 
 	// Then the binary: the page keeps polling until the answer is the file.
-	done := runChromium(t, browser, e.url("/#download"), "120000", "--dump-dom")
+	home := t.TempDir()
+	var saved []byte
+	downloaded := func() bool {
+		files, _ := filepath.Glob(filepath.Join(home, "Downloads", "rr-*"))
+		if len(files) == 1 && !strings.HasSuffix(files[0], ".crdownload") {
+			saved, _ = os.ReadFile(files[0])
+		}
+		return len(saved) == artifactSize
+	}
+	done := runChromiumUntil(t, browser, home, e.url("/#download"), "120000", downloaded, "--dump-dom")
 	status := statusOf(done)
 	if !strings.Contains(status, "MiB in") || !strings.Contains(status, "X-Velox-Cache: HIT") &&
 		!strings.Contains(status, "X-Velox-Cache: JOINED") {
 		t.Fatalf("the page did not end with the download: %s", status)
 	}
 	t.Logf("done: %s", status)
+	// The browser saved the very bytes the build produced.
 	expectCalls(t, e, 1)
+	if want := fakevelox.Content(e.velox.Calls()[0].Key, artifactSize); !bytes.Equal(saved, want) {
+		t.Fatalf("the saved file differs from the build: sha256 %s, want %s", sum(saved), sum(want))
+	}
 }
 
 func findChromium() string {
@@ -74,21 +87,49 @@ func findChromium() string {
 	return ""
 }
 
-// runChromium loads url headless with a virtual time budget (ms) and returns stdout.
-func runChromium(t *testing.T, browser, url, budget string, extra ...string) string {
+// runChromium loads url headless with a virtual time budget (ms), HOME set to home (so a
+// download lands in home/Downloads), and returns the DOM dump or "" for a screenshot.
+// Chromium does not exit while a download it started is open, so once the DOM has been
+// printed it is killed (its own process group, bounded by a deadline).
+func runChromium(t *testing.T, browser, home, url, budget string, extra ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+	return runChromiumUntil(t, browser, home, url, budget, func() bool { return true }, extra...)
+}
+
+// runChromiumUntil is runChromium waiting, after the DOM is printed, for done too.
+func runChromiumUntil(t *testing.T, browser, home, url, budget string, done func() bool, extra ...string) string {
+	t.Helper()
 	args := append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-		"--user-data-dir=" + t.TempDir(), "--window-size=900,1100",
+		"--user-data-dir=" + filepath.Join(home, "profile"), "--window-size=900,1100",
 		"--virtual-time-budget=" + budget}, extra...)
-	cmd := exec.CommandContext(ctx, browser, append(args, url)...)
-	var out, errOut strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("%s: %v\n%s", browser, err, tail(errOut.String(), 20))
+	cmd := exec.Command(browser, append(args, url)...)
+	cmd.Env = append(os.Environ(), "HOME="+home)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	out := &syncBuffer{}
+	var errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = out, &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("%s: %v", browser, err)
 	}
-	return out.String()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }()
+	deadline := time.After(3 * time.Minute)
+	for {
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Fatalf("%s: %v\n%s", browser, err, tail(errOut.String(), 20))
+			}
+			return out.String()
+		case <-deadline:
+			t.Fatalf("%s did not finish within 3 minutes:\n%s", browser, tail(errOut.String(), 20))
+		case <-time.After(100 * time.Millisecond):
+			if strings.Contains(out.String(), "</html>") && done() {
+				return out.String()
+			}
+		}
+	}
 }
 
 // statusOf cuts the page's status line out of a DOM dump.
