@@ -75,13 +75,21 @@ pub struct Pending {
 impl Pending {
     /// The response body: `{"status":"building","key":...,"elapsed_ms":...,"position":...}`.
     pub fn json(&self) -> String {
-        serde_json::json!({
-            "status": "building",
-            "key": self.key.as_str(),
-            "elapsed_ms": self.elapsed_ms,
-            "position": self.position,
+        // A struct, not `json!`, so the fields keep this order on the wire.
+        #[derive(serde::Serialize)]
+        struct Body<'a> {
+            status: &'static str,
+            key: &'a str,
+            elapsed_ms: u64,
+            position: Option<u64>,
+        }
+        serde_json::to_string(&Body {
+            status: "building",
+            key: self.key.as_str(),
+            elapsed_ms: self.elapsed_ms,
+            position: self.position,
         })
-        .to_string()
+        .expect("a plain struct serializes")
     }
 }
 
