@@ -41,6 +41,8 @@ struct Entry {
     kept: bool,
     /// Bumped each time the waiters drop to zero; a linger timer acts only on its own.
     left_epoch: u64,
+    /// The local builder's queue ticket while the build waits for a slot, else 0.
+    queue_ticket: Arc<AtomicU64>,
 }
 
 #[derive(Default)]
@@ -71,9 +73,15 @@ pub struct Finisher {
     key: CacheKey,
     id: u64,
     tx: watch::Sender<Slot>,
+    queue_ticket: Arc<AtomicU64>,
 }
 
 impl Finisher {
+    /// Where the build keeps its local queue ticket (see `LocalBuilder::build_queued`).
+    pub fn queue_ticket(&self) -> Arc<AtomicU64> {
+        self.queue_ticket.clone()
+    }
+
     pub fn finish(self, outcome: Outcome) {
         let mut builds = self.map.builds.lock();
         if builds.get(&self.key).is_some_and(|e| e.id == self.id) {
@@ -102,6 +110,7 @@ pub struct Ticket {
     done: watch::Receiver<Slot>,
     abandon: Abandon,
     started: Instant,
+    queue_ticket: Arc<AtomicU64>,
 }
 
 impl InFlight {
@@ -141,6 +150,7 @@ impl InFlight {
                 done: entry.done.clone(),
                 abandon,
                 started: entry.started,
+                queue_ticket: entry.queue_ticket.clone(),
             });
         }
         if replay_failures {
@@ -154,6 +164,7 @@ impl InFlight {
         let id = self.map.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, done) = watch::channel(None);
         let started = Instant::now();
+        let queue_ticket = Arc::new(AtomicU64::new(0));
         builds.insert(
             key.clone(),
             Entry {
@@ -165,6 +176,7 @@ impl InFlight {
                 detached: false,
                 kept: false,
                 left_epoch: 0,
+                queue_ticket: queue_ticket.clone(),
             },
         );
         let task = start(Finisher {
@@ -172,6 +184,7 @@ impl InFlight {
             key: key.clone(),
             id,
             tx,
+            queue_ticket: queue_ticket.clone(),
         });
         // The task may already have finished and removed its entry.
         if let Some(entry) = builds.get_mut(key).filter(|e| e.id == id) {
@@ -185,6 +198,7 @@ impl InFlight {
             done,
             abandon,
             started,
+            queue_ticket,
         })
     }
 
@@ -225,6 +239,11 @@ impl Map {
 impl Ticket {
     pub fn role(&self) -> Role {
         self.role
+    }
+
+    /// The build's local queue ticket now (0 when it is not waiting for a slot).
+    pub fn queue_ticket(&self) -> u64 {
+        self.queue_ticket.load(Ordering::Acquire)
     }
 
     /// When the build started (for whoever joined it, not when this caller came).

@@ -19,6 +19,7 @@ pub mod respond;
 
 use std::fs::File;
 use std::os::fd::AsRawFd;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use tokio::time::Instant;
@@ -235,8 +236,9 @@ impl Resolver {
                 let shared = shared.clone();
                 let key = key.clone();
                 let span = tracing::info_span!("build", key = %key, rr_version = %req.rr_version);
+                let queue = finisher.queue_ticket();
                 let task = async move {
-                    let outcome = shared.build(&req, &key, deadline).await;
+                    let outcome = shared.build(&req, &key, deadline, &queue).await;
                     finisher.finish(outcome.map_err(Arc::new));
                 };
                 tokio::spawn(task.instrument(span)).abort_handle()
@@ -270,7 +272,7 @@ impl Resolver {
                     let pending = Pending {
                         key: key.clone(),
                         elapsed_ms,
-                        position: None,
+                        position: shared.queue_position(ticket.queue_ticket()),
                         retry_after_secs: shared.estimates.retry_after(&target, elapsed_ms),
                         preference_applied: prefer.respond_async,
                     };
@@ -329,17 +331,25 @@ impl Shared {
         lookup_in(self.cache.as_ref()?, key)
     }
 
-    /// The build task: stops at shutdown, whoever still waits.
+    /// The place of a build in the local builder's queue, if it waits there.
+    fn queue_position(&self, queue_ticket: u64) -> Option<u64> {
+        let place = self.local.as_ref()?.queue_position(queue_ticket)?;
+        Some(place as u64)
+    }
+
+    /// The build task: stops at shutdown, whoever still waits. `queue` holds the local
+    /// builder's queue ticket while the build waits for a slot.
     async fn build(
         self: Arc<Self>,
         req: &BuildRequest,
         key: &CacheKey,
         deadline: Instant,
+        queue: &AtomicU64,
     ) -> Result<Artifact> {
         let result = tokio::select! {
             biased;
             _ = self.shutdown.cancelled() => Err(Error::ShuttingDown),
-            result = self.build_inner(req, key, deadline) => result,
+            result = self.build_inner(req, key, deadline, queue) => result,
         };
         if let Err(err) = &result {
             self.stats.build_failed(err);
@@ -352,6 +362,7 @@ impl Shared {
         req: &BuildRequest,
         key: &CacheKey,
         deadline: Instant,
+        queue: &AtomicU64,
     ) -> Result<Artifact> {
         // A build that finished between our miss and our start has stored its binary.
         if !req.force_rebuild {
@@ -360,7 +371,7 @@ impl Shared {
             }
         }
         let Some(upstream) = self.upstream.as_ref() else {
-            return self.build_locally(req, key, deadline).await;
+            return self.build_locally(req, key, deadline, queue).await;
         };
         Stats::bump(&self.stats.builds);
         let started = Instant::now();
@@ -397,6 +408,7 @@ impl Shared {
         req: &BuildRequest,
         key: &CacheKey,
         deadline: Instant,
+        queue: &AtomicU64,
     ) -> Result<Artifact> {
         let local = self
             .local
@@ -409,7 +421,8 @@ impl Shared {
         let timeout = Error::Timeout {
             seconds: self.config.build_timeout.as_secs(),
         };
-        let built = tokio::time::timeout_at(deadline, local.build(req, CancellationToken::new()))
+        let build = local.build_queued(req, CancellationToken::new(), queue);
+        let built = tokio::time::timeout_at(deadline, build)
             .await
             .unwrap_or(Err(timeout));
         let build = match built {
