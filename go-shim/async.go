@@ -56,7 +56,7 @@ func preferHeader(r *http.Request) string {
 
 // answerPending writes the library's 202 answer in place of the worker's response.
 func (p *Plugin) answerPending(w http.ResponseWriter, pd *Pending, took time.Duration) {
-	p.log.Info("build still running; answered 202",
+	p.log.Debug("build still running; answered 202",
 		zap.String("key", pd.Key),
 		zap.Int("retry_after", pd.RetryAfterSeconds),
 		zap.Duration("waited", took),

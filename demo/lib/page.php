@@ -122,7 +122,7 @@ form.addEventListener('submit', async (e) => {
       const since = performance.now(), wait = Math.min(Math.max(+r.headers.get('Retry-After') || 5, 1), 30);
       label = () => 'Building… ' + ((b.elapsed_ms + performance.now() - since) / 1000).toFixed(0) + ' s'
         + (b.position != null ? ' (queued, position ' + b.position + ')' : '')
-        + ' — the build goes on on the server; this page asks again every ' + wait + ' s (' + (polls + 1) + ' so far)';
+        + ' — the server keeps building; this page asks again every ' + wait + ' s (' + (polls + 1) + ' so far)';
       show('', label());
       await sleep(wait * 1000);
     }
