@@ -39,6 +39,11 @@ type rrConfig struct {
 	KeepAbandoned bool
 	// LibraryPath sets velox.library_path (dist_test.go).
 	LibraryPath string
+	// BuildLinger and RespondAfter set velox.build_linger and velox.respond_after when
+	// not empty (longbuild_test.go). The shared environments run with build_linger 0s,
+	// so a departed client cancels its build as the scenarios expect.
+	BuildLinger  string
+	RespondAfter string
 }
 
 // env is one RoadRunner binary under test with its fake Velox server and cache.
@@ -119,6 +124,13 @@ func newEnv(t *testing.T, name string, prepare func(cacheDir string)) *env {
 // newEnvWorker is newEnv with another PHP worker script (demo_test.go runs the demo's).
 func newEnvWorker(t *testing.T, name, worker string, prepare func(cacheDir string)) *env {
 	t.Helper()
+	return newEnvConfigured(t, name, worker, prepare, nil)
+}
+
+// newEnvConfigured is newEnvWorker with configure changing the .rr.yaml fields before
+// RoadRunner starts.
+func newEnvConfigured(t *testing.T, name, worker string, prepare func(cacheDir string), configure func(*rrConfig)) *env {
+	t.Helper()
 	root := repoRoot(t)
 	binary := filepath.Join(root, "build", name)
 	if _, err := os.Stat(binary); err != nil {
@@ -147,6 +159,10 @@ func newEnvWorker(t *testing.T, name, worker string, prepare func(cacheDir strin
 		CacheDir:       e.cacheDir,
 		BuildTimeout:   buildTimeout.String(),
 		RequestTimeout: "2s",
+		BuildLinger:    "0s",
+	}
+	if configure != nil {
+		configure(&e.cfg)
 	}
 	e.start()
 	t.Cleanup(func() { e.stop(false) })

@@ -38,6 +38,16 @@ var (
 		"Errors from the Velox server (or the local builder), by Connect code.", []string{"code"}, nil)
 	descInFlight = prometheus.NewDesc("velox_builds_in_flight",
 		"Builds running now.", nil, nil)
+	descAsync = prometheus.NewDesc("velox_async_answers_total",
+		"Build requests answered 202 Accepted while their build went on.", nil, nil)
+	descJoinedAfterLeave = prometheus.NewDesc("velox_builds_joined_after_leave_total",
+		"Joins into a build that a client had left or was answered 202 for (retries, polls).", nil, nil)
+	descUnwatched = prometheus.NewDesc("velox_builds_unwatched_done_total",
+		"Builds that ended with nobody waiting (their result is in the cache, or their error remembered).", nil, nil)
+	descLingerExpired = prometheus.NewDesc("velox_builds_linger_expired_total",
+		"Lingering builds cancelled because nobody came back within build_linger.", nil, nil)
+	descReplayed = prometheus.NewDesc("velox_failures_replayed_total",
+		"Requests answered with a recent build failure instead of a new build.", nil, nil)
 )
 
 // evictionReasons are always exported, at 0 until they happen, so that rate() and
@@ -59,6 +69,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		descHits, descMisses, descJoined, descBuilds, descFailed, descDuration,
 		descEvictions, descServed, descEntries, descBytes, descUpstream, descInFlight,
 		descDirEntries, descDirBytes,
+		descAsync, descJoinedAfterLeave, descUnwatched, descLingerExpired, descReplayed,
 	} {
 		ch <- d
 	}
@@ -87,6 +98,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descMisses, s.Misses)
 	counter(descJoined, s.Joined)
 	counter(descBuilds, s.Builds)
+	counter(descAsync, s.AsyncAnswers)
+	counter(descJoinedAfterLeave, s.JoinedAfterLeave)
+	counter(descUnwatched, s.BuildsUnwatchedDone)
+	counter(descLingerExpired, s.LingerExpired)
+	counter(descReplayed, s.FailuresReplayed)
 	gauge(descEntries, s.Entries)
 	gauge(descBytes, s.Bytes)
 	gauge(descInFlight, s.BuildsInFlight)

@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::local::{check_go, GO_VERSION_TIMEOUT};
 use crate::health::Health;
 use crate::request::{BuildRequest, CacheKey};
+use crate::resolve::respond::{Prefer, Resolved};
 use crate::resolve::Resolver;
 use crate::runtime::runtime;
 use crate::stats::Stats;
@@ -83,6 +84,31 @@ impl Engine {
         runtime().block_on(self.resolver.resolve_missed(request, cancel.cloned()))
     }
 
+    /// As [`Engine::resolve`], but answers [`Resolved::Pending`] for a build still running
+    /// after `respond_after` or what `prefer` (the request's `Prefer` header values,
+    /// joined with commas; empty when there are none) asks for.
+    pub fn resolve_or_pending(
+        &self,
+        request_json: &[u8],
+        prefer: &str,
+        cancel: Option<&Cancel>,
+    ) -> Result<Resolved> {
+        let _call = self.calls.enter()?;
+        let request = BuildRequest::parse(request_json)?;
+        if cancel.is_some_and(Cancel::is_triggered) {
+            return Err(Error::Cancelled);
+        }
+        if let Some(hit) = self.resolver.cached(&request) {
+            return Ok(Resolved::Ready(hit));
+        }
+        let prefer = Prefer::parse(prefer);
+        runtime().block_on(self.resolver.resolve_missed_or_pending(
+            request,
+            cancel.cloned(),
+            prefer,
+        ))
+    }
+
     /// `Err(NotFound)` on a miss or when the cache is disabled.
     pub fn lookup(&self, request_json: &[u8]) -> Result<Artifact> {
         let _call = self.calls.enter()?;
@@ -146,6 +172,11 @@ impl Engine {
             "misses": Stats::get(&s.misses),
             "builds": Stats::get(&s.builds),
             "joined": Stats::get(&s.joined),
+            "joined_after_leave": Stats::get(&s.joined_after_leave),
+            "async_answers": Stats::get(&s.async_answers),
+            "builds_unwatched_done": Stats::get(&s.builds_unwatched_done),
+            "linger_expired": Stats::get(&s.linger_expired),
+            "failures_replayed": Stats::get(&s.failures_replayed),
             "evictions": Stats::get(&s.evictions),
             "upstream_errors": Stats::get(&s.upstream_errors),
             "cache_enabled": self.cache.is_some(),

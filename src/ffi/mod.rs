@@ -16,6 +16,7 @@ pub mod engine;
 pub mod error;
 pub mod health;
 pub mod log;
+pub mod pending;
 pub mod resolve;
 pub mod status;
 pub mod strings;

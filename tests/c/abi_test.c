@@ -93,10 +93,26 @@ static void test_version_and_null_arguments(void) {
                  VXM_STATUS_NULL_ARGUMENT, NULL);
     CHECK(json == NULL);
 
-    /* Accessors of a NULL artifact answer neutral values. */
+    vxm_artifact *art = NULL;
+    vxm_pending *pending = NULL;
+    CHECK_STATUS(vxm_resolve_or_pending(NULL, bytes(REQUEST), strlen(REQUEST), NULL, 0, NULL,
+                                        &art, &pending, NULL),
+                 VXM_STATUS_NULL_ARGUMENT, NULL);
+    CHECK(art == NULL && pending == NULL);
+    CHECK_STATUS(vxm_resolve_or_pending(NULL, bytes(REQUEST), strlen(REQUEST), NULL, 0, NULL,
+                                        &art, NULL, NULL),
+                 VXM_STATUS_NULL_ARGUMENT, NULL);
+
+    /* Accessors of a NULL artifact or pending answer answer neutral values. */
     CHECK(vxm_artifact_fd(NULL) == -1);
     CHECK(vxm_artifact_size(NULL) == 0);
     CHECK(strcmp(vxm_artifact_sha256(NULL), "") == 0);
+    CHECK(vxm_pending_http_status(NULL) == 0);
+    CHECK(vxm_pending_retry_after(NULL) == 0);
+    CHECK(vxm_pending_elapsed_ms(NULL) == 0);
+    CHECK(vxm_pending_preference_applied(NULL) == 0);
+    CHECK(strcmp(vxm_pending_json(NULL), "") == 0);
+    CHECK(strcmp(vxm_pending_key(NULL), "") == 0);
 
     /* Every _free accepts NULL. */
     vxm_engine_free(NULL);
@@ -104,6 +120,7 @@ static void test_version_and_null_arguments(void) {
     vxm_error_free(NULL);
     vxm_string_free(NULL);
     vxm_cancel_free(NULL);
+    vxm_pending_free(NULL);
 }
 
 static void test_bad_config_names_the_key(void) {
