@@ -29,7 +29,7 @@ func serveArtifact(w http.ResponseWriter, r *http.Request, a *Artifact, fileName
 	h.Set("ETag", `"`+a.Key+`"`)
 	h.Set(HeaderCache, a.Source.CacheHeader())
 	// The key names the content, so there is no meaningful modification time.
-	http.ServeContent(w, r, fileName, time.Time{}, a.File)
+	http.ServeContent(fairWriter{w}, r, fileName, time.Time{}, a.File)
 }
 
 // binaryFileName is "rr-<rr_version>-<os>-<arch>" (".exe" for windows) from the build
