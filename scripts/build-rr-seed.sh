@@ -47,4 +47,6 @@ printf '{"Replace":{"%s":"%s"}}\n' "$root/e2e/cmd/rr/plugins_velox.go" "$gen/plu
 cd "$root/e2e"
 # -mod=mod: the seed's own requirements may add go.sum lines; they go to build/seed/go.sum.
 CGO_ENABLED=0 go build -mod=mod -modfile="$gen/go.mod" -overlay="$gen/overlay.json" -o "$out" ./cmd/rr
-echo "build-rr-seed: $out from $src ($(cd "$src" && git rev-parse --short HEAD 2>/dev/null || echo 'not a git checkout'))"
+# The report names the commit measured.
+(cd "$src" && git rev-parse HEAD 2>/dev/null || echo "unknown (not a git checkout)") >"$gen/commit"
+echo "build-rr-seed: $out from $src at $(cat "$gen/commit")"

@@ -38,6 +38,8 @@ type plan struct {
 	rates   []ratePoint
 	rateDur time.Duration
 	seed    bool
+	// seedCommit: the commit of the checkout build/rr-seed was built from.
+	seedCommit string
 }
 
 func main() {
@@ -95,6 +97,9 @@ func main() {
 	}
 	if d.seed != "" {
 		p.seed = true
+		if b, err := os.ReadFile(filepath.Join(d.build, "seed/commit")); err == nil {
+			p.seedCommit = strings.TrimSpace(string(b))
+		}
 		// Right after ours, so that the columns to compare sit side by side.
 		p.servers = append(p.servers[:2], append([]string{"seed"}, p.servers[2:]...)...)
 	}

@@ -42,6 +42,7 @@ type savedReport struct {
 	Rates     []ratePoint     `json:"rate_points"`
 	RateDur   time.Duration   `json:"rate_duration_ns"`
 	Seed      bool            `json:"seed_measured"`
+	SeedSrc   string          `json:"seed_commit,omitempty"`
 	Machine   machine         `json:"machine"`
 	HTTP      []httpResult    `json:"http"`
 	FixedRate []rateResult    `json:"fixed_rate"`
@@ -56,7 +57,7 @@ func (r *report) writeJSON(path string) error {
 	b, err := json.MarshalIndent(savedReport{
 		Started: r.started, Elapsed: r.elapsed, Quick: r.quick, Servers: r.plan.servers,
 		Sizes: r.plan.sizes, Conns: r.plan.conns, Duration: r.plan.dur, Rounds: r.plan.rounds, Machine: r.machine,
-		Rates: r.plan.rates, RateDur: r.plan.rateDur, Seed: r.plan.seed,
+		Rates: r.plan.rates, RateDur: r.plan.rateDur, Seed: r.plan.seed, SeedSrc: r.plan.seedCommit,
 		HTTP: r.http, FixedRate: r.rates, Misses: r.misses, Behaviour: r.probes, Criterion: r.micro, Go: r.goBench, Failures: r.failures,
 	}, "", "  ")
 	if err != nil {
@@ -73,7 +74,7 @@ func loadReport(path string) (*report, error) {
 	return &report{
 		quick: s.Quick, started: s.Started, elapsed: s.Elapsed, machine: s.Machine,
 		plan: plan{servers: s.Servers, sizes: s.Sizes, conns: s.Conns, dur: s.Duration, rounds: s.Rounds,
-			rates: s.Rates, rateDur: s.RateDur, seed: s.Seed},
+			rates: s.Rates, rateDur: s.RateDur, seed: s.Seed, seedCommit: s.SeedSrc},
 		http: s.HTTP, rates: s.FixedRate, misses: s.Misses, probes: s.Behaviour, micro: s.Criterion, goBench: s.Go, failures: s.Failures,
 	}, nil
 }
@@ -128,7 +129,7 @@ func (r *report) writeBaseline(p func(string, ...any)) {
 	if r.plan.seed {
 		p("The original plugin (`github.com/roadrunner-plugins/velox-middleware`, **seed**) is not served by\n")
 		p("the Go module proxy; `make bench SEED_SRC=/path/to/checkout` built it unmodified from a source\n")
-		p("checkout into the very same main as ours (`scripts/build-rr-seed.sh`: a `replace` in a generated\n")
+		p("checkout (commit `%s`) into the very same main as ours (`scripts/build-rr-seed.sh`: a `replace` in a generated\n", r.plan.seedCommit)
 		p("go.mod under `build/seed`). All RoadRunners share the endure main, plugin versions, Go toolchain,\n")
 		p("`.rr.yaml` shape, 4 PHP workers, logs at `error`, the PHP worker and the fake Velox server:\n\n")
 	} else {
