@@ -47,6 +47,20 @@ func (h *httpResult) add(w wrkReport, peakKiB int64) {
 	}
 }
 
+// survivorMark is "†" when a run completed fewer than two requests per connection: then
+// only the downloads that got more than their share of the bandwidth finished within the
+// run, and wrk's percentiles (completed requests only) describe those.
+func (h *httpResult) survivorMark() string {
+	var reqs []float64
+	for _, r := range h.Runs {
+		reqs = append(reqs, float64(r.Requests))
+	}
+	if len(reqs) > 0 && median(reqs) < 2*float64(h.Conns) {
+		return " †"
+	}
+	return ""
+}
+
 // missResult is N identical concurrent requests for a binary nobody has built yet.
 type missResult struct {
 	Server      string         `json:"server"`

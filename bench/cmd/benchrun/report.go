@@ -195,12 +195,16 @@ func (r *report) writeHTTP(p func(string, ...any)) {
 				if h.Err != "" {
 					errs += "; a run failed: " + h.Err
 				}
-				p("| %s | %d | %.0f | %.0f | %s | %s | %.1f MiB | %s |\n", s, c, h.RPS, h.MiBps,
-					fmtMs(h.P50Us), fmtMs(h.P99Us), float64(h.PeakRSSKiB)/1024, errs)
+				p("| %s | %d | %.0f | %.0f | %s | %s%s | %.1f MiB | %s |\n", s, c, h.RPS, h.MiBps,
+					fmtMs(h.P50Us), fmtMs(h.P99Us), h.survivorMark(), float64(h.PeakRSSKiB)/1024, errs)
 			}
 		}
 		p("\n")
 	}
+	p("† fewer than two completed requests per connection in a run: a download then takes most of\n")
+	p("the run (with fair sharing, connections × size / throughput), so only the requests that got\n")
+	p("more than their share finish in time and the percentiles describe those (survivorship); the\n")
+	p("fixed-rate section and docs/decisions/2026-11-29-tail-latency.md measure the tail properly.\n\n")
 	p("### The PHP worker round trip\n\n")
 	p("The velox RoadRunner answering a small PHP page (`/`, no velox work): what every velox request\n")
 	p("pays before the cache is asked, and the static plugin does not.\n\n")

@@ -34,14 +34,18 @@ func (r *report) writeSeedRatios(p func(string, ...any)) {
 				}
 				rps = append(rps, ratio(v.RPS, s.RPS))
 				p50 = append(p50, ratio(v.P50Us, s.P50Us))
-				p99 = append(p99, ratio(v.P99Us, s.P99Us))
+				mark := v.survivorMark()
+				if mark == "" {
+					mark = s.survivorMark()
+				}
+				p99 = append(p99, ratio(v.P99Us, s.P99Us)+mark)
 				mem = append(mem, fmt.Sprintf("%.0f", float64(v.PeakRSSKiB)/1024))
 			}
 			p("| %s | %d | %s, %s | %s, %s | %s, %s | %.0f → %s / %s MiB |\n", mib(size), c, rps[0], rps[1],
 				p50[0], p50[1], p99[0], p99[1], float64(s.PeakRSSKiB)/1024, mem[0], mem[1])
 		}
 	}
-	p("\n")
+	p("\n† see above: too few completed requests per connection for the percentiles to describe the tail.\n\n")
 }
 
 func (r *report) findRate(server string, rp ratePoint) *rateResult {
