@@ -117,10 +117,13 @@ func main() {
 	defer d.fake.Close()
 
 	rep := &report{quick: *quick, plan: p, started: started.UTC()}
+	loadStart := loadAvg()
+	fmt.Printf("benchrun: load average at the start: %s\n", loadStart)
 	rep.http, rep.rates, rep.misses, rep.probes, rep.failures = d.measureAll(p)
 	rep.micro = readCriterion(filepath.Join(d.root, "target/criterion"))
 	rep.goBench = readGoBench(filepath.Join(d.build, "bench"))
 	rep.machine = describeMachine()
+	rep.machine.LoadStart = loadStart
 	rep.elapsed = time.Since(started)
 	check(rep.writeJSON(filepath.Join(d.build, "bench/results.json")))
 	check(writeOutputs(rep, d.root, d.work, *out, *plot))

@@ -109,7 +109,16 @@ func (r *report) markdown() string {
 	m := r.machine
 	p("## Machine\n\n| | |\n| --- | --- |\n")
 	p("| CPU | %s, %s cores (nproc) |\n| memory | %s |\n| kernel | %s |\n", m.CPU, m.Cores, m.Memory, m.Kernel)
-	p("| toolchains | %s, %s |\n| load tool | %s |\n| PHP | %s |\n| load average at the end | %s |\n\n", m.Go, m.Rust, m.Wrk, m.PHP, m.Load)
+	p("| toolchains | %s, %s |\n| load tool | %s |\n| PHP | %s |\n", m.Go, m.Rust, m.Wrk, m.PHP)
+	if m.LoadStart != "" {
+		p("| load average at the start | %s |\n", m.LoadStart)
+	}
+	p("| load average at the end | %s |\n\n", m.Load)
+	if m.loaded() {
+		p("**This run was on a loaded machine**: the load average exceeded the %s cores, other work\n", m.Cores)
+		p("competed with the servers and the load tool, and the numbers are noisier and lower than on a\n")
+		p("quiet machine (interleaving spreads the noise over all servers alike).\n\n")
+	}
 	p("The load tool, the server and its PHP workers share these cores (all on 127.0.0.1), and the\n")
 	p("machine was shared with other work: compare rows of one run with each other, not with other machines.\n\n")
 
