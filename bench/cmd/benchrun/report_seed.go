@@ -45,7 +45,9 @@ func (r *report) writeSeedRatios(p func(string, ...any)) {
 				p50[0], p50[1], p99[0], p99[1], float64(s.PeakRSSKiB)/1024, mem[0], mem[1])
 		}
 	}
-	p("\n† see above: too few completed requests per connection for the percentiles to describe the tail.\n\n")
+	p("\n† see above: too few completed requests per connection for the percentiles to describe the tail.\n")
+	p("Why our tail at saturation was longer than the original's, what changed (bounded sendfile\n")
+	p("pieces) and what was measured: docs/decisions/2026-11-29-tail-latency.md.\n\n")
 }
 
 func (r *report) findRate(server string, rp ratePoint) *rateResult {
