@@ -186,7 +186,10 @@ func (r *report) writeHTTP(p func(string, ...any)) {
 	p("**medians over the rounds**; errors are summed. Every URL was checked to serve the whole file\n")
 	p("before the runs (velox: `X-Velox-Cache: HIT`). Peak RSS is the server process's VmHWM during a\n")
 	p("run (reset before each run through `/proc/<pid>/clear_refs`), the highest over the rounds, PHP\n")
-	p("workers excluded.\n\n")
+	p("workers excluded. The reset sets the mark to the current RSS, and a Go process keeps freed heap\n")
+	p("resident for minutes: memory a server allocated at an earlier point (the original plugin's\n")
+	p("10 MiB buffer per download at 64 MiB × 64) shows in the peaks of later points of the next\n")
+	p("rounds, so a seed peak far above its first-round value is left-over heap, not that point's.\n\n")
 	if r.plot != "" {
 		p("![throughput and latency against concurrency](%s)\n\n", r.plot)
 	}
