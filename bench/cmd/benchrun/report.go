@@ -328,7 +328,11 @@ func (r *report) writeMicro(p func(string, ...any)) {
 }
 
 func (r *report) writeSeedFacts(p func(string, ...any)) {
-	p("## The seed plugin per download (from its source, commit `%s`; not measured)\n\n", seedCommit[:12])
+	note := "facts, not measured"
+	if r.plan.seed {
+		note = "facts behind the measured seed column above"
+	}
+	p("## The seed plugin per download (from its source, commit `%s`: %s)\n\n", seedCommit[:12], note)
 	p("- **Hit:** `os.Stat` of `{hash}.json`, read and `json.Unmarshal` of it, `os.Stat` of `{hash}.bin`,\n")
 	p("  then an access-statistics write of the JSON file (immediately, or batched every\n")
 	p("  `access_update_interval`). Ours: an in-memory index lookup and one `open`, no disk write.\n")
