@@ -22,7 +22,7 @@ help:
 	@echo "make demo        build RoadRunner with the plugin and run the demo on 127.0.0.1:8080"
 	@echo "make test        all tests: Rust, C host, Go shim (cgo and purego), header check, demo worker"
 	@echo "make e2e         end to end: real RoadRunner, real PHP worker, fake Velox server"
-	@echo "make bench       benchmarks (< 15 min), writes BENCHMARKS.md and bench/benchmarks.png"
+	@echo "make bench       benchmarks (about 15 min; SEED_SRC=checkout adds the original plugin), writes BENCHMARKS.md and bench/benchmarks.png"
 	@echo "make bench-quick the same with fewer points and shorter runs (a couple of minutes)"
 	@echo "make fuzz-smoke  a bounded libFuzzer run of every fuzz target (FUZZ_SECONDS per target)"
 	@echo "make reliability crash consistency, cache model, fuzz properties, faults and a 3 min soak"
