@@ -22,7 +22,7 @@ help:
 	@echo "make demo        build RoadRunner with the plugin and run the demo on 127.0.0.1:8080"
 	@echo "make test        all tests: Rust, C host, Go shim (cgo and purego), header check, demo worker, PHP FFI"
 	@echo "make e2e         end to end: real RoadRunner, real PHP worker, fake Velox server"
-	@echo "make bench       benchmarks (< 15 min), writes BENCHMARKS.md and bench/benchmarks.png"
+	@echo "make bench       benchmarks (about 15 min; SEED_SRC=checkout adds the original plugin), writes BENCHMARKS.md and bench/benchmarks.png"
 	@echo "make bench-quick the same with fewer points and shorter runs (a couple of minutes)"
 	@echo "make fuzz-smoke  a bounded libFuzzer run of every fuzz target (FUZZ_SECONDS per target)"
 	@echo "make reliability crash consistency, cache model, fuzz properties, faults and a 3 min soak"
@@ -129,6 +129,10 @@ e2e: rr rr-purego dist
 # bench/cmd/benchrun loads RoadRunner+velox and the baselines with wrk and writes the report.
 # Numbers are reported, never asserted. Run them on an otherwise idle machine.
 BENCH_OUT := $(BUILD)/bench
+# SEED_SRC=/path/to/a checkout of roadrunner-plugins/velox-middleware adds the original plugin
+# as a column (build/rr-seed, scripts/build-rr-seed.sh); without it the column is absent.
+SEED_SRC  ?=
+BENCH_SEED = $(if $(SEED_SRC),-seed $(BUILD)/rr-seed,)
 
 bench-bins: rr rr-purego
 	@mkdir -p $(BENCH_OUT)
@@ -136,6 +140,8 @@ bench-bins: rr rr-purego
 	cd e2e && CGO_ENABLED=1 $(GO) build -tags rr_static,velox_cgo -o $(BUILD)/rr-static ./cmd/rr
 	cd bench && $(GO) build -o $(BUILD)/servecontent ./cmd/servecontent
 	cd bench && $(GO) build -o $(BUILD)/benchrun ./cmd/benchrun
+	cd bench && $(GO) build -o $(BUILD)/fixedrate ./cmd/fixedrate
+	$(if $(SEED_SRC),scripts/build-rr-seed.sh $(SEED_SRC) $(BUILD)/rr-seed,rm -f $(BUILD)/rr-seed)
 
 bench: BENCH_CRITERION := --warm-up-time 2
 bench: BENCH_GO := -count 5 -benchtime 1s
@@ -151,7 +157,7 @@ bench bench-quick: bench-bins
 	    | tee $(BENCH_OUT)/go-cgo.txt
 	set -o pipefail; cd go-shim && CGO_ENABLED=0 VELOX_MIDDLEWARE_LIB=$(SHARED_LIB) $(GO) test -run '^$$' \
 	    -bench ResolveHit -benchmem $(BENCH_GO) . | tee $(BENCH_OUT)/go-purego.txt
-	timeout 900 $(BUILD)/benchrun -root $(CURDIR) $(BENCH_RUN)
+	timeout 1500 $(BUILD)/benchrun -root $(CURDIR) $(BENCH_RUN) $(BENCH_SEED)
 
 # Reliability (docs/RELIABILITY.md). The CI-sized parts already run in `make test`
 # (crash_consistency, cache_model, fuzz_properties) and `make e2e` (E2EFaults, E2ESoak

@@ -16,7 +16,8 @@ var droppedWorkerHeaders = []string{HeaderBuild, "Content-Encoding", "Content-Le
 // serveArtifact sends the binary with http.ServeContent, which gives Content-Length,
 // Range, HEAD and If-None-Match/If-Range against our ETag. a.File is passed as the
 // *os.File itself: net/http then copies it with sendfile(2) (ServeContent -> io.CopyN
-// -> response.ReadFrom -> TCPConn.ReadFrom), so it must not be wrapped.
+// -> response.ReadFrom -> TCPConn.ReadFrom), so it must not be wrapped. The writer is
+// wrapped in fairWriter, which keeps sendfile but bounds each call (fairshare.go).
 func serveArtifact(w http.ResponseWriter, r *http.Request, a *Artifact, fileName string) {
 	h := w.Header()
 	for _, k := range droppedWorkerHeaders {
@@ -33,7 +34,7 @@ func serveArtifact(w http.ResponseWriter, r *http.Request, a *Artifact, fileName
 	}
 	h.Set(HeaderCache, a.Source.CacheHeader())
 	// The hash names the content, so there is no meaningful modification time.
-	http.ServeContent(w, r, fileName, time.Time{}, a.File)
+	http.ServeContent(fairWriter{w}, r, fileName, time.Time{}, a.File)
 }
 
 // binaryFileName is "rr-<rr_version>-<os>-<arch>" (".exe" for windows) from the build

@@ -5,12 +5,40 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 )
 
 // machine is what the numbers were measured on.
 type machine struct {
 	CPU, Cores, Memory, Kernel, Go, Rust, Wrk, PHP, Load string
+	LoadStart                                            string // load average when measuring began
+}
+
+// loadAvg is the 1, 5 and 15 minute load averages.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	return strings.Join(strings.Fields(string(b))[:3], " ")
+}
+
+// loaded says whether the 1-minute load average at the start or the end exceeded the
+// cores: then other work competed with the measurement.
+func (m machine) loaded() bool {
+	cores, err := strconv.ParseFloat(m.Cores, 64)
+	if err != nil {
+		return false
+	}
+	for _, l := range []string{m.LoadStart, m.Load} {
+		if f := strings.Fields(l); len(f) > 0 {
+			if v, err := strconv.ParseFloat(f[0], 64); err == nil && v > cores {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func describeMachine() machine {
@@ -22,9 +50,7 @@ func describeMachine() machine {
 	m.Rust = firstLine("rustc", "--version")
 	m.PHP = firstLine("php", "-r", "echo 'PHP ', PHP_VERSION;")
 	m.Wrk = firstLine("wrk", "-v")
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		m.Load = strings.Join(strings.Fields(string(b))[:3], " ")
-	}
+	m.Load = loadAvg()
 	return m
 }
 

@@ -22,6 +22,7 @@ type driver struct {
 	worker, sharedLib string
 	wrkScript, files  string
 	workers           int
+	seed              string // build/rr-seed, or "" when the original plugin is not measured
 	fake              *fakevelox.Server
 }
 
@@ -34,6 +35,11 @@ type plan struct {
 	dur     time.Duration
 	rounds  int
 	misses  int
+	rates   []ratePoint
+	rateDur time.Duration
+	seed    bool
+	// seedCommit: the commit of the checkout build/rr-seed was built from.
+	seedCommit string
 }
 
 func main() {
@@ -42,6 +48,7 @@ func main() {
 	out := flag.String("out", "BENCHMARKS.md", "report to write (relative to root)")
 	plot := flag.String("plot", "bench/benchmarks.png", "plot to write (relative to root)")
 	from := flag.String("from", "", "rewrite the report and plot from this results.json, measuring nothing")
+	seed := flag.String("seed", "", "RoadRunner with the original plugin (build/rr-seed from scripts/build-rr-seed.sh): measure it too")
 	flag.Parse()
 
 	abs, err := filepath.Abs(*root)
@@ -64,6 +71,13 @@ func main() {
 	_ = os.RemoveAll(d.work)
 	check(os.MkdirAll(d.work, 0o755))
 
+	if *seed != "" {
+		d.seed, err = filepath.Abs(*seed)
+		check(err)
+		if _, err := os.Stat(d.seed); err != nil {
+			check(fmt.Errorf("-seed: %w (make bench SEED_SRC=/path/to/checkout builds it)", err))
+		}
+	}
 	p := plan{
 		servers: []string{"velox-cgo", "velox-purego", "static", "servecontent"},
 		sizes:   []int{1 << 20, 64 << 20},
@@ -71,12 +85,23 @@ func main() {
 		dur:     5 * time.Second,
 		rounds:  3,
 		misses:  20,
+		rates:   []ratePoint{{1 << 20, 300}, {1 << 20, 600}, {64 << 20, 15}},
+		rateDur: 6 * time.Second,
 	}
 	if *quick {
-		p.servers = []string{"velox-cgo", "static"}
-		p.conns = []int{1, 16}
+		p.servers = []string{"velox-cgo", "velox-purego", "static"}
+		p.conns = []int{1, 64}
 		p.dur = 2 * time.Second
+		p.rateDur = 3 * time.Second
 		p.rounds = 1
+	}
+	if d.seed != "" {
+		p.seed = true
+		if b, err := os.ReadFile(filepath.Join(d.build, "seed/commit")); err == nil {
+			p.seedCommit = strings.TrimSpace(string(b))
+		}
+		// Right after ours, so that the columns to compare sit side by side.
+		p.servers = append(p.servers[:2], append([]string{"seed"}, p.servers[2:]...)...)
 	}
 
 	started := time.Now()
@@ -92,10 +117,13 @@ func main() {
 	defer d.fake.Close()
 
 	rep := &report{quick: *quick, plan: p, started: started.UTC()}
-	rep.http, rep.misses, rep.failures = d.measureAll(p)
+	loadStart := loadAvg()
+	fmt.Printf("benchrun: load average at the start: %s\n", loadStart)
+	rep.http, rep.rates, rep.misses, rep.probes, rep.failures = d.measureAll(p)
 	rep.micro = readCriterion(filepath.Join(d.root, "target/criterion"))
 	rep.goBench = readGoBench(filepath.Join(d.build, "bench"))
 	rep.machine = describeMachine()
+	rep.machine.LoadStart = loadStart
 	rep.elapsed = time.Since(started)
 	check(rep.writeJSON(filepath.Join(d.build, "bench/results.json")))
 	check(writeOutputs(rep, d.root, d.work, *out, *plot))

@@ -47,6 +47,20 @@ func (h *httpResult) add(w wrkReport, peakKiB int64) {
 	}
 }
 
+// survivorMark is "†" when a run completed fewer than two requests per connection: then
+// only the downloads that got more than their share of the bandwidth finished within the
+// run, and wrk's percentiles (completed requests only) describe those.
+func (h *httpResult) survivorMark() string {
+	var reqs []float64
+	for _, r := range h.Runs {
+		reqs = append(reqs, float64(r.Requests))
+	}
+	if len(reqs) > 0 && median(reqs) < 2*float64(h.Conns) {
+		return " †"
+	}
+	return ""
+}
+
 // missResult is N identical concurrent requests for a binary nobody has built yet.
 type missResult struct {
 	Server      string         `json:"server"`
@@ -74,11 +88,8 @@ func sizeTag(size int) string { return fmt.Sprintf("v2.0.%d", size>>20) }
 
 func (d *driver) startServer(name string) (*server, func(string, int) string, error) {
 	switch name {
-	case "velox-cgo", "velox-purego":
-		binary := d.bin("rr")
-		if name == "velox-purego" {
-			binary = d.bin("rr-purego")
-		}
+	case "velox-cgo", "velox-purego", "seed":
+		binary := map[string]string{"velox-cgo": d.bin("rr"), "velox-purego": d.bin("rr-purego"), "seed": d.seed}[name]
 		s, err := d.startRR(name, binary, rrParams{
 			Middleware: "velox",
 			ServerURL:  d.fake.URL,
@@ -99,12 +110,15 @@ func (d *driver) startServer(name string) (*server, func(string, int) string, er
 // warm makes sure the URL serves the whole file (for velox: builds it once, then checks
 // that the next answer is a cache hit), so that load runs only measure hits.
 func (d *driver) warm(name, u string, size int) error {
-	if name == "velox-cgo" || name == "velox-purego" {
+	if isVelox(name) {
 		if err := d.fake.SetMode(fakevelox.Mode{Size: size}); err != nil {
 			return err
 		}
 	}
-	want := map[bool]string{false: "", true: "HIT"}[name == "velox-cgo" || name == "velox-purego"]
+	if name == "seed" {
+		return d.warmSeed(u, size)
+	}
+	want := map[bool]string{false: "", true: "HIT"}[isVelox(name)]
 	var last string
 	for i := 0; i < 2; i++ {
 		status, n, cache, err := get(u, 60*time.Second)
@@ -145,15 +159,16 @@ func get(u string, limit time.Duration) (status int, n int64, cache string, err 
 
 // misses sends `clients` identical requests at once for a binary not built yet, while the
 // fake server takes `delay` per build, and counts what reached the upstream.
-func (d *driver) misses(addr string, clients int) (*missResult, error) {
+func (d *driver) misses(server, addr string, clients int) (*missResult, error) {
 	const delay = 2 * time.Second
 	if err := d.fake.SetMode(fakevelox.Mode{Kind: fakevelox.Slow, Delay: delay, Size: 1 << 20}); err != nil {
 		return nil, err
 	}
 	defer func() { _ = d.fake.SetMode(fakevelox.Mode{}) }()
 	before := d.fake.Stats()
-	u := buildURL(addr, "v2.9.9")
-	m := &missResult{Server: "velox-cgo", Clients: clients, BuildDelay: delay,
+	// A tag of its own per server, so that each one misses.
+	u := buildURL(addr, map[string]string{"velox-cgo": "v2.9.9", "seed": "v2.9.8"}[server])
+	m := &missResult{Server: server, Clients: clients, BuildDelay: delay,
 		Statuses: map[int]int{}, CacheHeader: map[string]int{}}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -178,7 +193,7 @@ func (d *driver) misses(addr string, clients int) (*missResult, error) {
 	after := d.fake.Stats()
 	m.Calls = after.Calls - before.Calls
 	m.Builds = after.Builds - before.Builds
-	fmt.Printf("benchrun: %d concurrent misses: %d upstream calls, %d builds, %s, statuses %v, X-Velox-Cache %v\n",
-		clients, m.Calls, m.Builds, m.Wall.Round(time.Millisecond), m.Statuses, m.CacheHeader)
+	fmt.Printf("benchrun: %s: %d concurrent misses: %d upstream calls, %d builds, %s, statuses %v, X-Velox-Cache %v\n",
+		server, clients, m.Calls, m.Builds, m.Wall.Round(time.Millisecond), m.Statuses, m.CacheHeader)
 	return m, nil
 }

@@ -16,7 +16,9 @@ type report struct {
 	elapsed  time.Duration
 	machine  machine
 	http     []httpResult
+	rates    []rateResult
 	misses   []missResult
+	probes   []behaviour
 	micro    []microResult
 	goBench  []goBenchResult
 	plot     string
@@ -37,9 +39,15 @@ type savedReport struct {
 	Conns     []int           `json:"conns"`
 	Duration  time.Duration   `json:"duration_ns"`
 	Rounds    int             `json:"rounds"`
+	Rates     []ratePoint     `json:"rate_points"`
+	RateDur   time.Duration   `json:"rate_duration_ns"`
+	Seed      bool            `json:"seed_measured"`
+	SeedSrc   string          `json:"seed_commit,omitempty"`
 	Machine   machine         `json:"machine"`
 	HTTP      []httpResult    `json:"http"`
+	FixedRate []rateResult    `json:"fixed_rate"`
 	Misses    []missResult    `json:"misses"`
+	Behaviour []behaviour     `json:"behaviour"`
 	Criterion []microResult   `json:"criterion"`
 	Go        []goBenchResult `json:"go"`
 	Failures  []string        `json:"failures"`
@@ -49,7 +57,8 @@ func (r *report) writeJSON(path string) error {
 	b, err := json.MarshalIndent(savedReport{
 		Started: r.started, Elapsed: r.elapsed, Quick: r.quick, Servers: r.plan.servers,
 		Sizes: r.plan.sizes, Conns: r.plan.conns, Duration: r.plan.dur, Rounds: r.plan.rounds, Machine: r.machine,
-		HTTP: r.http, Misses: r.misses, Criterion: r.micro, Go: r.goBench, Failures: r.failures,
+		Rates: r.plan.rates, RateDur: r.plan.rateDur, Seed: r.plan.seed, SeedSrc: r.plan.seedCommit,
+		HTTP: r.http, FixedRate: r.rates, Misses: r.misses, Behaviour: r.probes, Criterion: r.micro, Go: r.goBench, Failures: r.failures,
 	}, "", "  ")
 	if err != nil {
 		return err
@@ -64,14 +73,16 @@ func loadReport(path string) (*report, error) {
 	}
 	return &report{
 		quick: s.Quick, started: s.Started, elapsed: s.Elapsed, machine: s.Machine,
-		plan: plan{servers: s.Servers, sizes: s.Sizes, conns: s.Conns, dur: s.Duration, rounds: s.Rounds},
-		http: s.HTTP, misses: s.Misses, micro: s.Criterion, goBench: s.Go, failures: s.Failures,
+		plan: plan{servers: s.Servers, sizes: s.Sizes, conns: s.Conns, dur: s.Duration, rounds: s.Rounds,
+			rates: s.Rates, rateDur: s.RateDur, seed: s.Seed, seedCommit: s.SeedSrc},
+		http: s.HTTP, rates: s.FixedRate, misses: s.Misses, probes: s.Behaviour, micro: s.Criterion, goBench: s.Go, failures: s.Failures,
 	}, nil
 }
 
 var serverLabel = map[string]string{
 	"velox-cgo":    "RoadRunner + velox (cgo backend)",
 	"velox-purego": "RoadRunner + velox (purego backend, CGO_ENABLED=0)",
+	"seed":         "RoadRunner + the original velox plugin (roadrunner-plugins/velox-middleware, built from a source checkout)",
 	"static":       "RoadRunner + static plugin v5.2.0 (baseline)",
 	"servecontent": "Go net/http ServeContent (floor)",
 }
@@ -98,35 +109,52 @@ func (r *report) markdown() string {
 	m := r.machine
 	p("## Machine\n\n| | |\n| --- | --- |\n")
 	p("| CPU | %s, %s cores (nproc) |\n| memory | %s |\n| kernel | %s |\n", m.CPU, m.Cores, m.Memory, m.Kernel)
-	p("| toolchains | %s, %s |\n| load tool | %s |\n| PHP | %s |\n| load average at the end | %s |\n\n", m.Go, m.Rust, m.Wrk, m.PHP, m.Load)
+	p("| toolchains | %s, %s |\n| load tool | %s |\n| PHP | %s |\n", m.Go, m.Rust, m.Wrk, m.PHP)
+	if m.LoadStart != "" {
+		p("| load average at the start | %s |\n", m.LoadStart)
+	}
+	p("| load average at the end | %s |\n\n", m.Load)
+	if m.loaded() {
+		p("**This run was on a loaded machine**: the load average exceeded the %s cores, other work\n", m.Cores)
+		p("competed with the servers and the load tool, and the numbers are noisier and lower than on a\n")
+		p("quiet machine (interleaving spreads the noise over all servers alike).\n\n")
+	}
 	p("The load tool, the server and its PHP workers share these cores (all on 127.0.0.1), and the\n")
 	p("machine was shared with other work: compare rows of one run with each other, not with other machines.\n\n")
 
 	r.writeBaseline(p)
 	r.writeHTTP(p)
+	r.writeSeedRatios(p)
+	r.writeFixedRate(p)
 	r.writeMisses(p)
+	r.writeBehaviour(p)
 	r.writeMicro(p)
 	r.writeSeedFacts(p)
 	return b.String()
 }
 
 func (r *report) writeBaseline(p func(string, ...any)) {
-	p("## Baseline\n\n")
-	p("The issue asks for the seed plugin (`github.com/roadrunner-plugins/velox-middleware`) as an\n")
-	p("unmodified module dependency. **The Go module proxy does not serve it**: the version list,\n")
-	p("`latest`, `v0.0.1`/`v0.1.0`/`v1.0.0`/`v1.0.1`, branch names and the pseudo-versions of its newest\n")
-	p("commits (e.g. `v0.0.0-20251113095044-71efbb29b563`) all answer 403 \"This module version is not\n")
-	p("available\". Building it from a source snapshot instead would not be \"unmodified from the proxy\",\n")
-	p("so it is not measured. Instead, in the same run and built the same way (the same endure main,\n")
-	p("plugin versions, Go toolchain, `.rr.yaml` shape, 4 PHP workers, logs at `error`):\n\n")
+	p("## What is measured\n\n")
+	if r.plan.seed {
+		p("The original plugin (`github.com/roadrunner-plugins/velox-middleware`, **seed**) is not served by\n")
+		p("the Go module proxy; `make bench SEED_SRC=/path/to/checkout` built it unmodified from a source\n")
+		p("checkout (commit `%s`) into the very same main as ours (`scripts/build-rr-seed.sh`: a `replace` in a generated\n", r.plan.seedCommit)
+		p("go.mod under `build/seed`). All RoadRunners share the endure main, plugin versions, Go toolchain,\n")
+		p("`.rr.yaml` shape, 4 PHP workers, logs at `error`, the PHP worker and the fake Velox server:\n\n")
+	} else {
+		p("**The original plugin (seed) column is absent from this run**: it is not served by the Go module\n")
+		p("proxy and no source checkout was given (`make bench SEED_SRC=/path/to/velox-middleware-checkout`\n")
+		p("adds it). Built the same way (the same endure main, plugin versions, Go toolchain, `.rr.yaml`\n")
+		p("shape, 4 PHP workers, logs at `error`):\n\n")
+	}
 	for _, s := range r.plan.servers {
 		p("- **%s** — %s\n", s, serverLabel[s])
 	}
 	p("\nThe static plugin is RoadRunner's own file server (`http.ServeContent`, so sendfile): the strongest\n")
 	p("RoadRunner baseline for serving a file. It answers without asking a PHP worker, while every velox\n")
 	p("request goes to a PHP worker first (the worker decides what to build): velox vs static is the price\n")
-	p("of that worker round trip plus our resolve. What the seed does per download is quoted from its\n")
-	p("source at the end, as facts, not measurements.\n\n")
+	p("of that worker round trip plus our resolve. What the seed does per download is also quoted from its\n")
+	p("source at the end.\n\n")
 }
 
 func fmtMs(us float64) string {
@@ -158,7 +186,10 @@ func (r *report) writeHTTP(p func(string, ...any)) {
 	p("**medians over the rounds**; errors are summed. Every URL was checked to serve the whole file\n")
 	p("before the runs (velox: `X-Velox-Cache: HIT`). Peak RSS is the server process's VmHWM during a\n")
 	p("run (reset before each run through `/proc/<pid>/clear_refs`), the highest over the rounds, PHP\n")
-	p("workers excluded.\n\n")
+	p("workers excluded. The reset sets the mark to the current RSS, and a Go process keeps freed heap\n")
+	p("resident for minutes: memory a server allocated at an earlier point (the original plugin's\n")
+	p("10 MiB buffer per download at 64 MiB × 64) shows in the peaks of later points of the next\n")
+	p("rounds, so a seed peak far above its first-round value is left-over heap, not that point's.\n\n")
 	if r.plot != "" {
 		p("![throughput and latency against concurrency](%s)\n\n", r.plot)
 	}
@@ -176,12 +207,16 @@ func (r *report) writeHTTP(p func(string, ...any)) {
 				if h.Err != "" {
 					errs += "; a run failed: " + h.Err
 				}
-				p("| %s | %d | %.0f | %.0f | %s | %s | %.1f MiB | %s |\n", s, c, h.RPS, h.MiBps,
-					fmtMs(h.P50Us), fmtMs(h.P99Us), float64(h.PeakRSSKiB)/1024, errs)
+				p("| %s | %d | %.0f | %.0f | %s | %s%s | %.1f MiB | %s |\n", s, c, h.RPS, h.MiBps,
+					fmtMs(h.P50Us), fmtMs(h.P99Us), h.survivorMark(), float64(h.PeakRSSKiB)/1024, errs)
 			}
 		}
 		p("\n")
 	}
+	p("† fewer than two completed requests per connection in a run: a download then takes most of\n")
+	p("the run (with fair sharing, connections × size / throughput), so only the requests that got\n")
+	p("more than their share finish in time and the percentiles describe those (survivorship); the\n")
+	p("fixed-rate section and docs/decisions/2026-11-29-tail-latency.md measure the tail properly.\n\n")
 	p("### The PHP worker round trip\n\n")
 	p("The velox RoadRunner answering a small PHP page (`/`, no velox work): what every velox request\n")
 	p("pays before the cache is asked, and the static plugin does not.\n\n")
@@ -196,12 +231,6 @@ func (r *report) writeHTTP(p func(string, ...any)) {
 	p("Throughput ratio > 1 and latency ratio < 1 favour velox.\n\n")
 	p("| file | concurrency | req/s vs static | p99 vs static | peak RSS vs static | req/s vs net/http |\n")
 	p("| --- | ---: | ---: | ---: | ---: | ---: |\n")
-	ratio := func(a, b float64) string {
-		if b == 0 || a == 0 {
-			return "–"
-		}
-		return fmt.Sprintf("%.2f×", a/b)
-	}
 	for _, size := range r.plan.sizes {
 		for _, c := range r.plan.conns {
 			v, s, g := r.find("velox-cgo", size, c), r.find("static", size, c), r.find("servecontent", size, c)
@@ -237,7 +266,10 @@ func (r *report) writeMisses(p func(string, ...any)) {
 		p("| %s | %d | %s | %d | %d | %s | %s | %s |\n", m.Server, m.Clients, m.BuildDelay, m.Calls, m.Builds,
 			m.Wall.Round(time.Millisecond), counts(m.Statuses), counts(m.CacheHeader))
 	}
-	p("| seed plugin (from its source) | N | – | N (no coalescing) | up to N | – | – | – |\n\n")
+	if !r.plan.seed {
+		p("| seed plugin (from its source, not measured) | N | – | N (no coalescing) | up to N | – | – | – |\n")
+	}
+	p("\n")
 }
 
 func counts[K comparable](m map[K]int) string {
@@ -296,7 +328,11 @@ func (r *report) writeMicro(p func(string, ...any)) {
 }
 
 func (r *report) writeSeedFacts(p func(string, ...any)) {
-	p("## The seed plugin per download (from its source, commit `%s`; not measured)\n\n", seedCommit[:12])
+	note := "facts, not measured"
+	if r.plan.seed {
+		note = "facts behind the measured seed column above"
+	}
+	p("## The seed plugin per download (from its source, commit `%s`: %s)\n\n", seedCommit[:12], note)
 	p("- **Hit:** `os.Stat` of `{hash}.json`, read and `json.Unmarshal` of it, `os.Stat` of `{hash}.bin`,\n")
 	p("  then an access-statistics write of the JSON file (immediately, or batched every\n")
 	p("  `access_update_interval`). Ours: an in-memory index lookup and one `open`, no disk write.\n")

@@ -13,7 +13,7 @@ type live struct {
 // the points in rounds: within a round each point is measured on every server back to
 // back, in an order rotated per round, so that a change in the machine's background load
 // hits all servers alike. The report quotes the median over rounds.
-func (d *driver) measureAll(p plan) (results []httpResult, misses []missResult, failures []string) {
+func (d *driver) measureAll(p plan) (results []httpResult, rates []rateResult, misses []missResult, probes []behaviour, failures []string) {
 	var servers []*live
 	defer func() {
 		for _, l := range servers {
@@ -66,7 +66,39 @@ func (d *driver) measureAll(p plan) (results []httpResult, misses []missResult, 
 			round+1, h.Server, mib(h.Size), h.Conns, w.rps(), w.mbps(), w.P50Us/1000, w.P99Us/1000,
 			float64(peak)/1024, w.errors())
 	}
+	ratePoints := map[string]*rateResult{}
+	var rateOrder []*rateResult
+	runRate := func(l *live, rp ratePoint, round int) {
+		k := fmt.Sprintf("%s/%d/%g", l.name, rp.Size, rp.Rate)
+		h := ratePoints[k]
+		if h == nil {
+			h = &rateResult{Server: l.name, Size: rp.Size, Rate: rp.Rate}
+			ratePoints[k] = h
+			rateOrder = append(rateOrder, h)
+		}
+		pid := l.srv.cmd.Process.Pid
+		_ = resetPeak(pid)
+		r, err := d.runFixedRate(l.urlFor(l.srv.addr, rp.Size), rp.Size, rp.Rate, p.rateDur)
+		_, peak, _ := memoryKiB(pid)
+		if err != nil {
+			h.Err = shortErr(err)
+			fmt.Printf("benchrun: %s: %v\n", l.name, err)
+			return
+		}
+		h.add(r, peak)
+		fmt.Printf("benchrun: r%d %-13s %6s at %4g/s: achieved %6.1f/s p50 %8.2f ms p99 %8.2f ms (send lag p99 %.2f ms) peak RSS %5.1f MiB errors %d timeouts %d\n",
+			round+1, l.name, mib(rp.Size), rp.Rate, r.Achieved, r.P50Us/1000, r.P99Us/1000, r.SendLagP99Us/1000,
+			float64(peak)/1024, r.Errors, r.Timeouts)
+	}
 	for round := 0; round < p.rounds; round++ {
+		// Fixed offered rates (open loop), below saturation: how a download service is loaded.
+		for _, rp := range p.rates {
+			for i := range servers {
+				if l := servers[(i+round)%len(servers)]; l.name != "servecontent" {
+					runRate(l, rp, round)
+				}
+			}
+		}
 		for _, size := range p.sizes {
 			for _, conns := range p.conns {
 				for i := range servers {
@@ -91,17 +123,25 @@ func (d *driver) measureAll(p plan) (results []httpResult, misses []missResult, 
 	for _, h := range order {
 		results = append(results, *h)
 	}
+	for _, h := range rateOrder {
+		rates = append(rates, *h)
+	}
+	for _, l := range servers {
+		if isVelox(l.name) {
+			probes = append(probes, probe(l.name, l.srv.addr, l.urlFor(l.srv.addr, p.sizes[0])))
+		}
+	}
 
 	for _, l := range servers {
-		if l.name != "velox-cgo" || p.misses == 0 {
+		if !isVelox(l.name) || l.name == "velox-purego" || p.misses == 0 {
 			continue
 		}
-		m, err := d.misses(l.srv.addr, p.misses)
+		m, err := d.misses(l.name, l.srv.addr, p.misses)
 		if err != nil {
 			failures = append(failures, "misses: "+err.Error())
 		} else {
 			misses = append(misses, *m)
 		}
 	}
-	return results, misses, failures
+	return results, rates, misses, probes, failures
 }
