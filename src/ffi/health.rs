@@ -4,9 +4,9 @@ use std::ffi::c_char;
 
 use super::engine::vxm_engine;
 use super::error::vxm_error;
+use super::handle;
 use super::status::vxm_status;
-use super::strings::put_string;
-use super::{boundary, handle, need_out};
+use super::strings::answer_json;
 
 /// Writes the engine's health to `*out_json` (free with `vxm_string_free`), a JSON object:
 ///
@@ -27,11 +27,9 @@ pub unsafe extern "C" fn vxm_engine_health_json(
     out_json: *mut *mut c_char,
     out_error: *mut *mut vxm_error,
 ) -> vxm_status {
-    boundary(out_error, || {
-        need_out(out_json, "out_json")?;
+    answer_json(out_json, out_error, || {
         // SAFETY: per this function's contract.
         let engine = unsafe { handle(engine, "engine") }?;
-        put_string(out_json, &engine.inner.health().to_json());
-        Ok(())
+        Ok(engine.inner.health().to_json())
     })
 }

@@ -2,7 +2,10 @@
 
 use std::ffi::{c_char, CString};
 
-use super::guard;
+use super::error::vxm_error;
+use super::status::vxm_status;
+use super::{boundary, guard, need_out};
+use crate::error::Error;
 
 /// The library version ("0.1.0"), static: never free it. Thread-safe.
 #[no_mangle]
@@ -26,4 +29,19 @@ pub unsafe extern "C" fn vxm_string_free(s: *mut c_char) {
 pub(crate) fn put_string(out: *mut *mut c_char, s: &str) {
     // SAFETY: the caller checked `out` with `need_out` before doing the work.
     unsafe { *out = super::error::cstring_lossy(s).into_raw() };
+}
+
+/// The body of an export that answers a JSON string through `*out_json`: checks
+/// `out_json` before any work (so nothing is made and then lost), runs `json` inside the
+/// panic [`boundary`] and hands its string to the caller (free with `vxm_string_free`).
+pub(crate) fn answer_json(
+    out_json: *mut *mut c_char,
+    out_error: *mut *mut vxm_error,
+    json: impl FnOnce() -> Result<String, Error>,
+) -> vxm_status {
+    boundary(out_error, || {
+        need_out(out_json, "out_json")?;
+        put_string(out_json, &json()?);
+        Ok(())
+    })
 }
