@@ -63,12 +63,20 @@ struct SmallEntries {
 }
 
 impl SmallEntries {
-    fn new() -> SmallEntries {
+    /// None inside a child process, which runs `child_stores` only.
+    fn outside_a_child() -> Option<SmallEntries> {
+        if std::env::var(CHILD_ENV).is_ok() {
+            return None;
+        }
         let root = tempfile::tempdir().unwrap();
         let dir = root.path().join("cache");
         let mut cfg = limited(&dir);
         cfg.max_size_bytes = 0;
-        SmallEntries { root, dir, cfg }
+        Some(SmallEntries { root, dir, cfg })
+    }
+
+    fn open(&self) -> Opened {
+        open(&self.cfg)
     }
 
     /// Stores entry `n` (10 bytes from a source file under the root) through `opened`.
@@ -184,16 +192,13 @@ fn three_processes_never_exceed_the_directory_limits() {
 /// 2 entries, the directory held 3 more, and the store evicts down to the limit.
 #[test]
 fn a_store_sees_what_other_processes_stored() {
-    if std::env::var(CHILD_ENV).is_ok() {
+    let Some(small) = SmallEntries::outside_a_child() else {
         return;
-    }
-    let small = SmallEntries::new();
-    let (dir, cfg) = (&small.dir, &small.cfg);
-    let a = open(cfg);
-    let b = open(cfg);
-    for n in 0..2 {
-        small.store(&a, n);
-    }
+    };
+    let dir = &small.dir;
+    let a = small.open();
+    let b = small.open();
+    (0..2).for_each(|n| small.store(&a, n));
     // `b` opened before those stores: its index is empty.
     assert_eq!(b.cache.usage().entries, 0);
     small.store(&b, 9);
@@ -218,20 +223,15 @@ fn a_store_sees_what_other_processes_stored() {
 /// dropped from this one's index too.
 #[test]
 fn an_on_disk_lookup_never_reports_more_than_the_limit() {
-    if std::env::var(CHILD_ENV).is_ok() {
+    let Some(small) = SmallEntries::outside_a_child() else {
         return;
-    }
-    let small = SmallEntries::new();
-    let (dir, cfg) = (&small.dir, &small.cfg);
-    let a = open(cfg);
-    let b = open(cfg);
-    for n in 0..3 {
-        small.store(&a, n);
-    }
+    };
+    let dir = &small.dir;
+    let a = small.open();
+    let b = small.open();
+    (0..3).for_each(|n| small.store(&a, n));
     // `b` fills the directory with its own entries, evicting all of `a`'s.
-    for n in 10..13 {
-        small.store(&b, n);
-    }
+    (10..13).for_each(|n| small.store(&b, n));
     assert_eq!(on_disk(dir).0, MAX_ENTRIES);
     assert!(a.cache.lookup(&request(10).key()).unwrap().is_some());
     let usage = a.cache.usage();
@@ -247,18 +247,17 @@ fn an_on_disk_lookup_never_reports_more_than_the_limit() {
 /// recently, so `b`'s store evicts the next oldest instead (LRU).
 #[test]
 fn access_statistics_flushed_by_another_process_count() {
-    if std::env::var(CHILD_ENV).is_ok() {
+    let Some(small) = SmallEntries::outside_a_child() else {
         return;
-    }
-    let small = SmallEntries::new();
-    let (dir, cfg) = (&small.dir, &small.cfg);
-    let a = open(cfg);
+    };
+    let dir = &small.dir;
+    let a = small.open();
     for n in 0..3 {
         small.store(&a, n);
         a.clock.advance(1);
     }
     // `b` indexes the three entries as they are now (entry 0 the least recently used).
-    let b = open(cfg);
+    let b = small.open();
     b.clock.set(a.clock.now());
     a.clock.advance(10);
     assert!(a.cache.lookup(&request(0).key()).unwrap().is_some());
