@@ -7,8 +7,9 @@ use super::artifact::vxm_artifact;
 use super::engine::vxm_engine;
 use super::error::vxm_error;
 use super::status::vxm_status;
-use super::strings::{answer_json, put_string};
+use super::strings::{answer_engine_json, answer_json, put_string};
 use super::{boundary, bytes, c_str, handle, need_out, put};
+use crate::engine::Engine;
 use crate::request::BuildRequest;
 
 /// Validates a build request and writes its cache key (64 lowercase hex, the seed
@@ -133,11 +134,8 @@ pub unsafe extern "C" fn vxm_stats_json(
     out_json: *mut *mut c_char,
     out_error: *mut *mut vxm_error,
 ) -> vxm_status {
-    answer_json(out_json, out_error, || {
-        // SAFETY: per this function's contract.
-        let engine = unsafe { handle(engine, "engine") }?;
-        engine.inner.stats_json()
-    })
+    // SAFETY: per this function's contract.
+    unsafe { answer_engine_json(engine, out_json, out_error, Engine::stats_json) }
 }
 
 /// Whether a build request is in the cache directory `directory` (NUL-terminated),

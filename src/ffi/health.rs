@@ -4,9 +4,8 @@ use std::ffi::c_char;
 
 use super::engine::vxm_engine;
 use super::error::vxm_error;
-use super::handle;
 use super::status::vxm_status;
-use super::strings::answer_json;
+use super::strings::answer_engine_json;
 
 /// Writes the engine's health to `*out_json` (free with `vxm_string_free`), a JSON object:
 ///
@@ -27,9 +26,6 @@ pub unsafe extern "C" fn vxm_engine_health_json(
     out_json: *mut *mut c_char,
     out_error: *mut *mut vxm_error,
 ) -> vxm_status {
-    answer_json(out_json, out_error, || {
-        // SAFETY: per this function's contract.
-        let engine = unsafe { handle(engine, "engine") }?;
-        Ok(engine.inner.health().to_json())
-    })
+    // SAFETY: per this function's contract.
+    unsafe { answer_engine_json(engine, out_json, out_error, |e| Ok(e.health().to_json())) }
 }

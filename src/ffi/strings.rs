@@ -2,9 +2,11 @@
 
 use std::ffi::{c_char, CString};
 
+use super::engine::vxm_engine;
 use super::error::vxm_error;
 use super::status::vxm_status;
-use super::{boundary, guard, need_out};
+use super::{boundary, guard, handle, need_out};
+use crate::engine::Engine;
 use crate::error::Error;
 
 /// The library version ("0.1.0"), static: never free it. Thread-safe.
@@ -43,5 +45,22 @@ pub(crate) fn answer_json(
         need_out(out_json, "out_json")?;
         put_string(out_json, &json()?);
         Ok(())
+    })
+}
+
+/// [`answer_json`] for an export that asks `engine` (checked after `out_json`).
+///
+/// # Safety
+/// `engine` is NULL or a live handle from `vxm_engine_new`, as the export documents.
+pub(crate) unsafe fn answer_engine_json(
+    engine: *const vxm_engine,
+    out_json: *mut *mut c_char,
+    out_error: *mut *mut vxm_error,
+    json: impl FnOnce(&Engine) -> Result<String, Error>,
+) -> vxm_status {
+    answer_json(out_json, out_error, || {
+        // SAFETY: per this function's contract.
+        let engine = unsafe { handle(engine, "engine") }?;
+        json(&engine.inner)
     })
 }
