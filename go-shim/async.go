@@ -62,12 +62,7 @@ func (p *Plugin) answerPending(w http.ResponseWriter, pd *Pending, took time.Dur
 		zap.Duration("waited", took),
 	)
 	h := w.Header()
-	for _, k := range droppedWorkerHeaders {
-		h.Del(k)
-	}
-	for _, k := range []string{"Content-Disposition", "ETag", "Last-Modified", "Accept-Ranges"} {
-		h.Del(k)
-	}
+	dropWorkerFileHeaders(h)
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")

@@ -186,7 +186,11 @@ func TestOversizedBodyIs400(t *testing.T) {
 
 func TestUpstreamFailuresUseTheLibraryStatus(t *testing.T) {
 	req := validRequest()
-	h := newHarness(t, buildWorker(req.json(), nil))
+	// The worker's headers for the file must not describe the error instead.
+	h := newHarness(t, buildWorker(req.json(), http.Header{
+		"Content-Disposition": {`attachment; filename="rr"`},
+		"Etag":                {`"worker"`},
+	}))
 	cases := []struct {
 		mode   fakevelox.Mode
 		status int
@@ -206,7 +210,7 @@ func TestUpstreamFailuresUseTheLibraryStatus(t *testing.T) {
 		if e.Code == "" || !strings.Contains(e.Error, c.mode.Message) {
 			t.Fatalf("%s: error body %+v does not carry the server's message", c.mode.Kind, e)
 		}
-		if resp.Header.Get("Content-Disposition") != "" || resp.Header.Get(HeaderBuild) != "" {
+		if resp.Header.Get("Content-Disposition") != "" || resp.Header.Get("ETag") != "" || resp.Header.Get(HeaderBuild) != "" {
 			t.Fatalf("%s: file headers on an error: %v", c.mode.Kind, resp.Header)
 		}
 	}

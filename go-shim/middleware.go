@@ -88,15 +88,20 @@ func (p *Plugin) fail(w http.ResponseWriter, r *http.Request, err error, took ti
 		zap.String("error", e.Message),
 		zap.Duration("waited", took),
 	)
-	h := w.Header()
+	dropWorkerFileHeaders(w.Header())
+	writeError(w, e)
+}
+
+// dropWorkerFileHeaders removes, before an answer that is not the binary (an error, a
+// 202), the worker headers that described the build request and those it set for the
+// file: they must not describe that answer instead.
+func dropWorkerFileHeaders(h http.Header) {
 	for _, k := range droppedWorkerHeaders {
 		h.Del(k)
 	}
-	// What the worker said about the file must not describe the error instead.
 	for _, k := range []string{"Content-Disposition", "ETag", "Last-Modified", "Accept-Ranges"} {
 		h.Del(k)
 	}
-	writeError(w, e)
 }
 
 // buildRequestBody returns the worker's JSON, gzip-decoded when the worker (or a gzip

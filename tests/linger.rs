@@ -5,45 +5,18 @@
 
 #[path = "support/fake_velox.rs"]
 mod fake_velox;
+#[path = "support/resolver_harness.rs"]
+mod resolver_harness;
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 use std::time::Duration;
 
 use fake_velox::{FakeVelox, Reply};
-use tokio_util::sync::CancellationToken;
+use resolver_harness::{harness, ms, Builds, Harness};
 use velox_middleware::config::RetryConfig;
 use velox_middleware::resolve::respond::{Prefer, Resolved};
-use velox_middleware::resolve::Resolver;
 use velox_middleware::stats::Stats;
 use velox_middleware::{BuildRequest, Cancel, Config, Error, Source};
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
-struct Builds {
-    dir: tempfile::TempDir,
-}
-
-impl Builds {
-    fn new() -> Builds {
-        Builds {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn root(&self) -> PathBuf {
-        self.dir.path().canonicalize().unwrap()
-    }
-
-    fn binary(&self, bytes: &[u8]) -> String {
-        let path = self.root().join("out").join("rr");
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, bytes).unwrap();
-        path.to_str().unwrap().to_owned()
-    }
-}
 
 fn config(url: &str, allowed: &Path, extra: serde_json::Value) -> Config {
     let mut json = serde_json::json!({
@@ -64,23 +37,6 @@ fn config(url: &str, allowed: &Path, extra: serde_json::Value) -> Config {
         backoff_multiplier: 2.0,
     };
     c
-}
-
-struct Harness {
-    resolver: Arc<Resolver>,
-    stats: Arc<Stats>,
-    shutdown: CancellationToken,
-}
-
-fn harness(config: Config) -> Harness {
-    let stats = Arc::new(Stats::default());
-    let shutdown = CancellationToken::new();
-    let resolver = Resolver::new(Arc::new(config), None, stats.clone(), shutdown.clone()).unwrap();
-    Harness {
-        resolver: Arc::new(resolver),
-        stats,
-        shutdown,
-    }
 }
 
 fn request() -> BuildRequest {
@@ -108,7 +64,7 @@ async fn leave_during_the_build(h: &Harness, fake: &FakeVelox) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retry_after_the_client_left_joins_the_lingering_build() {
     let builds = Builds::new();
-    let path = builds.binary(b"lingered");
+    let path = builds.binary("out", b"lingered");
     let fake = FakeVelox::start(Reply::success_after(ms(800), &path)).await;
     let h = harness(config(&fake.url(), &builds.root(), serde_json::json!({})));
     leave_during_the_build(&h, &fake).await;
@@ -152,7 +108,7 @@ async fn shutdown_cancels_a_lingering_build() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn respond_after_answers_pending_and_the_build_goes_on_even_without_linger() {
     let builds = Builds::new();
-    let path = builds.binary(b"async");
+    let path = builds.binary("out", b"async");
     let fake = FakeVelox::start(Reply::success_after(ms(900), &path)).await;
     let extra = serde_json::json!({"respond_after": "100ms", "build_linger": "0"});
     let h = harness(config(&fake.url(), &builds.root(), extra));
@@ -190,7 +146,7 @@ async fn respond_after_answers_pending_and_the_build_goes_on_even_without_linger
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prefer_respond_async_answers_pending_without_the_config_key() {
     let builds = Builds::new();
-    let path = builds.binary(b"prefer");
+    let path = builds.binary("out", b"prefer");
     let fake = FakeVelox::start(Reply::success_after(ms(500), &path)).await;
     let h = harness(config(&fake.url(), &builds.root(), serde_json::json!({})));
     // Without the key or the header the caller waits for the binary.

@@ -122,37 +122,34 @@ async fn a_host_gets_202_then_the_binary_through_the_c_abi() {
 
 #[test]
 fn null_arguments_are_refused_and_accessors_are_null_safe() {
-    let (mut a, mut p, mut e) = (ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
-    let status = unsafe {
-        vxm_resolve_or_pending(
-            ptr::null(),
-            REQUEST.as_ptr(),
-            REQUEST.len(),
-            ptr::null(),
-            0,
-            ptr::null(),
-            &mut a,
-            &mut p,
-            &mut e,
-        )
-    };
-    assert_eq!(status, vxm_status::NullArgument);
+    // No engine; the calls differ in which output arguments they pass.
+    fn without_engine(
+        out_pending: *mut *mut vxm_pending,
+        out_error: *mut *mut vxm_error,
+    ) -> vxm_status {
+        let mut a = ptr::null_mut();
+        unsafe {
+            vxm_resolve_or_pending(
+                ptr::null(),
+                REQUEST.as_ptr(),
+                REQUEST.len(),
+                ptr::null(),
+                0,
+                ptr::null(),
+                &mut a,
+                out_pending,
+                out_error,
+            )
+        }
+    }
+    let (mut p, mut e) = (ptr::null_mut(), ptr::null_mut());
+    assert_eq!(without_engine(&mut p, &mut e), vxm_status::NullArgument);
     assert!(unsafe { message(e) }.contains("engine"));
     unsafe { vxm_error_free(e) };
-    let status = unsafe {
-        vxm_resolve_or_pending(
-            ptr::null(),
-            REQUEST.as_ptr(),
-            REQUEST.len(),
-            ptr::null(),
-            0,
-            ptr::null(),
-            &mut a,
-            ptr::null_mut(),
-            ptr::null_mut(),
-        )
-    };
-    assert_eq!(status, vxm_status::NullArgument);
+    assert_eq!(
+        without_engine(ptr::null_mut(), ptr::null_mut()),
+        vxm_status::NullArgument
+    );
     unsafe {
         assert_eq!(vxm_pending_http_status(ptr::null()), 0);
         assert_eq!(vxm_pending_retry_after(ptr::null()), 0);

@@ -4,46 +4,18 @@
 
 #[path = "support/fake_velox.rs"]
 mod fake_velox;
+#[path = "support/resolver_harness.rs"]
+mod resolver_harness;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fake_velox::{FakeVelox, Reply};
-use tokio_util::sync::CancellationToken;
+use resolver_harness::{harness, ms, Builds, Harness};
 use velox_middleware::config::RetryConfig;
-use velox_middleware::resolve::Resolver;
 use velox_middleware::stats::Stats;
 use velox_middleware::{Artifact, BuildRequest, Cancel, Config, Error, Source};
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
-/// A build directory the fake's answers point into, and the resolver is allowed to read.
-struct Builds {
-    dir: tempfile::TempDir,
-}
-
-impl Builds {
-    fn new() -> Builds {
-        Builds {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn root(&self) -> PathBuf {
-        self.dir.path().canonicalize().unwrap()
-    }
-
-    fn binary(&self, name: &str, bytes: &[u8]) -> String {
-        let path = self.root().join(name).join("rr");
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, bytes).unwrap();
-        path.to_str().unwrap().to_owned()
-    }
-}
 
 fn config(url: Option<&str>, allowed: &Path) -> Config {
     let json = serde_json::json!({
@@ -61,23 +33,6 @@ fn config(url: Option<&str>, allowed: &Path) -> Config {
         backoff_multiplier: 2.0,
     };
     c
-}
-
-struct Harness {
-    resolver: Arc<Resolver>,
-    stats: Arc<Stats>,
-    shutdown: CancellationToken,
-}
-
-fn harness(config: Config) -> Harness {
-    let stats = Arc::new(Stats::default());
-    let shutdown = CancellationToken::new();
-    let resolver = Resolver::new(Arc::new(config), None, stats.clone(), shutdown.clone()).unwrap();
-    Harness {
-        resolver: Arc::new(resolver),
-        stats,
-        shutdown,
-    }
 }
 
 fn request(plugin_tag: &str) -> BuildRequest {

@@ -54,6 +54,41 @@ fn limited(dir: &Path) -> velox_middleware::config::CacheConfig {
     cfg
 }
 
+/// Two processes' view of one directory holding at most `MAX_ENTRIES` small entries (no
+/// byte limit): a scratch root, its `cache` directory and the config both open it with.
+struct SmallEntries {
+    root: tempfile::TempDir,
+    dir: PathBuf,
+    cfg: velox_middleware::config::CacheConfig,
+}
+
+impl SmallEntries {
+    /// None inside a child process, which runs `child_stores` only.
+    fn outside_a_child() -> Option<SmallEntries> {
+        if std::env::var(CHILD_ENV).is_ok() {
+            return None;
+        }
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("cache");
+        let mut cfg = limited(&dir);
+        cfg.max_size_bytes = 0;
+        Some(SmallEntries { root, dir, cfg })
+    }
+
+    fn open(&self) -> Opened {
+        open(&self.cfg)
+    }
+
+    /// Stores entry `n` (10 bytes from a source file under the root) through `opened`.
+    fn store(&self, opened: &Opened, n: u32) {
+        let src = binary(self.root.path(), &format!("src{n}"), 10, n as u8);
+        opened
+            .cache
+            .store(&request(n), &request(n).key(), &src, 1)
+            .unwrap();
+    }
+}
+
 /// Runs only inside a child process (a no-op in the normal test run).
 #[test]
 fn child_stores() {
@@ -157,32 +192,18 @@ fn three_processes_never_exceed_the_directory_limits() {
 /// 2 entries, the directory held 3 more, and the store evicts down to the limit.
 #[test]
 fn a_store_sees_what_other_processes_stored() {
-    if std::env::var(CHILD_ENV).is_ok() {
+    let Some(small) = SmallEntries::outside_a_child() else {
         return;
-    }
-    let root = tempfile::tempdir().unwrap();
-    let dir = root.path().join("cache");
-    let mut cfg = limited(&dir);
-    cfg.max_size_bytes = 0;
-    let a = open(&cfg);
-    let b = open(&cfg);
-    for n in 0..2 {
-        let src = binary(root.path(), &format!("a{n}"), 10, n as u8);
-        a.cache
-            .store(&request(n), &request(n).key(), &src, 1)
-            .unwrap();
-    }
+    };
+    let dir = &small.dir;
+    let a = small.open();
+    let b = small.open();
+    (0..2).for_each(|n| small.store(&a, n));
     // `b` opened before those stores: its index is empty.
     assert_eq!(b.cache.usage().entries, 0);
-    let src = binary(root.path(), "b", 10, 9);
-    b.cache
-        .store(&request(9), &request(9).key(), &src, 1)
-        .unwrap();
-    let src = binary(root.path(), "b2", 10, 10);
-    b.cache
-        .store(&request(10), &request(10).key(), &src, 1)
-        .unwrap();
-    assert_eq!(on_disk(&dir).0, MAX_ENTRIES);
+    small.store(&b, 9);
+    small.store(&b, 10);
+    assert_eq!(on_disk(dir).0, MAX_ENTRIES);
     assert_eq!(b.cache.usage().entries, MAX_ENTRIES);
     // The victim is one `b` never stored nor read: chosen over the whole directory (the
     // least recently used; `b`'s clock is not behind `a`'s).
@@ -202,29 +223,16 @@ fn a_store_sees_what_other_processes_stored() {
 /// dropped from this one's index too.
 #[test]
 fn an_on_disk_lookup_never_reports_more_than_the_limit() {
-    if std::env::var(CHILD_ENV).is_ok() {
+    let Some(small) = SmallEntries::outside_a_child() else {
         return;
-    }
-    let root = tempfile::tempdir().unwrap();
-    let dir = root.path().join("cache");
-    let mut cfg = limited(&dir);
-    cfg.max_size_bytes = 0;
-    let a = open(&cfg);
-    let b = open(&cfg);
-    for n in 0..3 {
-        let src = binary(root.path(), &format!("a{n}"), 10, n as u8);
-        a.cache
-            .store(&request(n), &request(n).key(), &src, 1)
-            .unwrap();
-    }
+    };
+    let dir = &small.dir;
+    let a = small.open();
+    let b = small.open();
+    (0..3).for_each(|n| small.store(&a, n));
     // `b` fills the directory with its own entries, evicting all of `a`'s.
-    for n in 10..13 {
-        let src = binary(root.path(), &format!("b{n}"), 10, n as u8);
-        b.cache
-            .store(&request(n), &request(n).key(), &src, 1)
-            .unwrap();
-    }
-    assert_eq!(on_disk(&dir).0, MAX_ENTRIES);
+    (10..13).for_each(|n| small.store(&b, n));
+    assert_eq!(on_disk(dir).0, MAX_ENTRIES);
     assert!(a.cache.lookup(&request(10).key()).unwrap().is_some());
     let usage = a.cache.usage();
     assert!(
@@ -239,32 +247,23 @@ fn an_on_disk_lookup_never_reports_more_than_the_limit() {
 /// recently, so `b`'s store evicts the next oldest instead (LRU).
 #[test]
 fn access_statistics_flushed_by_another_process_count() {
-    if std::env::var(CHILD_ENV).is_ok() {
+    let Some(small) = SmallEntries::outside_a_child() else {
         return;
-    }
-    let root = tempfile::tempdir().unwrap();
-    let dir = root.path().join("cache");
-    let mut cfg = limited(&dir);
-    cfg.max_size_bytes = 0;
-    let a = open(&cfg);
+    };
+    let dir = &small.dir;
+    let a = small.open();
     for n in 0..3 {
-        let src = binary(root.path(), &format!("a{n}"), 10, n as u8);
-        a.cache
-            .store(&request(n), &request(n).key(), &src, 1)
-            .unwrap();
+        small.store(&a, n);
         a.clock.advance(1);
     }
     // `b` indexes the three entries as they are now (entry 0 the least recently used).
-    let b = open(&cfg);
+    let b = small.open();
     b.clock.set(a.clock.now());
     a.clock.advance(10);
     assert!(a.cache.lookup(&request(0).key()).unwrap().is_some());
     a.cache.flush().unwrap();
 
-    let src = binary(root.path(), "b", 10, 9);
-    b.cache
-        .store(&request(9), &request(9).key(), &src, 1)
-        .unwrap();
+    small.store(&b, 9);
     let cached = |n: u32| dir.join(format!("{}.json", request(n).key())).exists();
     assert!(cached(0), "read by `a` after the others: kept");
     assert!(

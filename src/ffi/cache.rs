@@ -7,8 +7,9 @@ use super::artifact::vxm_artifact;
 use super::engine::vxm_engine;
 use super::error::vxm_error;
 use super::status::vxm_status;
-use super::strings::put_string;
+use super::strings::{answer_engine_json, answer_json, put_string};
 use super::{boundary, bytes, c_str, handle, need_out, put};
+use crate::engine::Engine;
 use crate::request::BuildRequest;
 
 /// Validates a build request and writes its cache key (64 lowercase hex, the seed
@@ -133,13 +134,8 @@ pub unsafe extern "C" fn vxm_stats_json(
     out_json: *mut *mut c_char,
     out_error: *mut *mut vxm_error,
 ) -> vxm_status {
-    boundary(out_error, || {
-        need_out(out_json, "out_json")?;
-        // SAFETY: per this function's contract.
-        let engine = unsafe { handle(engine, "engine") }?;
-        put_string(out_json, &engine.inner.stats_json()?);
-        Ok(())
-    })
+    // SAFETY: per this function's contract.
+    unsafe { answer_engine_json(engine, out_json, out_error, Engine::stats_json) }
 }
 
 /// Whether a build request is in the cache directory `directory` (NUL-terminated),
@@ -161,18 +157,13 @@ pub unsafe extern "C" fn vxm_cache_state_json(
     out_json: *mut *mut c_char,
     out_error: *mut *mut vxm_error,
 ) -> vxm_status {
-    boundary(out_error, || {
-        need_out(out_json, "out_json")?;
+    answer_json(out_json, out_error, || {
         // SAFETY: per this function's contract.
         let directory = unsafe { c_str(directory, "directory") }?;
         // SAFETY: per this function's contract.
         let json = unsafe { bytes(request_json, request_len, "request_json") }?;
         let request = BuildRequest::parse(json)?;
         let state = crate::cache::state::query(Path::new(directory), &request.key())?;
-        put_string(
-            out_json,
-            &serde_json::to_string(&state).expect("state always serialises"),
-        );
-        Ok(())
+        Ok(serde_json::to_string(&state).expect("state always serialises"))
     })
 }

@@ -5,8 +5,7 @@ use std::ffi::c_char;
 use super::engine::vxm_engine;
 use super::error::vxm_error;
 use super::status::vxm_status;
-use super::strings::put_string;
-use super::{boundary, handle, need_out};
+use super::strings::answer_engine_json;
 
 /// Writes the engine's health to `*out_json` (free with `vxm_string_free`), a JSON object:
 ///
@@ -27,11 +26,6 @@ pub unsafe extern "C" fn vxm_engine_health_json(
     out_json: *mut *mut c_char,
     out_error: *mut *mut vxm_error,
 ) -> vxm_status {
-    boundary(out_error, || {
-        need_out(out_json, "out_json")?;
-        // SAFETY: per this function's contract.
-        let engine = unsafe { handle(engine, "engine") }?;
-        put_string(out_json, &engine.inner.health().to_json());
-        Ok(())
-    })
+    // SAFETY: per this function's contract.
+    unsafe { answer_engine_json(engine, out_json, out_error, |e| Ok(e.health().to_json())) }
 }

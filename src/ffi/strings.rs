@@ -2,7 +2,12 @@
 
 use std::ffi::{c_char, CString};
 
-use super::guard;
+use super::engine::vxm_engine;
+use super::error::vxm_error;
+use super::status::vxm_status;
+use super::{boundary, guard, handle, need_out};
+use crate::engine::Engine;
+use crate::error::Error;
 
 /// The library version ("0.1.0"), static: never free it. Thread-safe.
 #[no_mangle]
@@ -26,4 +31,36 @@ pub unsafe extern "C" fn vxm_string_free(s: *mut c_char) {
 pub(crate) fn put_string(out: *mut *mut c_char, s: &str) {
     // SAFETY: the caller checked `out` with `need_out` before doing the work.
     unsafe { *out = super::error::cstring_lossy(s).into_raw() };
+}
+
+/// The body of an export that answers a JSON string through `*out_json`: checks
+/// `out_json` before any work (so nothing is made and then lost), runs `json` inside the
+/// panic [`boundary`] and hands its string to the caller (free with `vxm_string_free`).
+pub(crate) fn answer_json(
+    out_json: *mut *mut c_char,
+    out_error: *mut *mut vxm_error,
+    json: impl FnOnce() -> Result<String, Error>,
+) -> vxm_status {
+    boundary(out_error, || {
+        need_out(out_json, "out_json")?;
+        put_string(out_json, &json()?);
+        Ok(())
+    })
+}
+
+/// [`answer_json`] for an export that asks `engine` (checked after `out_json`).
+///
+/// # Safety
+/// `engine` is NULL or a live handle from `vxm_engine_new`, as the export documents.
+pub(crate) unsafe fn answer_engine_json(
+    engine: *const vxm_engine,
+    out_json: *mut *mut c_char,
+    out_error: *mut *mut vxm_error,
+    json: impl FnOnce(&Engine) -> Result<String, Error>,
+) -> vxm_status {
+    answer_json(out_json, out_error, || {
+        // SAFETY: per this function's contract.
+        let engine = unsafe { handle(engine, "engine") }?;
+        json(&engine.inner)
+    })
 }
