@@ -15,6 +15,7 @@ pub mod error;
 pub mod ffi;
 pub mod local;
 pub mod logging;
+pub mod remote;
 pub mod request;
 pub mod resolve;
 pub mod runtime;

@@ -29,7 +29,7 @@ mod dirlock;
 mod evict;
 mod index;
 pub mod inspect;
-mod layout;
+pub(crate) mod layout;
 mod meta;
 mod recover;
 mod rehash;

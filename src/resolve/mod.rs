@@ -48,6 +48,8 @@ struct Shared {
     /// Set exactly when `upstream` is not.
     local: Option<LocalBuilder>,
     allowed: Vec<AllowedDir>,
+    /// The shared object-storage tier (`cache.remote`), only with a local cache.
+    remote: Option<Arc<crate::remote::RemoteTier>>,
 }
 
 impl Resolver {
@@ -79,6 +81,18 @@ impl Resolver {
             .iter()
             .map(|d| AllowedDir::new(d))
             .collect();
+        let remote = match (&config.remote, &cache) {
+            (Some(r), Some(_)) => Some(Arc::new(crate::remote::RemoteTier::new(
+                r,
+                config.build_timeout,
+                stats.clone(),
+            )?)),
+            (Some(_), None) => {
+                tracing::warn!("cache.remote needs cache.enabled: the remote tier is off");
+                None
+            }
+            _ => None,
+        };
         Ok(Resolver {
             shared: Arc::new(Shared {
                 config,
@@ -88,6 +102,7 @@ impl Resolver {
                 upstream,
                 local,
                 allowed,
+                remote,
             }),
             in_flight: InFlight::default(),
         })
@@ -266,6 +281,23 @@ impl Shared {
                 return Ok(hit);
             }
         }
+        match (&self.remote, &self.cache) {
+            (Some(remote), Some(cache)) => {
+                let build = self.build_here(req, key, deadline);
+                let timeout = self.config.build_timeout;
+                crate::remote::around_build(remote, cache, req, key, deadline, timeout, build).await
+            }
+            _ => self.build_here(req, key, deadline).await,
+        }
+    }
+
+    /// Builds with Velox or the local builder, and stores the result.
+    async fn build_here(
+        &self,
+        req: &BuildRequest,
+        key: &CacheKey,
+        deadline: Instant,
+    ) -> Result<Artifact> {
         let Some(upstream) = self.upstream.as_ref() else {
             return self.build_locally(req, key, deadline).await;
         };

@@ -1,0 +1,195 @@
+//! The remote tier around one build task: remote lookup, lease (or wait for the host
+//! holding it), the build itself, then upload and release in the background.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::fetch::Fetched;
+use super::lease::{Acquired, Lease};
+use super::{Failure, RemoteTier};
+use crate::artifact::Artifact;
+use crate::cache::{layout, Cache};
+use crate::error::Result;
+use crate::request::{BuildRequest, CacheKey};
+
+/// Lease rounds before building anyway (a lease that keeps vanishing without a binary).
+const LEASE_ROUNDS: u32 = 4;
+const FIRST_POLL: Duration = Duration::from_millis(100);
+const MAX_POLL: Duration = Duration::from_secs(2);
+
+/// Runs `build` for a local miss, with the remote tier around it. `build` is only
+/// polled when this host is to build: when the object is in the bucket, or another
+/// host's build puts it there in time, it is served from there (`Source::Remote`).
+/// Every remote failure falls back to `build`.
+pub async fn around_build<F>(
+    tier: &Arc<RemoteTier>,
+    cache: &Arc<Cache>,
+    req: &BuildRequest,
+    key: &CacheKey,
+    deadline: Instant,
+    build_timeout: Duration,
+    build: F,
+) -> Result<Artifact>
+where
+    F: Future<Output = Result<Artifact>>,
+{
+    let mut lease = None;
+    if !req.force_rebuild {
+        // A transfer may use half the time left; the rest is the local build's.
+        let half = (deadline - Instant::now()) / 2;
+        if let Some(found) = tier.lookup(cache, req, key, Instant::now() + half).await {
+            return Ok(found);
+        }
+        // Waiting for another host ends early enough to still build here.
+        let wait_until = deadline - build_timeout / 4;
+        for _ in 0..LEASE_ROUNDS {
+            match tier.try_lease(key, deadline).await {
+                Ok(Acquired::Held(held)) => {
+                    lease = Some(held);
+                    break;
+                }
+                Ok(Acquired::Busy) => {
+                    tier.count("lease_wait");
+                    tracing::debug!("another host builds this key; waiting for its upload");
+                    match tier.wait_for(cache, req, key, wait_until).await {
+                        Waited::Found(found) => return Ok(found),
+                        Waited::LeaseGone => continue,
+                        Waited::GaveUp => break,
+                    }
+                }
+                Err(e) => {
+                    tier.failed("lease", &e);
+                    break;
+                }
+            }
+        }
+    }
+    let built = build.await;
+    let tier = tier.clone();
+    match &built {
+        Ok(artifact) => {
+            let metadata = stored_metadata(cache, artifact);
+            let artifact = artifact.clone();
+            // Not awaited: the client's download never waits for the upload.
+            tokio::spawn(async move {
+                if let Some(metadata) = metadata {
+                    match tier.upload(&artifact, metadata).await {
+                        Ok(()) => {
+                            tier.count("upload");
+                            tracing::info!(key = %artifact.key, size = artifact.size, "uploaded to the remote tier");
+                        }
+                        Err(e) => tier.failed("upload", &e),
+                    }
+                }
+                release(&tier, lease).await;
+            });
+        }
+        Err(_) => {
+            tokio::spawn(async move { release(&tier, lease).await });
+        }
+    }
+    built
+}
+
+async fn release(tier: &RemoteTier, lease: Option<Lease>) {
+    if let Some(lease) = lease {
+        tier.release(lease).await;
+    }
+}
+
+/// The local metadata file of an artifact the cache stored; `None` when it was served
+/// from elsewhere (cache full or failing), which is then not uploaded either.
+fn stored_metadata(cache: &Cache, artifact: &Artifact) -> Option<Vec<u8>> {
+    if artifact.path != layout::bin_path(cache.directory(), &artifact.key) {
+        return None;
+    }
+    std::fs::read(layout::json_path(cache.directory(), &artifact.key)).ok()
+}
+
+pub(crate) enum Waited {
+    Found(Artifact),
+    /// The lease was released or expired without a binary: try to take it.
+    LeaseGone,
+    GaveUp,
+}
+
+impl RemoteTier {
+    /// The remote lookup of a local miss; every failure is a miss here.
+    async fn lookup(
+        &self,
+        cache: &Arc<Cache>,
+        req: &BuildRequest,
+        key: &CacheKey,
+        until: Instant,
+    ) -> Option<Artifact> {
+        match self.fetch_into(cache, req, key, until).await {
+            Ok(Fetched::Found(found)) => {
+                self.count("hit");
+                tracing::info!(size = found.size, "filled from the remote tier");
+                Some(found)
+            }
+            Ok(Fetched::Absent) => {
+                self.count("miss");
+                None
+            }
+            Err(e) => {
+                self.failed("get", &e);
+                None
+            }
+        }
+    }
+
+    /// Polls with backoff for the binary another host is building, until `until`.
+    async fn wait_for(
+        &self,
+        cache: &Arc<Cache>,
+        req: &BuildRequest,
+        key: &CacheKey,
+        until: Instant,
+    ) -> Waited {
+        let mut delay = FIRST_POLL;
+        loop {
+            let now = Instant::now();
+            if now >= until {
+                tracing::warn!(key = %key, "waited for another host's build until the limit; building here");
+                self.count("lease_wait_expired");
+                return Waited::GaveUp;
+            }
+            tokio::time::sleep(delay.min(until - now)).await;
+            delay = (delay * 2).min(MAX_POLL);
+            match self.fetch_into(cache, req, key, until).await {
+                Ok(Fetched::Found(found)) => {
+                    self.count("hit");
+                    return Waited::Found(found);
+                }
+                Ok(Fetched::Absent) => {}
+                Err(e) => {
+                    self.failed("get", &e);
+                    return Waited::GaveUp;
+                }
+            }
+            match self.lease_live(key, until).await {
+                Ok(true) => {}
+                Ok(false) => return Waited::LeaseGone,
+                Err(e) => {
+                    self.failed("lease", &e);
+                    return Waited::GaveUp;
+                }
+            }
+        }
+    }
+
+    /// A remote step failed: warn, count, and carry on locally.
+    pub(crate) fn failed(&self, step: &str, e: &Failure) {
+        if matches!(e, Failure::Corrupt { .. }) {
+            self.count("corrupt");
+            tracing::warn!(step, error = %e, "refused a corrupt remote object; building here");
+        } else {
+            self.count("error");
+            tracing::warn!(step, error = %e, "remote tier failed; carrying on locally");
+        }
+    }
+}
