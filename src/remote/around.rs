@@ -48,6 +48,12 @@ where
         for _ in 0..LEASE_ROUNDS {
             match tier.try_lease(key, deadline).await {
                 Ok(Acquired::Held(held)) => {
+                    // The holder before us may have uploaded and released between our
+                    // lookup and our lease: look once more before building.
+                    if let Some(found) = tier.lookup(cache, req, key, Instant::now() + half).await {
+                        tier.release(held).await;
+                        return Ok(found);
+                    }
                     lease = Some(held);
                     break;
                 }

@@ -1,0 +1,222 @@
+//! The shared remote tier against a real S3 server (SeaweedFS on 127.0.0.1) and a real
+//! HTTP fake of Velox: several "hosts" (resolvers with separate cache directories) on one
+//! bucket build a key once, a new host fills from the bucket, a corrupt object is never
+//! served, and a remote that is down or goes away never fails a download.
+
+#[path = "support/fake_velox.rs"]
+mod fake_velox;
+#[path = "support/seaweedfs.rs"]
+mod seaweedfs;
+
+use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use fake_velox::{FakeVelox, Reply};
+use object_store::{Attribute, Attributes, PutOptions, PutPayload};
+use seaweedfs::Seaweed;
+use tokio_util::sync::CancellationToken;
+use velox_middleware::cache::Cache;
+use velox_middleware::remote::{RemoteTier, SHA256_METADATA};
+use velox_middleware::resolve::Resolver;
+use velox_middleware::stats::Stats;
+use velox_middleware::{Artifact, BuildRequest, Config, Source};
+
+struct Host {
+    resolver: Arc<Resolver>,
+    stats: Arc<Stats>,
+    _dir: tempfile::TempDir,
+}
+
+fn config(velox: &str, endpoint: &str, prefix: &str, builds: &Path, cache: &Path) -> Config {
+    let json = serde_json::json!({
+        "server_url": velox,
+        "build_timeout": "60s",
+        "retry": {"max_attempts": 1},
+        "allowed_build_dirs": [builds],
+        "cache": {
+            "enabled": true,
+            "directory": cache,
+            "remote": {
+                "url": format!("s3://velox/{prefix}"),
+                "endpoint": endpoint,
+                "allow_http": true,
+                "access_key_id": seaweedfs::ACCESS_KEY,
+                "secret_access_key": seaweedfs::SECRET_KEY,
+            },
+        },
+    });
+    Config::from_json(json.to_string().as_bytes()).unwrap()
+}
+
+fn host(velox: &str, endpoint: &str, prefix: &str, builds: &Path) -> Host {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(velox, endpoint, prefix, builds, dir.path());
+    let stats = Arc::new(Stats::default());
+    let cache = Arc::new(Cache::open(&config.cache, stats.clone()).unwrap());
+    let resolver = Resolver::new(
+        Arc::new(config),
+        Some(cache),
+        stats.clone(),
+        CancellationToken::new(),
+    )
+    .unwrap();
+    Host {
+        resolver: Arc::new(resolver),
+        stats,
+        _dir: dir,
+    }
+}
+
+fn request(tag: &str) -> BuildRequest {
+    let json = serde_json::json!({
+        "request_id": "0b6a3e0c-5d43-4a8e-9d53-7b8b3f3f0c11",
+        "rr_version": "v2025.1.5",
+        "target_platform": {"os": "linux", "arch": "amd64"},
+        "plugins": [{"module_name": "github.com/roadrunner-server/http/v5", "tag": tag}]
+    });
+    BuildRequest::parse(json.to_string().as_bytes()).unwrap()
+}
+
+fn contents(a: &Artifact) -> Vec<u8> {
+    let mut out = Vec::new();
+    (&*a.file).read_to_end(&mut out).unwrap();
+    out
+}
+
+/// A build output the fake names; canonical so that `allowed_build_dirs` accepts it.
+fn binary(builds: &Path, name: &str, bytes: &[u8]) -> String {
+    let path = builds.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+fn remote_count(h: &Host, event: &str) -> u64 {
+    h.stats.remote.get(event)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn remote_tier_against_seaweedfs() {
+    if !seaweedfs::enabled() {
+        return;
+    }
+    let s3 = Seaweed::start();
+    let builds = tempfile::tempdir().unwrap();
+    let builds = builds.path().canonicalize().unwrap();
+
+    three_hosts_build_a_key_once_and_a_fourth_fills_from_the_bucket(&s3, &builds).await;
+    a_corrupt_object_is_refused_counted_and_rebuilt(&s3, &builds).await;
+    a_remote_that_is_down_never_fails_a_download(&builds).await;
+    a_remote_stopped_mid_run_falls_back_to_the_local_path(s3, &builds).await;
+}
+
+async fn three_hosts_build_a_key_once_and_a_fourth_fills_from_the_bucket(s3: &Seaweed, builds: &Path) {
+    let bytes: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    let path = binary(builds, "shared", &bytes);
+    // Slow enough that every host misses locally while the build runs.
+    let fake = FakeVelox::start(Reply::success_after(Duration::from_millis(1500), &path)).await;
+    let hosts: Vec<Host> = (0..3)
+        .map(|_| host(&fake.url(), &s3.endpoint(), "three", builds))
+        .collect();
+    let mut tasks = Vec::new();
+    for i in 0..30 {
+        let resolver = hosts[i % 3].resolver.clone();
+        tasks.push(tokio::spawn(async move {
+            resolver.resolve(request("v5.3.0"), None).await
+        }));
+    }
+    let mut sources = Vec::new();
+    for t in tasks {
+        let a = t.await.unwrap().expect("every download succeeds");
+        assert_eq!(contents(&a), bytes, "every download has the built bytes");
+        sources.push(a.source);
+    }
+    assert_eq!(fake.call_count(), 1, "one upstream build for three hosts: {sources:?}");
+    assert_eq!(sources.iter().filter(|s| **s == Source::Built).count(), 1);
+    let remote: u64 = hosts.iter().map(|h| remote_count(h, "hit")).sum();
+    assert!(remote >= 2, "the two other hosts filled from the bucket: {sources:?}");
+
+    // The upload runs in the background: a fourth host sees it once the lease is gone.
+    let fourth = host(&fake.url(), &s3.endpoint(), "three", builds);
+    let a = fourth.resolver.resolve(request("v5.3.0"), None).await.unwrap();
+    assert_eq!(a.source, Source::Remote);
+    assert_eq!(contents(&a), bytes);
+    let again = fourth.resolver.resolve(request("v5.3.0"), None).await.unwrap();
+    assert_eq!(again.source, Source::CacheHit);
+    assert_eq!(fake.call_count(), 1, "the fourth host never called upstream");
+    assert_eq!(a.sha256, again.sha256);
+}
+
+async fn a_corrupt_object_is_refused_counted_and_rebuilt(s3: &Seaweed, builds: &Path) {
+    let good = b"the real binary".to_vec();
+    let path = binary(builds, "good", &good);
+    let fake = FakeVelox::start(Reply::success(&path)).await;
+    let h = host(&fake.url(), &s3.endpoint(), "corrupt", builds);
+    let req = request("v5.4.0");
+    // Other bytes under the key, with the hash of the good ones as metadata.
+    let tier = RemoteTier::new(
+        config(&fake.url(), &s3.endpoint(), "corrupt", builds, builds)
+            .remote
+            .as_ref()
+            .unwrap(),
+        Duration::from_secs(60),
+        Arc::new(Stats::default()),
+    )
+    .unwrap();
+    let good_sha = velox_middleware::cache::content::hash_file(&std::fs::File::open(&path).unwrap())
+        .unwrap()
+        .0;
+    let mut attributes = Attributes::new();
+    attributes.insert(Attribute::Metadata(SHA256_METADATA.into()), good_sha.clone().into());
+    let opts = PutOptions {
+        attributes,
+        ..Default::default()
+    };
+    tier.store()
+        .put_opts(&tier.object(&req.key(), ".bin"), PutPayload::from(b"tampered".to_vec()), opts)
+        .await
+        .unwrap();
+
+    let a = h.resolver.resolve(req, None).await.unwrap();
+    assert_eq!(a.source, Source::Built, "the corrupt object was not served");
+    assert_eq!(contents(&a), good);
+    assert_eq!(a.sha256, good_sha);
+    assert_eq!(remote_count(&h, "corrupt"), 1);
+    assert_eq!(fake.call_count(), 1);
+}
+
+async fn a_remote_that_is_down_never_fails_a_download(builds: &Path) {
+    let bytes = b"built while the remote is down".to_vec();
+    let path = binary(builds, "down", &bytes);
+    let fake = FakeVelox::start(Reply::success(&path)).await;
+    // Nothing listens on this port.
+    let endpoint = format!("http://127.0.0.1:{}", seaweedfs::free_port());
+    let h = host(&fake.url(), &endpoint, "down", builds);
+    let started = std::time::Instant::now();
+    let a = h.resolver.resolve(request("v5.5.0"), None).await.unwrap();
+    assert_eq!(a.source, Source::Built);
+    assert_eq!(contents(&a), bytes);
+    assert!(remote_count(&h, "error") >= 1, "{:?}", h.stats.remote.snapshot());
+    // Generous: bounded by the remote's own timeouts, far below build_timeout.
+    assert!(started.elapsed() < Duration::from_secs(40), "{:?}", started.elapsed());
+}
+
+async fn a_remote_stopped_mid_run_falls_back_to_the_local_path(mut s3: Seaweed, builds: &Path) {
+    let bytes = b"built before the stop".to_vec();
+    let path = binary(builds, "mid", &bytes);
+    let fake = FakeVelox::start(Reply::success(&path)).await;
+    let first = host(&fake.url(), &s3.endpoint(), "mid", builds);
+    let a = first.resolver.resolve(request("v5.6.0"), None).await.unwrap();
+    assert_eq!(a.source, Source::Built);
+    s3.stop();
+    // A host with an empty cache: the bucket is gone, so it builds.
+    let second = host(&fake.url(), &s3.endpoint(), "mid", builds);
+    let b = second.resolver.resolve(request("v5.6.0"), None).await.unwrap();
+    assert_eq!(b.source, Source::Built);
+    assert_eq!(contents(&b), bytes);
+    assert!(remote_count(&second, "error") >= 1);
+    // And the first host still serves its local copy.
+    let c = first.resolver.resolve(request("v5.6.0"), None).await.unwrap();
+    assert_eq!(c.source, Source::CacheHit);
+}
