@@ -11,6 +11,7 @@ mod around;
 pub mod config;
 mod fetch;
 mod lease;
+pub mod objects;
 mod upload;
 
 use std::sync::Arc;

@@ -6,7 +6,7 @@ use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use object_store::{
-    Attribute, Attributes, PutMultipartOpts, PutOptions, PutPayload, WriteMultipart,
+    Attribute, Attributes, PutMultipartOptions, PutOptions, PutPayload, WriteMultipart,
 };
 
 use super::{Failure, RemoteTier, SHA256_METADATA};
@@ -38,7 +38,7 @@ impl RemoteTier {
             };
             self.store.put_opts(&bin, PutPayload::from(bytes), opts).await?;
         } else {
-            let opts = PutMultipartOpts {
+            let opts = PutMultipartOptions {
                 attributes,
                 ..Default::default()
             };
