@@ -36,6 +36,9 @@ type rrConfig struct {
 	RequestTimeout string
 	// KeepAbandoned sets velox.keep_abandoned_builds (ops_test.go).
 	KeepAbandoned bool
+	// RemoteURL and RemoteEndpoint set cache.remote (remote_test.go).
+	RemoteURL      string
+	RemoteEndpoint string
 }
 
 // env is one RoadRunner binary under test with its fake Velox server and cache.
