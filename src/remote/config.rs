@@ -230,6 +230,19 @@ mod tests {
     }
 
     #[test]
+    fn the_velox_section_carries_it_under_cache_remote() {
+        let c = crate::Config::from_json(br#"{"cache": {"remote": {"url": "s3://velox/p"}}}"#)
+            .unwrap();
+        assert_eq!(c.remote.unwrap().prefix, "p");
+        let none = crate::Config::from_json(br#"{"cache": {"enabled": true}}"#).unwrap();
+        assert_eq!(none.remote, None);
+        let e = crate::Config::from_json(br#"{"cache": {"remote": {"url": "s3://velox", "endpoint": 3}}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cache.remote.endpoint"), "{e}");
+    }
+
+    #[test]
     fn debug_never_shows_the_secret() {
         let c = parse(json!({"url": "s3://velox", "access_key_id": "AKIA", "secret_access_key": "s3cr3t"}))
             .unwrap()
