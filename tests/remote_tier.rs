@@ -111,7 +111,10 @@ async fn remote_tier_against_seaweedfs() {
     a_remote_stopped_mid_run_falls_back_to_the_local_path(s3, &builds).await;
 }
 
-async fn three_hosts_build_a_key_once_and_a_fourth_fills_from_the_bucket(s3: &Seaweed, builds: &Path) {
+async fn three_hosts_build_a_key_once_and_a_fourth_fills_from_the_bucket(
+    s3: &Seaweed,
+    builds: &Path,
+) {
     let bytes: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
     let path = binary(builds, "shared", &bytes);
     // Slow enough that every host misses locally while the build runs.
@@ -132,19 +135,38 @@ async fn three_hosts_build_a_key_once_and_a_fourth_fills_from_the_bucket(s3: &Se
         assert_eq!(contents(&a), bytes, "every download has the built bytes");
         sources.push(a.source);
     }
-    assert_eq!(fake.call_count(), 1, "one upstream build for three hosts: {sources:?}");
+    assert_eq!(
+        fake.call_count(),
+        1,
+        "one upstream build for three hosts: {sources:?}"
+    );
     assert_eq!(sources.iter().filter(|s| **s == Source::Built).count(), 1);
     let remote: u64 = hosts.iter().map(|h| remote_count(h, "hit")).sum();
-    assert!(remote >= 2, "the two other hosts filled from the bucket: {sources:?}");
+    assert!(
+        remote >= 2,
+        "the two other hosts filled from the bucket: {sources:?}"
+    );
 
     // The upload runs in the background: a fourth host sees it once the lease is gone.
     let fourth = host(&fake.url(), &s3.endpoint(), "three", builds);
-    let a = fourth.resolver.resolve(request("v5.3.0"), None).await.unwrap();
+    let a = fourth
+        .resolver
+        .resolve(request("v5.3.0"), None)
+        .await
+        .unwrap();
     assert_eq!(a.source, Source::Remote);
     assert_eq!(contents(&a), bytes);
-    let again = fourth.resolver.resolve(request("v5.3.0"), None).await.unwrap();
+    let again = fourth
+        .resolver
+        .resolve(request("v5.3.0"), None)
+        .await
+        .unwrap();
     assert_eq!(again.source, Source::CacheHit);
-    assert_eq!(fake.call_count(), 1, "the fourth host never called upstream");
+    assert_eq!(
+        fake.call_count(),
+        1,
+        "the fourth host never called upstream"
+    );
     assert_eq!(a.sha256, again.sha256);
 }
 
@@ -164,17 +186,25 @@ async fn a_corrupt_object_is_refused_counted_and_rebuilt(s3: &Seaweed, builds: &
         Arc::new(Stats::default()),
     )
     .unwrap();
-    let good_sha = velox_middleware::cache::content::hash_file(&std::fs::File::open(&path).unwrap())
-        .unwrap()
-        .0;
+    let good_sha =
+        velox_middleware::cache::content::hash_file(&std::fs::File::open(&path).unwrap())
+            .unwrap()
+            .0;
     let mut attributes = Attributes::new();
-    attributes.insert(Attribute::Metadata(SHA256_METADATA.into()), good_sha.clone().into());
+    attributes.insert(
+        Attribute::Metadata(SHA256_METADATA.into()),
+        good_sha.clone().into(),
+    );
     let opts = PutOptions {
         attributes,
         ..Default::default()
     };
     tier.store()
-        .put_opts(&tier.object(&req.key(), ".bin"), PutPayload::from(b"tampered".to_vec()), opts)
+        .put_opts(
+            &tier.object(&req.key(), ".bin"),
+            PutPayload::from(b"tampered".to_vec()),
+            opts,
+        )
         .await
         .unwrap();
 
@@ -197,9 +227,17 @@ async fn a_remote_that_is_down_never_fails_a_download(builds: &Path) {
     let a = h.resolver.resolve(request("v5.5.0"), None).await.unwrap();
     assert_eq!(a.source, Source::Built);
     assert_eq!(contents(&a), bytes);
-    assert!(remote_count(&h, "error") >= 1, "{:?}", h.stats.remote.snapshot());
+    assert!(
+        remote_count(&h, "error") >= 1,
+        "{:?}",
+        h.stats.remote.snapshot()
+    );
     // Generous: bounded by the remote's own timeouts, far below build_timeout.
-    assert!(started.elapsed() < Duration::from_secs(40), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(40),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 async fn a_remote_stopped_mid_run_falls_back_to_the_local_path(mut s3: Seaweed, builds: &Path) {
@@ -207,16 +245,28 @@ async fn a_remote_stopped_mid_run_falls_back_to_the_local_path(mut s3: Seaweed, 
     let path = binary(builds, "mid", &bytes);
     let fake = FakeVelox::start(Reply::success(&path)).await;
     let first = host(&fake.url(), &s3.endpoint(), "mid", builds);
-    let a = first.resolver.resolve(request("v5.6.0"), None).await.unwrap();
+    let a = first
+        .resolver
+        .resolve(request("v5.6.0"), None)
+        .await
+        .unwrap();
     assert_eq!(a.source, Source::Built);
     s3.stop();
     // A host with an empty cache: the bucket is gone, so it builds.
     let second = host(&fake.url(), &s3.endpoint(), "mid", builds);
-    let b = second.resolver.resolve(request("v5.6.0"), None).await.unwrap();
+    let b = second
+        .resolver
+        .resolve(request("v5.6.0"), None)
+        .await
+        .unwrap();
     assert_eq!(b.source, Source::Built);
     assert_eq!(contents(&b), bytes);
     assert!(remote_count(&second, "error") >= 1);
     // And the first host still serves its local copy.
-    let c = first.resolver.resolve(request("v5.6.0"), None).await.unwrap();
+    let c = first
+        .resolver
+        .resolve(request("v5.6.0"), None)
+        .await
+        .unwrap();
     assert_eq!(c.source, Source::CacheHit);
 }

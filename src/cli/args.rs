@@ -35,9 +35,13 @@ read; prune and rm use the library's cache code and its commit protocol.";
 pub enum Command {
     Stats,
     Ls,
-    Verify { content: bool },
+    Verify {
+        content: bool,
+    },
     Prune,
-    Rm { key: String },
+    Rm {
+        key: String,
+    },
     /// `remote-ls`, `remote-verify`, `remote-prune` (`cli::remote`).
     RemoteLs,
     RemoteVerify,

@@ -49,8 +49,12 @@ fn tier(opts: &Options) -> Result<RemoteTier, String> {
         .map_err(|e| format!("--config {}: not JSON: {e}", path.display()))?;
     let section = v.get("velox").unwrap_or(&v);
     let remote = section.get("cache").and_then(|c| c.get("remote"));
-    let config = Config::from_json(json!({ "cache": { "remote": remote } }).to_string().as_bytes())
-        .map_err(|e| e.to_string())?;
+    let config = Config::from_json(
+        json!({ "cache": { "remote": remote } })
+            .to_string()
+            .as_bytes(),
+    )
+    .map_err(|e| e.to_string())?;
     let remote = config
         .remote
         .ok_or("--config has no cache.remote.url: no remote tier configured")?;
@@ -66,7 +70,10 @@ async fn run(
     let entries = tier.entries().await?;
     match command {
         Command::RemoteLs => {
-            let mut text = format!("{:<64}  {:>12}  {:>10}  META  LEASE\n", "KEY", "SIZE", "MODIFIED");
+            let mut text = format!(
+                "{:<64}  {:>12}  {:>10}  META  LEASE\n",
+                "KEY", "SIZE", "MODIFIED"
+            );
             for e in &entries {
                 let size = e.size.map_or("-".into(), |s| s.to_string());
                 text += &format!(
@@ -94,17 +101,28 @@ async fn run(
             }
             let checked = results.len();
             text += &format!("{checked} remote binaries checked, {bad} problems\n");
-            Ok((text, json!({ "checked": checked, "problems": bad, "results": results }), i32::from(bad > 0)))
+            Ok((
+                text,
+                json!({ "checked": checked, "problems": bad, "results": results }),
+                i32::from(bad > 0),
+            ))
         }
         Command::RemotePrune => {
             let Some(days) = opts.max_age_days.filter(|d| *d > 0) else {
                 let text = "remote-prune needs --max-age-days N (N > 0)\n".to_owned();
-                return Ok((text, json!({ "error": "remote-prune needs --max-age-days" }), 2));
+                return Ok((
+                    text,
+                    json!({ "error": "remote-prune needs --max-age-days" }),
+                    2,
+                ));
             };
             let pruned = tier
                 .prune_older_than(Duration::from_secs(days.saturating_mul(86_400)))
                 .await?;
-            let text = format!("removed {} remote keys older than {days} days\n", pruned.len());
+            let text = format!(
+                "removed {} remote keys older than {days} days\n",
+                pruned.len()
+            );
             Ok((text, json!({ "removed": pruned }), 0))
         }
         _ => unreachable!("only remote commands come here"),

@@ -40,8 +40,11 @@ where
     if !req.force_rebuild {
         // A transfer may use half the time left; the rest is the local build's.
         let half = (deadline - Instant::now()) / 2;
-        if let Some(found) = tier.lookup(cache, req, key, Instant::now() + half).await {
-            return Ok(found);
+        let mut absent = false;
+        match tier.lookup(cache, req, key, Instant::now() + half).await {
+            Looked::Found(found) => return Ok(found),
+            Looked::Absent => absent = true,
+            Looked::Failed => {}
         }
         // Waiting for another host ends early enough to still build here.
         let wait_until = deadline - build_timeout / 4;
@@ -49,10 +52,14 @@ where
             match tier.try_lease(key, deadline).await {
                 Ok(Acquired::Held(held)) => {
                     // The holder before us may have uploaded and released between our
-                    // lookup and our lease: look once more before building.
-                    if let Some(found) = tier.lookup(cache, req, key, Instant::now() + half).await {
-                        tier.release(held).await;
-                        return Ok(found);
+                    // lookup and our lease: look once more before building (not when
+                    // the object there was refused: it would be refused again).
+                    if absent {
+                        let until = Instant::now() + half;
+                        if let Looked::Found(found) = tier.lookup(cache, req, key, until).await {
+                            tier.release(held).await;
+                            return Ok(found);
+                        }
                     }
                     lease = Some(held);
                     break;
@@ -115,6 +122,13 @@ fn stored_metadata(cache: &Cache, artifact: &Artifact) -> Option<Vec<u8>> {
     std::fs::read(layout::json_path(cache.directory(), &artifact.key)).ok()
 }
 
+enum Looked {
+    Found(Artifact),
+    Absent,
+    /// Unreachable, erroring or corrupt: build here.
+    Failed,
+}
+
 pub(crate) enum Waited {
     Found(Artifact),
     /// The lease was released or expired without a binary: try to take it.
@@ -123,27 +137,27 @@ pub(crate) enum Waited {
 }
 
 impl RemoteTier {
-    /// The remote lookup of a local miss; every failure is a miss here.
+    /// The remote lookup of a local miss; a failure is logged and counted here.
     async fn lookup(
         &self,
         cache: &Arc<Cache>,
         req: &BuildRequest,
         key: &CacheKey,
         until: Instant,
-    ) -> Option<Artifact> {
+    ) -> Looked {
         match self.fetch_into(cache, req, key, until).await {
             Ok(Fetched::Found(found)) => {
                 self.count("hit");
                 tracing::info!(size = found.size, "filled from the remote tier");
-                Some(found)
+                Looked::Found(found)
             }
             Ok(Fetched::Absent) => {
                 self.count("miss");
-                None
+                Looked::Absent
             }
             Err(e) => {
                 self.failed("get", &e);
-                None
+                Looked::Failed
             }
         }
     }

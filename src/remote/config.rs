@@ -34,7 +34,10 @@ impl fmt::Debug for RemoteConfig {
             .field("endpoint", &self.endpoint)
             .field("region", &self.region)
             .field("allow_http", &self.allow_http)
-            .field("access_key_id", &self.access_key_id.as_ref().map(|_| "<set>"))
+            .field(
+                "access_key_id",
+                &self.access_key_id.as_ref().map(|_| "<set>"),
+            )
             .field(
                 "secret_access_key",
                 &self.secret_access_key.as_ref().map(|_| "<set>"),
@@ -90,9 +93,7 @@ impl RemoteConfig {
             Some(r) => r.trim().to_owned(),
         };
         let nonempty = |k: &str| -> Result<Option<String>> {
-            Ok(string(map, k)?
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned))
+            Ok(string(map, k)?.filter(|s| !s.is_empty()).map(str::to_owned))
         };
         let access_key_id = nonempty("access_key_id")?;
         let secret_access_key = nonempty("secret_access_key")?;
@@ -204,7 +205,9 @@ mod tests {
 
     #[test]
     fn url_gives_bucket_and_prefix_and_defaults() {
-        let c = parse(json!({"url": "s3://velox/team/a/"})).unwrap().unwrap();
+        let c = parse(json!({"url": "s3://velox/team/a/"}))
+            .unwrap()
+            .unwrap();
         assert_eq!((c.bucket.as_str(), c.prefix.as_str()), ("velox", "team/a"));
         assert_eq!(c.region, "us-east-1");
         assert!(!c.allow_http);
@@ -217,11 +220,26 @@ mod tests {
             (json!({"url": "http://x/y"}), "cache.remote.url"),
             (json!({"url": "s3://A_B"}), "cache.remote.url"),
             (json!({"url": "s3://velox/a//b"}), "cache.remote.url"),
-            (json!({"url": "s3://velox", "endpoint": "ftp://h"}), "cache.remote.endpoint"),
-            (json!({"url": "s3://velox", "endpoint": "http://127.0.0.1:1"}), "cache.remote.endpoint"),
-            (json!({"url": "s3://velox", "access_key_id": "k"}), "cache.remote.secret_access_key"),
-            (json!({"url": "s3://velox", "regoin": "x"}), "cache.remote.regoin"),
-            (json!({"url": "s3://velox", "allow_http": "maybe"}), "cache.remote.allow_http"),
+            (
+                json!({"url": "s3://velox", "endpoint": "ftp://h"}),
+                "cache.remote.endpoint",
+            ),
+            (
+                json!({"url": "s3://velox", "endpoint": "http://127.0.0.1:1"}),
+                "cache.remote.endpoint",
+            ),
+            (
+                json!({"url": "s3://velox", "access_key_id": "k"}),
+                "cache.remote.secret_access_key",
+            ),
+            (
+                json!({"url": "s3://velox", "regoin": "x"}),
+                "cache.remote.regoin",
+            ),
+            (
+                json!({"url": "s3://velox", "allow_http": "maybe"}),
+                "cache.remote.allow_http",
+            ),
         ];
         for (v, key) in cases {
             let e = parse(v.clone()).unwrap_err().to_string();
@@ -231,23 +249,30 @@ mod tests {
 
     #[test]
     fn the_velox_section_carries_it_under_cache_remote() {
-        let c = crate::Config::from_json(br#"{"cache": {"remote": {"url": "s3://velox/p"}}}"#)
-            .unwrap();
+        let c =
+            crate::Config::from_json(br#"{"cache": {"remote": {"url": "s3://velox/p"}}}"#).unwrap();
         assert_eq!(c.remote.unwrap().prefix, "p");
         let none = crate::Config::from_json(br#"{"cache": {"enabled": true}}"#).unwrap();
         assert_eq!(none.remote, None);
-        let e = crate::Config::from_json(br#"{"cache": {"remote": {"url": "s3://velox", "endpoint": 3}}}"#)
-            .unwrap_err()
-            .to_string();
+        let e = crate::Config::from_json(
+            br#"{"cache": {"remote": {"url": "s3://velox", "endpoint": 3}}}"#,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("cache.remote.endpoint"), "{e}");
     }
 
     #[test]
     fn debug_never_shows_the_secret() {
-        let c = parse(json!({"url": "s3://velox", "access_key_id": "AKIA", "secret_access_key": "s3cr3t"}))
-            .unwrap()
-            .unwrap();
+        let c = parse(
+            json!({"url": "s3://velox", "access_key_id": "AKIA", "secret_access_key": "s3cr3t"}),
+        )
+        .unwrap()
+        .unwrap();
         let shown = format!("{c:?}");
-        assert!(!shown.contains("s3cr3t") && !shown.contains("AKIA"), "{shown}");
+        assert!(
+            !shown.contains("s3cr3t") && !shown.contains("AKIA"),
+            "{shown}"
+        );
     }
 }

@@ -33,7 +33,9 @@ impl RemoteTier {
         let path = self.object(key, ".bin");
         let got = match bounded(until, self.store.get_opts(&path, GetOptions::default())).await {
             Ok(got) => got,
-            Err(Failure::Store(object_store::Error::NotFound { .. })) => return Ok(Fetched::Absent),
+            Err(Failure::Store(object_store::Error::NotFound { .. })) => {
+                return Ok(Fetched::Absent)
+            }
             Err(e) => return Err(e),
         };
         let expected = got
@@ -93,10 +95,11 @@ impl RemoteTier {
                 let chunk = chunk?;
                 hasher.update(&chunk);
                 // A page-cache write; small next to the network read it follows.
-                file.write_all(&chunk).map_err(|e| object_store::Error::Generic {
-                    store: "local",
-                    source: Box::new(e),
-                })?;
+                file.write_all(&chunk)
+                    .map_err(|e| object_store::Error::Generic {
+                        store: "local",
+                        source: Box::new(e),
+                    })?;
             }
             Ok::<(), object_store::Error>(())
         };

@@ -50,7 +50,11 @@ impl RemoteTier {
     }
 
     /// Creates the lease, or takes it over when the one there has expired.
-    pub(crate) async fn try_lease(&self, key: &CacheKey, until: Instant) -> Result<Acquired, Failure> {
+    pub(crate) async fn try_lease(
+        &self,
+        key: &CacheKey,
+        until: Instant,
+    ) -> Result<Acquired, Failure> {
         let path = self.object(key, ".lease");
         let create = PutOptions {
             mode: PutMode::Create,

@@ -55,10 +55,12 @@ impl RemoteTier {
             if CacheKey::parse(stem).is_none() || meta.location != self.named(&name) {
                 continue;
             }
-            let e = by_key.entry(stem.to_owned()).or_insert_with(|| RemoteEntry {
-                key: stem.to_owned(),
-                ..Default::default()
-            });
+            let e = by_key
+                .entry(stem.to_owned())
+                .or_insert_with(|| RemoteEntry {
+                    key: stem.to_owned(),
+                    ..Default::default()
+                });
             let modified = meta.last_modified.timestamp();
             match ext {
                 "bin" => {

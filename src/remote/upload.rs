@@ -21,7 +21,11 @@ const PARTS_IN_FLIGHT: usize = 2;
 impl RemoteTier {
     /// Uploads a stored artifact and its metadata file. Reads the artifact with
     /// positional reads, so the host's offset in the same file is never moved.
-    pub(crate) async fn upload(&self, artifact: &Artifact, metadata: Vec<u8>) -> Result<(), Failure> {
+    pub(crate) async fn upload(
+        &self,
+        artifact: &Artifact,
+        metadata: Vec<u8>,
+    ) -> Result<(), Failure> {
         let key = &artifact.key;
         let mut attributes = Attributes::new();
         attributes.insert(
@@ -36,7 +40,9 @@ impl RemoteTier {
                 attributes,
                 ..Default::default()
             };
-            self.store.put_opts(&bin, PutPayload::from(bytes), opts).await?;
+            self.store
+                .put_opts(&bin, PutPayload::from(bytes), opts)
+                .await?;
         } else {
             let opts = PutMultipartOptions {
                 attributes,
