@@ -16,7 +16,7 @@ CARGO_FLAGS  := $(if $(filter release,$(PROFILE)),--release,)
 export VELOX_MIDDLEWARE_LIB := $(SHARED_LIB)
 
 .PHONY: help deps lib header header-check fmt fmt-check lint test rust-test c-test go-test php-test \
-        rr rr-purego e2e e2e-s3 bench bench-quick bench-bins demo demo-addr clean fuzz-smoke reliability
+        rr rr-purego e2e e2e-s3 bench-s3 bench bench-quick bench-bins demo demo-addr clean fuzz-smoke reliability
 
 help:
 	@echo "make demo        build RoadRunner with the plugin and run the demo on 127.0.0.1:8080"
@@ -122,6 +122,14 @@ e2e-s3: rr
 	VXM_S3_TESTS=1 $(CARGO) test --test remote_tier -- --nocapture
 	cd e2e && VXM_S3_TESTS=1 VXM_E2E_BINARIES=rr $(GO) test -count=1 -timeout 10m -run 'S3' -v ./...
 
+# The remote tier's benchmark: a REMOTE fill of a 64 MiB binary against a local HIT
+# (printed and written to build/bench/remote.txt). Part of `make bench`.
+bench-s3:
+	@mkdir -p $(BENCH_OUT)
+	scripts/seaweedfs.sh install >/dev/null
+	set -o pipefail; VXM_S3_TESTS=1 VXM_S3_BENCH=1 $(CARGO) test --release --test remote_tier \
+	    remote_fill_against_local_hit_64mib -- --nocapture | tee $(BENCH_OUT)/remote.txt
+
 # Benchmarks (bench/README.md): criterion, the shim's Go benchmarks in both backends, then
 # bench/cmd/benchrun loads RoadRunner+velox and the baselines with wrk and writes the report.
 # Numbers are reported, never asserted. Run them on an otherwise idle machine.
@@ -149,6 +157,7 @@ bench bench-quick: bench-bins
 	set -o pipefail; cd go-shim && CGO_ENABLED=0 VELOX_MIDDLEWARE_LIB=$(SHARED_LIB) $(GO) test -run '^$$' \
 	    -bench ResolveHit -benchmem $(BENCH_GO) . | tee $(BENCH_OUT)/go-purego.txt
 	timeout 900 $(BUILD)/benchrun -root $(CURDIR) $(BENCH_RUN)
+	$(MAKE) bench-s3
 
 # Reliability (docs/RELIABILITY.md). The CI-sized parts already run in `make test`
 # (crash_consistency, cache_model, fuzz_properties) and `make e2e` (E2EFaults, E2ESoak

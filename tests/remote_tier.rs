@@ -270,3 +270,108 @@ async fn a_remote_stopped_mid_run_falls_back_to_the_local_path(mut s3: Seaweed, 
         .unwrap();
     assert_eq!(c.source, Source::CacheHit);
 }
+
+/// `make bench-s3` (part of `make bench`): a `REMOTE` fill of a 64 MiB binary against a
+/// local `HIT`, in time to the artifact (the first byte a host can send: a fill is
+/// verified whole before it is served) and throughput. Also the multipart upload path.
+/// Numbers are printed, never asserted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_fill_against_local_hit_64mib() {
+    if std::env::var("VXM_S3_BENCH").as_deref() != Ok("1") || !seaweedfs::enabled() {
+        eprintln!("skipped: VXM_S3_BENCH=1 VXM_S3_TESTS=1 run it (make bench-s3)");
+        return;
+    }
+    const SIZE: usize = 64 << 20;
+    let s3 = Seaweed::start();
+    let builds = tempfile::tempdir().unwrap();
+    let builds = builds.path().canonicalize().unwrap();
+    let bytes: Vec<u8> = (0..SIZE)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let path = binary(&builds, "big", &bytes);
+    let fake = FakeVelox::start(Reply::success(&path)).await;
+    let builder = host(&fake.url(), &s3.endpoint(), "bench", &builds);
+    let built = builder
+        .resolver
+        .resolve(request("v9.0.0"), None)
+        .await
+        .unwrap();
+    assert_eq!(built.source, Source::Built);
+    // Wait for the background (multipart) upload: the lease goes after it.
+    let tier = RemoteTier::new(
+        config(&fake.url(), &s3.endpoint(), "bench", &builds, &builds)
+            .remote
+            .as_ref()
+            .unwrap(),
+        Duration::from_secs(60),
+        Arc::new(Stats::default()),
+    )
+    .unwrap();
+    let lease = tier.object(&request("v9.0.0").key(), ".lease");
+    for _ in 0..600 {
+        if tier.store().head(&lease).await.is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        remote_count(&builder, "upload"),
+        1,
+        "{:?}",
+        builder.stats.remote.snapshot()
+    );
+
+    let mib = SIZE as f64 / (1 << 20) as f64;
+    let mut report = Vec::new();
+    for round in 0..3 {
+        let fresh = host(&fake.url(), &s3.endpoint(), "bench", &builds);
+        let t = std::time::Instant::now();
+        let a = fresh
+            .resolver
+            .resolve(request("v9.0.0"), None)
+            .await
+            .unwrap();
+        let fill = t.elapsed();
+        assert_eq!(a.source, Source::Remote);
+        let read = read_all(&a);
+        let t = std::time::Instant::now();
+        let hit = fresh
+            .resolver
+            .resolve(request("v9.0.0"), None)
+            .await
+            .unwrap();
+        let hit_ttfb = t.elapsed();
+        assert_eq!(hit.source, Source::CacheHit);
+        let t = std::time::Instant::now();
+        let hit_read = read_all(&hit);
+        let hit_total = hit_ttfb + t.elapsed();
+        assert_eq!(read, SIZE);
+        assert_eq!(hit_read, SIZE);
+        report.push(format!(
+            "round {round}: REMOTE time to artifact {:.0} ms ({:.0} MiB/s); HIT time to artifact {:.2} ms, read {:.0} MiB/s",
+            fill.as_secs_f64() * 1e3,
+            mib / fill.as_secs_f64(),
+            hit_ttfb.as_secs_f64() * 1e3,
+            mib / hit_total.as_secs_f64(),
+        ));
+    }
+    assert_eq!(fake.call_count(), 1);
+    println!(
+        "remote tier, 64 MiB binary, SeaweedFS on 127.0.0.1:\n{}",
+        report.join("\n")
+    );
+}
+
+fn read_all(a: &Artifact) -> usize {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; 1 << 20];
+    let (mut off, mut total) = (0u64, 0usize);
+    loop {
+        let n = a.file.read_at(&mut buf, off).unwrap();
+        if n == 0 {
+            return total;
+        }
+        off += n as u64;
+        total += n;
+    }
+}
