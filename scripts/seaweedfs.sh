@@ -44,7 +44,7 @@ install() {
     cp -r "$dir" "$work/src"
     chmod -R u+w "$work/src"
     echo "seaweedfs.sh: building weed (once; ~14 min cold), log in $work/build.log" >&2
-    if ! (cd "$work/src" && CGO_ENABLED=0 go build -o "$work/weed" ./weed) >"$work/build.log" 2>&1; then
+    if ! (cd "$work/src" && go build -o "$work/weed" ./weed) >"$work/build.log" 2>&1; then
         tail -20 "$work/build.log" >&2
         die "building weed failed (log: $work/build.log)"
     fi

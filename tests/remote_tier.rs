@@ -107,6 +107,7 @@ async fn remote_tier_against_seaweedfs() {
 
     three_hosts_build_a_key_once_and_a_fourth_fills_from_the_bucket(&s3, &builds).await;
     a_corrupt_object_is_refused_counted_and_rebuilt(&s3, &builds).await;
+    velox_cache_lists_and_verifies_the_remote_tier(&s3, &builds).await;
     a_remote_that_is_down_never_fails_a_download(&builds).await;
     a_remote_stopped_mid_run_falls_back_to_the_local_path(s3, &builds).await;
 }
@@ -214,6 +215,83 @@ async fn a_corrupt_object_is_refused_counted_and_rebuilt(s3: &Seaweed, builds: &
     assert_eq!(a.sha256, good_sha);
     assert_eq!(remote_count(&h, "corrupt"), 1);
     assert_eq!(fake.call_count(), 1);
+}
+
+/// `velox-cache remote-ls` / `remote-verify` / `remote-prune` on what the first scenario
+/// uploaded, and on a tampered object.
+async fn velox_cache_lists_and_verifies_the_remote_tier(s3: &Seaweed, builds: &Path) {
+    let cli = |prefix: &str, args: &[&str]| {
+        let cfg = builds.join(format!("velox-{prefix}.json"));
+        let json = serde_json::json!({"velox": {"cache": {"remote": {
+            "url": format!("s3://velox/{prefix}"),
+            "endpoint": s3.endpoint(),
+            "allow_http": true,
+            "access_key_id": seaweedfs::ACCESS_KEY,
+            "secret_access_key": seaweedfs::SECRET_KEY,
+        }}}});
+        std::fs::write(&cfg, json.to_string()).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_velox-cache"))
+            .arg("--config")
+            .arg(&cfg)
+            .args(args)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        (
+            out.status.code(),
+            stdout,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let key = request("v5.3.0").key().to_string();
+    let (code, out, err) = cli("three", &["--json", "remote-ls"]);
+    assert_eq!(code, Some(0), "{err}");
+    let listed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let entry = listed["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["key"] == key)
+        .unwrap_or_else(|| panic!("{key} not listed: {out}"));
+    assert_eq!(entry["size"], 3_000_000);
+    assert_eq!(entry["metadata"], true);
+    let (code, out, err) = cli("three", &["remote-verify"]);
+    assert_eq!(code, Some(0), "{out} {err}");
+    assert!(out.contains("0 problems"), "{out}");
+
+    // A tampered binary is reported, with exit status 1.
+    let cfg = config("http://127.0.0.1:1", &s3.endpoint(), "cli", builds, builds);
+    let tier = RemoteTier::new(
+        cfg.remote.as_ref().unwrap(),
+        Duration::from_secs(60),
+        Arc::new(Stats::default()),
+    )
+    .unwrap();
+    let mut attributes = Attributes::new();
+    attributes.insert(
+        Attribute::Metadata(SHA256_METADATA.into()),
+        "0".repeat(64).into(),
+    );
+    let opts = PutOptions {
+        attributes,
+        ..Default::default()
+    };
+    tier.store()
+        .put_opts(
+            &tier.object(&request("v7.0.0").key(), ".bin"),
+            PutPayload::from(b"x".to_vec()),
+            opts,
+        )
+        .await
+        .unwrap();
+    let (code, out, _) = cli("cli", &["remote-verify"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("HashMismatch"), "{out}");
+    // Nothing is a day old yet; remote-prune without an age is a usage error.
+    let (code, out, _) = cli("cli", &["remote-prune", "--max-age-days", "1"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("removed 0"), "{out}");
+    assert_eq!(cli("cli", &["remote-prune"]).0, Some(2));
 }
 
 async fn a_remote_that_is_down_never_fails_a_download(builds: &Path) {
