@@ -108,6 +108,7 @@ async fn remote_tier_against_seaweedfs() {
     three_hosts_build_a_key_once_and_a_fourth_fills_from_the_bucket(&s3, &builds).await;
     a_corrupt_object_is_refused_counted_and_rebuilt(&s3, &builds).await;
     velox_cache_lists_and_verifies_the_remote_tier(&s3, &builds).await;
+    a_live_lease_is_waited_for_and_an_expired_one_taken_over(&s3, &builds).await;
     a_remote_that_is_down_never_fails_a_download(&builds).await;
     a_remote_stopped_mid_run_falls_back_to_the_local_path(s3, &builds).await;
 }
@@ -292,6 +293,80 @@ async fn velox_cache_lists_and_verifies_the_remote_tier(s3: &Seaweed, builds: &P
     assert_eq!(code, Some(0));
     assert!(out.contains("removed 0"), "{out}");
     assert_eq!(cli("cli", &["remote-prune"]).0, Some(2));
+}
+
+/// Another "host" is simulated by writing its lease (and later its upload) by hand.
+async fn a_live_lease_is_waited_for_and_an_expired_one_taken_over(s3: &Seaweed, builds: &Path) {
+    let bytes = b"built by the other host".to_vec();
+    let path = binary(builds, "leased", &bytes);
+    let fake = FakeVelox::start(Reply::success(&path)).await;
+    let cfg = config(&fake.url(), &s3.endpoint(), "lease", builds, builds);
+    let tier = RemoteTier::new(
+        cfg.remote.as_ref().unwrap(),
+        Duration::from_secs(60),
+        Arc::new(Stats::default()),
+    )
+    .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let lease = |expires_at: u64| {
+        PutPayload::from(
+            serde_json::json!({"holder": "other-host:1", "pid": 1, "started_at": now - 10, "expires_at": expires_at})
+                .to_string()
+                .into_bytes(),
+        )
+    };
+
+    // A live lease: this host waits instead of building, and fills from the upload.
+    let req = request("v8.0.0");
+    tier.store()
+        .put(&tier.object(&req.key(), ".lease"), lease(now + 600))
+        .await
+        .unwrap();
+    let h = host(&fake.url(), &s3.endpoint(), "lease", builds);
+    let resolver = h.resolver.clone();
+    let waiting = tokio::spawn(async move { resolver.resolve(request("v8.0.0"), None).await });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        !waiting.is_finished(),
+        "the host did not wait for the lease holder"
+    );
+    assert_eq!(fake.call_count(), 0);
+    let sha = velox_middleware::cache::content::hash_file(&std::fs::File::open(&path).unwrap())
+        .unwrap()
+        .0;
+    let mut attributes = Attributes::new();
+    attributes.insert(Attribute::Metadata(SHA256_METADATA.into()), sha.into());
+    let opts = PutOptions {
+        attributes,
+        ..Default::default()
+    };
+    tier.store()
+        .put_opts(
+            &tier.object(&req.key(), ".bin"),
+            PutPayload::from(bytes.clone()),
+            opts,
+        )
+        .await
+        .unwrap();
+    let a = waiting.await.unwrap().unwrap();
+    assert_eq!(a.source, Source::Remote);
+    assert_eq!(contents(&a), bytes);
+    assert_eq!(fake.call_count(), 0, "the waiting host never built");
+    assert!(remote_count(&h, "lease_wait") >= 1);
+
+    // An expired lease (a crashed holder): taken over at once, built here.
+    let req = request("v8.1.0");
+    tier.store()
+        .put(&tier.object(&req.key(), ".lease"), lease(now - 1))
+        .await
+        .unwrap();
+    let a = h.resolver.resolve(req.clone(), None).await.unwrap();
+    assert_eq!(a.source, Source::Built);
+    assert_eq!(remote_count(&h, "lease_taken_over"), 1);
+    assert_eq!(fake.call_count(), 1);
 }
 
 async fn a_remote_that_is_down_never_fails_a_download(builds: &Path) {
