@@ -357,6 +357,49 @@ async fn a_live_lease_is_waited_for_and_an_expired_one_taken_over(s3: &Seaweed, 
     assert_eq!(fake.call_count(), 0, "the waiting host never built");
     assert!(remote_count(&h, "lease_wait") >= 1);
 
+    // The holder is another process on this host (same cache directory): its local
+    // entry ends the wait before any upload.
+    let req = request("v8.2.0");
+    tier.store()
+        .put(&tier.object(&req.key(), ".lease"), lease(now + 600))
+        .await
+        .unwrap();
+    let shared_dir = tempfile::tempdir().unwrap();
+    let sibling_cfg = config(
+        &fake.url(),
+        &s3.endpoint(),
+        "lease",
+        builds,
+        shared_dir.path(),
+    );
+    let sibling = Cache::open(&sibling_cfg.cache, Arc::new(Stats::default())).unwrap();
+    let this = {
+        let stats = Arc::new(Stats::default());
+        let cache = Arc::new(Cache::open(&sibling_cfg.cache, stats.clone()).unwrap());
+        Resolver::new(
+            Arc::new(sibling_cfg.clone()),
+            Some(cache),
+            stats,
+            CancellationToken::new(),
+        )
+        .unwrap()
+    };
+    let this = Arc::new(this);
+    let waiter = this.clone();
+    let waiting = tokio::spawn(async move { waiter.resolve(request("v8.2.0"), None).await });
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(
+        !waiting.is_finished(),
+        "the process did not wait for the lease holder"
+    );
+    sibling
+        .store(&req, &req.key(), Path::new(&path), 5)
+        .unwrap();
+    let a = waiting.await.unwrap().unwrap();
+    assert_eq!(a.source, Source::CacheHit);
+    assert_eq!(contents(&a), bytes);
+    assert_eq!(fake.call_count(), 0, "neither process built");
+
     // An expired lease (a crashed holder): taken over at once, built here.
     let req = request("v8.1.0");
     tier.store()

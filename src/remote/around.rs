@@ -113,6 +113,15 @@ async fn release(tier: &RemoteTier, lease: Option<Lease>) {
     }
 }
 
+/// A hit in the local cache directory, which other processes on this host may fill.
+async fn local_hit(cache: &Arc<Cache>, key: &CacheKey) -> Option<Artifact> {
+    let (cache, key) = (cache.clone(), key.clone());
+    tokio::task::spawn_blocking(move || cache.lookup(&key).ok().flatten())
+        .await
+        .ok()
+        .flatten()
+}
+
 /// The local metadata file of an artifact the cache stored; `None` when it was served
 /// from elsewhere (cache full or failing), which is then not uploaded either.
 fn stored_metadata(cache: &Cache, artifact: &Artifact) -> Option<Vec<u8>> {
@@ -180,6 +189,11 @@ impl RemoteTier {
             }
             tokio::time::sleep(delay.min(until - now)).await;
             delay = (delay * 2).min(MAX_POLL);
+            // The lease holder may be another process on this host, sharing the cache
+            // directory: its local entry comes before its upload.
+            if let Some(hit) = local_hit(cache, key).await {
+                return Waited::Found(hit);
+            }
             match self.fetch_into(cache, req, key, until).await {
                 Ok(Fetched::Found(found)) => {
                     self.count("hit");
