@@ -158,6 +158,8 @@ bench bench-quick: bench-bins
 	    -bench ResolveHit -benchmem $(BENCH_GO) . | tee $(BENCH_OUT)/go-purego.txt
 	timeout 900 $(BUILD)/benchrun -root $(CURDIR) $(BENCH_RUN)
 	$(MAKE) bench-s3
+	{ echo; echo "## Remote tier: REMOTE fill against local HIT, 64 MiB (make bench-s3)"; echo; \
+	  grep '^round' $(BENCH_OUT)/remote.txt | sed 's/^/- /'; } >> BENCHMARKS.md
 
 # Reliability (docs/RELIABILITY.md). The CI-sized parts already run in `make test`
 # (crash_consistency, cache_model, fuzz_properties) and `make e2e` (E2EFaults, E2ESoak
