@@ -16,11 +16,11 @@ CARGO_FLAGS  := $(if $(filter release,$(PROFILE)),--release,)
 export VELOX_MIDDLEWARE_LIB := $(SHARED_LIB)
 
 .PHONY: help deps lib header header-check fmt fmt-check lint test rust-test c-test go-test php-test \
-        rr rr-purego e2e e2e-s3 bench-s3 bench bench-quick bench-bins demo demo-addr clean fuzz-smoke reliability
+        php-ffi-test rr rr-purego e2e e2e-s3 bench-s3 bench bench-quick bench-bins demo demo-addr clean fuzz-smoke reliability dist
 
 help:
 	@echo "make demo        build RoadRunner with the plugin and run the demo on 127.0.0.1:8080"
-	@echo "make test        all tests: Rust, C host, Go shim (cgo and purego), header check, demo worker"
+	@echo "make test        all tests: Rust, C host, Go shim (cgo and purego), header check, demo worker, PHP FFI"
 	@echo "make e2e         end to end: real RoadRunner, real PHP worker, fake Velox server"
 	@echo "make e2e-s3      the shared remote tier against a real S3 server (SeaweedFS, built once)"
 	@echo "make bench       benchmarks (< 15 min), writes BENCHMARKS.md and bench/benchmarks.png"
@@ -28,6 +28,7 @@ help:
 	@echo "make fuzz-smoke  a bounded libFuzzer run of every fuzz target (FUZZ_SECONDS per target)"
 	@echo "make reliability crash consistency, cache model, fuzz properties, faults and a 3 min soak"
 	@echo "make lib         build the static and shared library ($(PROFILE))"
+	@echo "make dist        dist/velox-middleware-<version>-<os>-<arch>.tar.gz (library, header, OPERATORS.md)"
 	@echo "make header      regenerate include/velox_middleware.h"
 	@echo "make fmt lint    format and lint Rust, C and Go"
 
@@ -84,7 +85,13 @@ php-test:
 	@command -v php >/dev/null || { echo "php-test needs php-cli (make deps)"; exit 1; }
 	php demo/tests/worker_test.php
 
-test: deps lint rust-test c-test go-test php-test
+# The C library from PHP through FFI (examples/php-ffi): the "cached / building / absent"
+# query against a directory in each state.
+php-ffi-test: lib
+	@command -v php >/dev/null || { echo "php-ffi-test needs php-cli (make deps)"; exit 1; }
+	php examples/php-ffi/tests/cache_state_test.php
+
+test: deps lint rust-test c-test go-test php-test php-ffi-test
 
 # RoadRunner with the plugin (e2e/cmd/rr, our own main on endure). Go's build cache makes
 # these cheap after the first build.
@@ -108,7 +115,13 @@ demo-addr:
 demo: demo-addr deps rr
 	demo/run.sh
 
-e2e: rr rr-purego
+# The release archive (scripts/dist.sh): libraries, header, docs/OPERATORS.md, an example
+# velox.toml, GLIBC_MINIMUM measured from the .so, SHA256SUMS. `make e2e` unpacks it and
+# runs build/rr-purego on the .so from inside it (e2e/dist_test.go).
+dist: lib
+	scripts/dist.sh
+
+e2e: rr rr-purego dist
 	@command -v php >/dev/null || { echo "e2e needs php-cli (make deps)"; exit 1; }
 	cd e2e && $(GO) vet ./...
 	cd e2e && $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -run E2E -v ./...
@@ -178,4 +191,4 @@ reliability: rr
 
 clean:
 	$(CARGO) clean
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) dist

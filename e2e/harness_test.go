@@ -29,6 +29,7 @@ type rrConfig struct {
 	HTTPAddr       string
 	RPCAddr        string
 	MetricsAddr    string
+	StatusAddr     string
 	ServerURL      string
 	OutputDir      string
 	CacheDir       string
@@ -36,6 +37,13 @@ type rrConfig struct {
 	RequestTimeout string
 	// KeepAbandoned sets velox.keep_abandoned_builds (ops_test.go).
 	KeepAbandoned bool
+	// LibraryPath sets velox.library_path (dist_test.go).
+	LibraryPath string
+	// BuildLinger and RespondAfter set velox.build_linger and velox.respond_after when
+	// not empty (longbuild_test.go). The shared environments run with build_linger 0s,
+	// so a departed client cancels its build as the scenarios expect.
+	BuildLinger  string
+	RespondAfter string
 	// RemoteURL and RemoteEndpoint set cache.remote (remote_test.go).
 	RemoteURL      string
 	RemoteEndpoint string
@@ -50,6 +58,9 @@ type env struct {
 	cacheDir string
 	cfg      rrConfig
 	rr       *rrProcess
+	// runDir, when set, is RoadRunner's working directory at start; by default it is
+	// dir, where .rr.yaml is (RoadRunner changes into the config's directory anyway).
+	runDir string
 }
 
 // rrProcess is a running RoadRunner in its own process group.
@@ -116,6 +127,13 @@ func newEnv(t *testing.T, name string, prepare func(cacheDir string)) *env {
 // newEnvWorker is newEnv with another PHP worker script (demo_test.go runs the demo's).
 func newEnvWorker(t *testing.T, name, worker string, prepare func(cacheDir string)) *env {
 	t.Helper()
+	return newEnvConfigured(t, name, worker, prepare, nil)
+}
+
+// newEnvConfigured is newEnvWorker with configure changing the .rr.yaml fields before
+// RoadRunner starts.
+func newEnvConfigured(t *testing.T, name, worker string, prepare func(cacheDir string), configure func(*rrConfig)) *env {
+	t.Helper()
 	root := repoRoot(t)
 	binary := filepath.Join(root, "build", name)
 	if _, err := os.Stat(binary); err != nil {
@@ -144,6 +162,10 @@ func newEnvWorker(t *testing.T, name, worker string, prepare func(cacheDir strin
 		CacheDir:       e.cacheDir,
 		BuildTimeout:   buildTimeout.String(),
 		RequestTimeout: "2s",
+		BuildLinger:    "0s",
+	}
+	if configure != nil {
+		configure(&e.cfg)
 	}
 	e.start()
 	t.Cleanup(func() { e.stop(false) })
@@ -158,18 +180,15 @@ func (e *env) start() {
 	e.cfg.HTTPAddr = freeAddr(t)
 	e.cfg.RPCAddr = freeAddr(t)
 	e.cfg.MetricsAddr = freeAddr(t)
-	var buf bytes.Buffer
-	if err := template.Must(template.New("rr").Parse(rrConfigTemplate)).Execute(&buf, e.cfg); err != nil {
-		t.Fatal(err)
-	}
-	cfgPath := filepath.Join(e.dir, ".rr.yaml")
-	if err := os.WriteFile(cfgPath, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	e.cfg.StatusAddr = freeAddr(t)
+	cfgPath := e.writeConfig()
 
 	p := &rrProcess{log: &syncBuffer{}, done: make(chan struct{}), base: "http://" + e.cfg.HTTPAddr}
 	p.cmd = exec.Command(e.binary, "serve", "-c", cfgPath)
 	p.cmd.Dir = e.dir
+	if e.runDir != "" {
+		p.cmd.Dir = e.runDir
+	}
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	// Its own process group, so stop() reaches the PHP workers too; and killed with us.
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -199,6 +218,19 @@ func (e *env) start() {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// writeConfig writes .rr.yaml from e.cfg into e.dir and returns its path.
+func (e *env) writeConfig() string {
+	var buf bytes.Buffer
+	if err := template.Must(template.New("rr").Parse(rrConfigTemplate)).Execute(&buf, e.cfg); err != nil {
+		e.t.Fatal(err)
+	}
+	cfgPath := filepath.Join(e.dir, ".rr.yaml")
+	if err := os.WriteFile(cfgPath, buf.Bytes(), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	return cfgPath
 }
 
 // stop ends RoadRunner: SIGTERM for a graceful stop (plugins' Stop runs), then SIGKILL to

@@ -153,6 +153,8 @@ func concurrentIdentical(t *testing.T, e *env) {
 	}
 }
 
+// clientDisconnectCancels runs under build_linger: 0s (the shared environment's
+// setting): a departed client's build is cancelled at once, as before lingering existed.
 func clientDisconnectCancels(t *testing.T, e *env) {
 	const module = "github.com/e2e/disconnect"
 	must(e.velox.SetMode(fakevelox.Mode{Kind: fakevelox.Slow, Delay: 30 * time.Second}))

@@ -64,6 +64,11 @@ type Stats struct {
 	Evictions      uint64 `json:"evictions"`
 	UpstreamErrors uint64 `json:"upstream_errors"`
 
+	// The whole cache directory, every process sharing it, as of the last store or
+	// cleanup in any of them; nil before one. Entries and Bytes are this process's view.
+	DirEntries *uint64 `json:"dir_entries"`
+	DirBytes   *uint64 `json:"dir_bytes"`
+
 	// Beyond ABI.md's minimum (go-shim/metrics.go exports them).
 	BuildsInFlight       uint64            `json:"builds_in_flight"`
 	BuildsFailed         map[string]uint64 `json:"builds_failed"`
@@ -71,6 +76,15 @@ type Stats struct {
 	UpstreamErrorsByCode map[string]uint64 `json:"upstream_errors_by_code"`
 	BuildDuration        HistogramStats    `json:"build_duration"`
 	Remote               map[string]uint64 `json:"remote"`
+
+	// Long builds (async.go): 202 answers, joins into a build a client had left,
+	// builds that ended with nobody waiting, lingering builds nobody came back for,
+	// remembered failures answered instead of a new build.
+	AsyncAnswers        uint64 `json:"async_answers"`
+	JoinedAfterLeave    uint64 `json:"joined_after_leave"`
+	BuildsUnwatchedDone uint64 `json:"builds_unwatched_done"`
+	LingerExpired       uint64 `json:"linger_expired"`
+	FailuresReplayed    uint64 `json:"failures_replayed"`
 }
 
 // HistogramStats is a histogram as the library reports it: cumulative counts by upper
@@ -146,8 +160,23 @@ func (e *Engine) Resolve(ctx context.Context, request []byte) (*Artifact, error)
 		return nil, errCancelled()
 	}
 
-	// The token exists before the call, so a cancel is never lost. The watcher is the
-	// only other user of the token: it must be gone before the token is freed.
+	var a artifactHandle
+	err := e.cancellable(ctx, func(c cancelHandle) (err error) {
+		a, err = resolve(e.h, request, c)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer artifactFree(a)
+	return newArtifact(a)
+}
+
+// cancellable runs call with a cancel token that fires when ctx ends or the engine
+// closes. The token exists before the call, so a cancel is never lost; the watcher is
+// the only other user of the token and is gone before the token is freed. A
+// cancellation the context did not cause is reported as StatusShuttingDown.
+func (e *Engine) cancellable(ctx context.Context, call func(c cancelHandle) error) error {
 	c := cancelNew()
 	done := make(chan struct{})
 	watcherGone := make(chan struct{})
@@ -162,21 +191,17 @@ func (e *Engine) Resolve(ctx context.Context, request []byte) (*Artifact, error)
 		}
 	}()
 
-	a, err := resolve(e.h, request, c)
+	err := call(c)
 	close(done)
 	<-watcherGone
 	cancelFree(c)
 
-	if err != nil {
-		var vErr *Error
-		if asError(err, &vErr) && vErr.Status == StatusCancelled && ctx.Err() == nil {
-			// Only the engine's shutdown can have cancelled this call.
-			return nil, errShuttingDown()
-		}
-		return nil, err
+	var vErr *Error
+	if err != nil && asError(err, &vErr) && vErr.Status == StatusCancelled && ctx.Err() == nil {
+		// Only the engine's shutdown can have cancelled this call.
+		return errShuttingDown()
 	}
-	defer artifactFree(a)
-	return newArtifact(a)
+	return err
 }
 
 // newArtifact copies what the host needs out of a library artifact, duplicating its

@@ -114,6 +114,30 @@ func resolve(h engineHandle, request []byte, c cancelHandle) (artifactHandle, er
 	return a, nil
 }
 
+// resolveOrPending returns a pending answer already converted and freed.
+func resolveOrPending(h engineHandle, request []byte, prefer string, c cancelHandle) (artifactHandle, *Pending, error) {
+	p, n := bytesArg(request)
+	pp, pn := bytesArg([]byte(prefer))
+	var a *C.vxm_artifact
+	var pend *C.vxm_pending
+	var e *C.vxm_error
+	st := C.vxm_resolve_or_pending(h, p, n, pp, pn, c, &a, &pend, &e)
+	if st != C.VXM_STATUS_OK {
+		return nil, nil, takeError(st, e)
+	}
+	if pend == nil {
+		return a, nil, nil
+	}
+	defer C.vxm_pending_free(pend)
+	return nil, &Pending{
+		HTTPStatus:        int(C.vxm_pending_http_status(pend)),
+		RetryAfterSeconds: int(C.vxm_pending_retry_after(pend)),
+		Body:              []byte(C.GoString(C.vxm_pending_json(pend))),
+		Key:               C.GoString(C.vxm_pending_key(pend)),
+		PreferenceApplied: C.vxm_pending_preference_applied(pend) != 0,
+	}, nil
+}
+
 func statsJSON(h engineHandle) (string, error) {
 	var s *C.char
 	var e *C.vxm_error

@@ -51,6 +51,13 @@ var (
 	vxmLogSetLevel      func(level string, outErr *unsafe.Pointer) uint32
 	vxmLogNext          func(timeoutMs uint32, out *unsafe.Pointer, outErr *unsafe.Pointer) uint32
 	vxmLogWake          func()
+	vxmResolveOrPending func(h unsafe.Pointer, req *byte, n uintptr, prefer *byte, pn uintptr, c unsafe.Pointer, out *unsafe.Pointer, outPending *unsafe.Pointer, outErr *unsafe.Pointer) uint32
+	vxmPendingHTTP      func(p unsafe.Pointer) uint16
+	vxmPendingRetry     func(p unsafe.Pointer) uint32
+	vxmPendingJSON      func(p unsafe.Pointer) string
+	vxmPendingKey       func(p unsafe.Pointer) string
+	vxmPendingApplied   func(p unsafe.Pointer) uint8
+	vxmPendingFree      func(p unsafe.Pointer)
 	libraryLoadedFrom   string
 	libraryMu           sync.Mutex
 	libraryHandle       uintptr
@@ -82,6 +89,13 @@ var (
 		{&vxmLogSetLevel, "vxm_log_set_level"},
 		{&vxmLogNext, "vxm_log_next"},
 		{&vxmLogWake, "vxm_log_wake"},
+		{&vxmResolveOrPending, "vxm_resolve_or_pending"},
+		{&vxmPendingHTTP, "vxm_pending_http_status"},
+		{&vxmPendingRetry, "vxm_pending_retry_after"},
+		{&vxmPendingJSON, "vxm_pending_json"},
+		{&vxmPendingKey, "vxm_pending_key"},
+		{&vxmPendingApplied, "vxm_pending_preference_applied"},
+		{&vxmPendingFree, "vxm_pending_free"},
 	}
 )
 
@@ -221,6 +235,28 @@ func resolve(h engineHandle, request []byte, c cancelHandle) (artifactHandle, er
 		return nil, takeError(st, e)
 	}
 	return a, nil
+}
+
+// resolveOrPending returns a pending answer already converted and freed.
+func resolveOrPending(h engineHandle, request []byte, prefer string, c cancelHandle) (artifactHandle, *Pending, error) {
+	p, n := bytesArg(request)
+	pp, pn := bytesArg([]byte(prefer))
+	var a, pend, e unsafe.Pointer
+	st := vxmResolveOrPending(h, p, n, pp, pn, c, &a, &pend, &e)
+	if Status(st) != StatusOK {
+		return nil, nil, takeError(st, e)
+	}
+	if pend == nil {
+		return a, nil, nil
+	}
+	defer vxmPendingFree(pend)
+	return nil, &Pending{
+		HTTPStatus:        int(vxmPendingHTTP(pend)),
+		RetryAfterSeconds: int(vxmPendingRetry(pend)),
+		Body:              []byte(vxmPendingJSON(pend)),
+		Key:               vxmPendingKey(pend),
+		PreferenceApplied: vxmPendingApplied(pend) != 0,
+	}, nil
 }
 
 func statsJSON(h engineHandle) (string, error) {

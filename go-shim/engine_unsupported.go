@@ -50,6 +50,8 @@ func artifactPath(artifactHandle) string               { return "" }
 func artifactSize(artifactHandle) uint64               { return 0 }
 func artifactKey(artifactHandle) string                { return "" }
 func artifactSource(artifactHandle) uint32             { return 0 }
+func artifactSHA256(artifactHandle) string             { return "" }
+func engineHealthJSON(engineHandle) (string, error)    { return "", errUnsupported }
 func statsJSON(engineHandle) (string, error)           { return "", errUnsupported }
 func engineDrain(engineHandle, uint64) (uint64, error) { return 0, errUnsupported }
 func logSetLevel(string) error                         { return errUnsupported }

@@ -54,11 +54,13 @@ type harness struct {
 	worker http.Handler
 }
 
-// engineSection is a `velox:` section for tests: fast retries, a private cache.
+// engineSection is a `velox:` section for tests: fast retries, a private cache, and a
+// departed client's build cancelled at once (build_linger 0s) as the disconnect test expects.
 func engineSection(t *testing.T, fv *fakevelox.Server) map[string]any {
 	return map[string]any{
 		"server_url":      fv.URL,
 		"build_timeout":   "30s",
+		"build_linger":    "0s",
 		"request_timeout": "10s",
 		"retry": map[string]any{
 			"max_attempts":       2,

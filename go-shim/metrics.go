@@ -27,7 +27,11 @@ var (
 	descServed = prometheus.NewDesc("velox_served_bytes_total",
 		"Bytes of binaries sent to HTTP clients.", nil, nil)
 	descEntries = prometheus.NewDesc("velox_cache_entries",
-		"Entries in the disk cache.", nil, nil)
+		"Entries in the disk cache, as this process knows them.", nil, nil)
+	descDirEntries = prometheus.NewDesc("velox_cache_dir_entries",
+		"Entries in the cache directory, all processes sharing it, as of the last store or cleanup in any.", nil, nil)
+	descDirBytes = prometheus.NewDesc("velox_cache_dir_bytes",
+		"Bytes of binaries in the cache directory, all processes sharing it, as of the last store or cleanup in any.", nil, nil)
 	descBytes = prometheus.NewDesc("velox_cache_bytes",
 		"Bytes of binaries in the disk cache.", nil, nil)
 	descRemote = prometheus.NewDesc("velox_remote_events_total",
@@ -36,6 +40,16 @@ var (
 		"Errors from the Velox server (or the local builder), by Connect code.", []string{"code"}, nil)
 	descInFlight = prometheus.NewDesc("velox_builds_in_flight",
 		"Builds running now.", nil, nil)
+	descAsync = prometheus.NewDesc("velox_async_answers_total",
+		"Build requests answered 202 Accepted while their build went on.", nil, nil)
+	descJoinedAfterLeave = prometheus.NewDesc("velox_builds_joined_after_leave_total",
+		"Joins into a build that a client had left or was answered 202 for (retries, polls).", nil, nil)
+	descUnwatched = prometheus.NewDesc("velox_builds_unwatched_done_total",
+		"Builds that ended with nobody waiting (their result is in the cache, or their error remembered).", nil, nil)
+	descLingerExpired = prometheus.NewDesc("velox_builds_linger_expired_total",
+		"Lingering builds cancelled because nobody came back within build_linger.", nil, nil)
+	descReplayed = prometheus.NewDesc("velox_failures_replayed_total",
+		"Requests answered with a recent build failure instead of a new build.", nil, nil)
 )
 
 // evictionReasons are always exported, at 0 until they happen, so that rate() and
@@ -56,6 +70,8 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		descHits, descMisses, descJoined, descBuilds, descFailed, descDuration,
 		descEvictions, descServed, descEntries, descBytes, descUpstream, descRemote, descInFlight,
+		descDirEntries, descDirBytes,
+		descAsync, descJoinedAfterLeave, descUnwatched, descLingerExpired, descReplayed,
 	} {
 		ch <- d
 	}
@@ -84,9 +100,18 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descMisses, s.Misses)
 	counter(descJoined, s.Joined)
 	counter(descBuilds, s.Builds)
+	counter(descAsync, s.AsyncAnswers)
+	counter(descJoinedAfterLeave, s.JoinedAfterLeave)
+	counter(descUnwatched, s.BuildsUnwatchedDone)
+	counter(descLingerExpired, s.LingerExpired)
+	counter(descReplayed, s.FailuresReplayed)
 	gauge(descEntries, s.Entries)
 	gauge(descBytes, s.Bytes)
 	gauge(descInFlight, s.BuildsInFlight)
+	if s.DirEntries != nil && s.DirBytes != nil {
+		gauge(descDirEntries, *s.DirEntries)
+		gauge(descDirBytes, *s.DirBytes)
+	}
 	labelled(s.BuildsFailed, nil, func(l string, v uint64) { counter(descFailed, v, l) })
 	labelled(s.EvictionsByReason, evictionReasons, func(l string, v uint64) { counter(descEvictions, v, l) })
 	labelled(s.UpstreamErrorsByCode, nil, func(l string, v uint64) { counter(descUpstream, v, l) })

@@ -85,6 +85,8 @@ func TestMetricsMoveWithAMissThenAHit(t *testing.T) {
 		"velox_build_duration_seconds_count": 1,
 		"velox_cache_entries":                1,
 		"velox_cache_bytes":                  float64(len(body)),
+		"velox_cache_dir_entries":            1,
+		"velox_cache_dir_bytes":              float64(len(body)),
 		"velox_served_bytes_total":           served,
 		"velox_builds_in_flight":             0,
 	}

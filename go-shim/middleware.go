@@ -43,10 +43,15 @@ func (p *Plugin) handleBuild(w http.ResponseWriter, r *http.Request, c *capture)
 	}
 	p.liftDeadline(w) // deadline.go: RoadRunner's WriteTimeout must not cut a long build
 	start := time.Now()
-	a, err := p.engine.Resolve(r.Context(), body)
+	a, pending, err := p.engine.ResolveOrPending(r.Context(), body, preferHeader(r))
 	if err != nil {
 		answerDeadline(w, r, 0)
 		p.fail(w, r, err, time.Since(start))
+		return
+	}
+	if pending != nil { // async.go: 202, the build goes on
+		answerDeadline(w, r, 0)
+		p.answerPending(w, pending, time.Since(start))
 		return
 	}
 	answerDeadline(w, r, a.Size)

@@ -31,6 +31,7 @@ type Plugin struct {
 	served atomic.Uint64 // body bytes of binaries sent to clients (metrics.go)
 
 	deadlineWarning sync.Once // deadline.go: warn once if deadlines cannot be lifted
+	checks          checkLog  // health.go
 }
 
 // Init creates the engine from the `velox:` section; without that section the plugin

@@ -103,6 +103,13 @@ typedef struct vxm_engine vxm_engine;
  */
 typedef struct vxm_error vxm_error;
 
+/*
+ A build still running when its request had to be answered: everything an HTTP host
+ needs for a `202 Accepted` answer. Accessors are thread-safe and never block. Free
+ with `vxm_pending_free`.
+ */
+typedef struct vxm_pending vxm_pending;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -214,6 +221,25 @@ vxm_status vxm_cache_cleanup(const vxm_engine *engine, vxm_error **out_error);
 vxm_status vxm_stats_json(const vxm_engine *engine, char **out_json, vxm_error **out_error);
 
 /*
+ Whether a build request is in the cache directory `directory` (NUL-terminated),
+ being built, or neither, as a JSON object written to `*out_json` (free with
+ `vxm_string_free`). Needs no engine, starts no thread and lists no directory: two
+ small file reads and a stat, so a web page may call it on every request.
+
+ `{"state":"cached","key":K,"size":N,"sha256":S}` (`sha256` is null when the entry's
+ metadata records none), `{"state":"building","key":K,"age_ms":N,"pid":P,"host":H}`
+ (a live build lease: a process with that pid on this host, or any lease from another
+ host, not older than its owner's `build_timeout`), or `{"state":"absent","key":K}`.
+ `VXM_STATUS_INVALID_REQUEST` for a bad request; `VXM_STATUS_IO` when `directory` is
+ missing or not a directory. Read-only; thread-safe; does not block beyond the reads.
+ */
+vxm_status vxm_cache_state_json(const char *directory,
+                                const uint8_t *request_json,
+                                size_t request_len,
+                                char **out_json,
+                                vxm_error **out_error);
+
+/*
  A new, untriggered token. Free with `vxm_cancel_free`. Never returns NULL except
  after an internal panic.
  */
@@ -300,6 +326,23 @@ uint16_t vxm_error_http_status(const vxm_error *err);
 void vxm_error_free(vxm_error *err);
 
 /*
+ Writes the engine's health to `*out_json` (free with `vxm_string_free`), a JSON object:
+
+ - `healthy` (bool): the engine can serve; false when the cache is enabled and its
+   directory is gone, not a directory or not writable (`cache_problem` says which,
+   naming the directory);
+ - `ready` (bool): a build path is configured and the engine is not stopping;
+ - `stopping` (bool): `vxm_engine_drain` was called (the host is stopping);
+ - `build_path` (string): `velox` (a Velox server) or `local` (the local builder);
+ - `cache_enabled` (bool), `cache_problem` (string or null).
+
+ With the cache enabled this creates, writes and removes a small temporary file in the
+ cache directory (named like the cache's own temporary files), so it blocks for that
+ I/O. Thread-safe. Not to be called once `vxm_engine_free` has begun.
+ */
+vxm_status vxm_engine_health_json(const vxm_engine *engine, char **out_json, vxm_error **out_error);
+
+/*
  Sets the library's log level, process-wide: one of `"error"`, `"warn"`, `"info"`
  (the default), `"debug"`, `"trace"` or `"off"` (NUL-terminated, any case, borrowed
  for the call). Records above the level are not produced at all; events of other
@@ -346,6 +389,75 @@ void vxm_log_wake(void);
  queue was full (nobody was reading fast enough). Thread-safe; does not block.
  */
 uint64_t vxm_log_dropped(void);
+
+/*
+ As `vxm_resolve`, but a request may be answered before its build ends: when the
+ configuration's `respond_after` passes, or the client's `Prefer` header asks for
+ `respond-async` (RFC 7240, with an optional `wait=N` in seconds), and the build is
+ still running, the call returns OK with `*out_pending` set; the build goes on into the
+ cache and the same request later gets the binary, another pending answer, or the
+ build's error (a failure is remembered for a short time, so a polling client does not
+ restart a failing build in a tight loop).
+
+ `prefer` is the request's `Prefer` header values joined with commas, UTF-8, borrowed
+ for the call; it may be NULL (with `prefer_len` 0) when there is none. Bytes that are
+ not UTF-8 are replaced, and preferences this library does not know are ignored.
+
+ On OK exactly one of `*out_artifact` (free with `vxm_artifact_free`) and
+ `*out_pending` (free with `vxm_pending_free`) is set, the other is set to NULL. Blocks
+ like `vxm_resolve`, at most until the answer is due. Thread-safe.
+ */
+vxm_status vxm_resolve_or_pending(const vxm_engine *engine,
+                                  const uint8_t *request_json,
+                                  size_t request_len,
+                                  const uint8_t *prefer,
+                                  size_t prefer_len,
+                                  const vxm_cancel *cancel,
+                                  vxm_artifact **out_artifact,
+                                  vxm_pending **out_pending,
+                                  vxm_error **out_error);
+
+/*
+ The HTTP status to answer: 202 (Accepted). 0 for NULL.
+ */
+uint16_t vxm_pending_http_status(const vxm_pending *p);
+
+/*
+ Seconds the client should wait before asking again: the `Retry-After` header. An
+ estimate from recent build times for the same target, else a constant; at least 1.
+ 0 for NULL.
+ */
+uint32_t vxm_pending_retry_after(const vxm_pending *p);
+
+/*
+ Milliseconds since the build started (it may have started for another client).
+ 0 for NULL.
+ */
+uint64_t vxm_pending_elapsed_ms(const vxm_pending *p);
+
+/*
+ The response body, JSON:
+ `{"status":"building","key":"<64 hex>","elapsed_ms":<n>,"position":<n or null>}`,
+ where `position` is the build's place in the local builder's queue, or null when it
+ is not queued. Owned by `p`. Empty for NULL.
+ */
+const char *vxm_pending_json(const vxm_pending *p);
+
+/*
+ The cache key being built, 64 lowercase hex. Owned by `p`. Empty for NULL.
+ */
+const char *vxm_pending_key(const vxm_pending *p);
+
+/*
+ 1 when the client asked `Prefer: respond-async`: answer
+ `Preference-Applied: respond-async` (RFC 7240). 0 otherwise and for NULL.
+ */
+uint8_t vxm_pending_preference_applied(const vxm_pending *p);
+
+/*
+ Frees a pending answer. NULL is a no-op.
+ */
+void vxm_pending_free(vxm_pending *p);
 
 /*
  Resolves a worker's build request (`request_json`, the body the PHP worker sent,

@@ -13,6 +13,11 @@ if [ "${1:-}" = bench ]; then
     command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
     command -v gnuplot >/dev/null 2>&1 || need_apt+=(gnuplot-nox)
 fi
+# `install-deps.sh browser`: headless Chromium for e2e/demo_browser_test.go, which is
+# skipped without it (CI does not need it).
+if [ "${1:-}" = browser ]; then
+    command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+fi
 
 if ((${#need_apt[@]})); then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -1,5 +1,6 @@
 //! The engine: one configuration, one cache, one resolver, shared by every host thread.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Condvar, Mutex};
@@ -10,8 +11,10 @@ use crate::cache::Cache;
 use crate::cancel::Cancel;
 use crate::config::{BuildPath, Config};
 use crate::error::{Error, Result};
+use crate::health::Health;
 use crate::local::{check_go, GO_VERSION_TIMEOUT};
 use crate::request::{BuildRequest, CacheKey};
+use crate::resolve::respond::{Prefer, Resolved};
 use crate::resolve::Resolver;
 use crate::runtime::runtime;
 use crate::stats::Stats;
@@ -22,6 +25,8 @@ pub struct Engine {
     resolver: Resolver,
     stats: Arc<Stats>,
     shutdown: CancellationToken,
+    /// Set by `drain` (the host has begun to stop) and `shutdown`: no longer ready.
+    stopping: AtomicBool,
     calls: CallGate,
 }
 
@@ -56,6 +61,7 @@ impl Engine {
             resolver,
             stats,
             shutdown,
+            stopping: AtomicBool::new(false),
             calls: CallGate::default(),
         })
     }
@@ -76,6 +82,31 @@ impl Engine {
             return Ok(hit);
         }
         runtime().block_on(self.resolver.resolve_missed(request, cancel.cloned()))
+    }
+
+    /// As [`Engine::resolve`], but answers [`Resolved::Pending`] for a build still running
+    /// after `respond_after` or what `prefer` (the request's `Prefer` header values,
+    /// joined with commas; empty when there are none) asks for.
+    pub fn resolve_or_pending(
+        &self,
+        request_json: &[u8],
+        prefer: &str,
+        cancel: Option<&Cancel>,
+    ) -> Result<Resolved> {
+        let _call = self.calls.enter()?;
+        let request = BuildRequest::parse(request_json)?;
+        if cancel.is_some_and(Cancel::is_triggered) {
+            return Err(Error::Cancelled);
+        }
+        if let Some(hit) = self.resolver.cached(&request) {
+            return Ok(Resolved::Ready(hit));
+        }
+        let prefer = Prefer::parse(prefer);
+        runtime().block_on(self.resolver.resolve_missed_or_pending(
+            request,
+            cancel.cloned(),
+            prefer,
+        ))
     }
 
     /// `Err(NotFound)` on a miss or when the cache is disabled.
@@ -125,14 +156,27 @@ impl Engine {
 
     pub fn stats_json(&self) -> Result<String> {
         let usage = self.cache.as_ref().map(|c| c.usage()).unwrap_or_default();
+        let dir = self.cache.as_ref().and_then(|c| c.directory_usage());
         let s = &self.stats;
         let json = serde_json::json!({
+            // This process's index of the cache directory (what it has stored, found or
+            // been told of at its last store or cleanup).
             "entries": usage.entries,
             "bytes": usage.bytes,
+            // The whole directory, every process sharing it, as of the last store or
+            // cleanup in any of them (`dir_updated_at`, unix seconds); null before one.
+            "dir_entries": dir.map(|d| d.entries),
+            "dir_bytes": dir.map(|d| d.bytes),
+            "dir_updated_at": dir.map(|d| d.updated_at),
             "hits": Stats::get(&s.hits),
             "misses": Stats::get(&s.misses),
             "builds": Stats::get(&s.builds),
             "joined": Stats::get(&s.joined),
+            "joined_after_leave": Stats::get(&s.joined_after_leave),
+            "async_answers": Stats::get(&s.async_answers),
+            "builds_unwatched_done": Stats::get(&s.builds_unwatched_done),
+            "linger_expired": Stats::get(&s.linger_expired),
+            "failures_replayed": Stats::get(&s.failures_replayed),
             "evictions": Stats::get(&s.evictions),
             "upstream_errors": Stats::get(&s.upstream_errors),
             "cache_enabled": self.cache.is_some(),
@@ -147,11 +191,28 @@ impl Engine {
         Ok(json.to_string())
     }
 
+    /// Health and readiness for a host's health checks (see `crate::health`). With the
+    /// cache enabled this creates and removes a small file in its directory.
+    pub fn health(&self) -> Health {
+        let build_path = if self.config.server_url.is_some() {
+            "velox"
+        } else {
+            "local"
+        };
+        let stopping = self.stopping.load(Ordering::Acquire) || self.shutdown.is_cancelled();
+        Health::new(
+            build_path,
+            stopping,
+            self.cache.as_ref().map(|c| c.directory()),
+        )
+    }
+
     /// Before shutdown: with `keep_abandoned_builds`, waits up to `timeout` for the
     /// builds in flight to finish into the cache (their clients may be gone already);
     /// without it returns at once, and `shutdown` cancels them. Returns the builds still
     /// in flight.
     pub fn drain(&self, timeout: std::time::Duration) -> usize {
+        self.stopping.store(true, Ordering::Release);
         crate::shutdown::drain(self.config.keep_abandoned_builds, timeout, || {
             self.resolver.builds_in_flight()
         })
@@ -160,6 +221,7 @@ impl Engine {
     /// Ends every call in flight with `ShuttingDown`, waits for them to leave, then
     /// flushes the cache. Called once, by `vxm_engine_free`.
     pub fn shutdown(&self) {
+        self.stopping.store(true, Ordering::Release);
         self.shutdown.cancel();
         self.calls.close_and_wait();
         if let Some(cache) = &self.cache {

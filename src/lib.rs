@@ -13,6 +13,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod ffi;
+pub mod health;
 pub mod local;
 pub mod logging;
 pub mod remote;

@@ -15,6 +15,17 @@ pub struct Stats {
     /// Builds started (upstream calls or local builds), not joins.
     pub builds: AtomicU64,
     pub joined: AtomicU64,
+    /// Joins into a build that a client had left (a retry after a proxy gave up), or
+    /// that a client was answered `202` for (a poll).
+    pub joined_after_leave: AtomicU64,
+    /// Requests answered `202 Accepted` while their build went on.
+    pub async_answers: AtomicU64,
+    /// Builds that ended (into the cache, or failed) with nobody waiting.
+    pub builds_unwatched_done: AtomicU64,
+    /// Lingering builds cancelled because nobody came back within `build_linger`.
+    pub linger_expired: AtomicU64,
+    /// Requests answered with a recently failed build's remembered error.
+    pub failures_replayed: AtomicU64,
     /// Entries removed by the limits (size, count, age); manual removals are not here.
     pub evictions: AtomicU64,
     pub upstream_errors: AtomicU64,

@@ -193,7 +193,10 @@ async fn distinct_requests_build_in_parallel() {
 async fn cancel_returns_at_once_and_cancels_the_upstream_call_when_nobody_else_waits() {
     let builds = Builds::new();
     let fake = FakeVelox::start(Reply::Hang).await;
-    let h = harness(config(Some(&fake.url()), &builds.root()));
+    let mut cfg = config(Some(&fake.url()), &builds.root());
+    // Today's behaviour on demand; by default the build lingers (tests/linger.rs).
+    cfg.build_linger = Duration::ZERO;
+    let h = harness(cfg);
     let cancel = Cancel::new();
     let waiter = spawn_resolve(&h, request("v5.3.0"), Some(cancel.clone()));
     fake.wait_for(ms(2000), "the build call", |c| c.len() == 1)

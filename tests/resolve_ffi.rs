@@ -25,9 +25,11 @@ use velox_middleware::ffi::error::*;
 use velox_middleware::ffi::status::vxm_status;
 use velox_middleware::ffi::strings::vxm_string_free;
 
-/// Short retries and timeouts: every test here ends in well under a second.
+/// Short retries and timeouts: every test here ends in well under a second. A departed
+/// caller cancels its build at once (`build_linger` 0), as the cancel test checks.
 fn engine(w: &World, url: &str) -> Ptr<vxm_engine> {
     let settings = serde_json::json!({
+        "build_linger": "0s",
         "build_timeout": "10s",
         "request_timeout": "10s",
         "retry": {"max_attempts": 2, "initial_delay": "5ms", "max_delay": "20ms"},

@@ -11,6 +11,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use velox_middleware::cache::Cache;
 use velox_middleware::local::{LocalBuildConfig, SourceMode};
+use velox_middleware::resolve::respond::{Prefer, Resolved};
 use velox_middleware::resolve::Resolver;
 use velox_middleware::stats::Stats;
 use velox_middleware::{BuildRequest, Config, Error, Source};
@@ -52,15 +53,23 @@ struct Harness {
 }
 
 fn harness(fail: bool) -> Harness {
+    harness_with(fail, serde_json::json!({}))
+}
+
+/// [`harness`] with more configuration keys.
+fn harness_with(fail: bool, extra: serde_json::Value) -> Harness {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().canonicalize().unwrap();
     let work = root.join("work");
     std::fs::create_dir_all(&work).unwrap();
     let go = fake_go(&root, fail);
-    let json = serde_json::json!({
+    let mut json = serde_json::json!({
         "local_build_enabled": true,
         "cache": {"enabled": true, "directory": root.join("cache")},
     });
+    for (k, v) in extra.as_object().unwrap() {
+        json[k] = v.clone();
+    }
     let config = Config::from_json(json.to_string().as_bytes()).unwrap();
     assert!(config.server_url.is_none());
     let stats = Arc::new(Stats::default());
@@ -87,10 +96,14 @@ fn harness(fail: bool) -> Harness {
 }
 
 fn request() -> BuildRequest {
+    request_tagged("v5.3.0")
+}
+
+fn request_tagged(tag: &str) -> BuildRequest {
     let json = serde_json::json!({
         "rr_version": "v2025.1.5",
         "target_platform": {"os": "linux", "arch": "amd64"},
-        "plugins": [{"module_name": "github.com/roadrunner-server/http/v5", "tag": "v5.3.0"}],
+        "plugins": [{"module_name": "github.com/roadrunner-server/http/v5", "tag": tag}],
     });
     BuildRequest::parse(json.to_string().as_bytes()).unwrap()
 }
@@ -179,4 +192,46 @@ fn the_engine_builds_locally_with_the_go_binary_and_dir_from_its_config() {
     assert_eq!(hit.source, Source::CacheHit);
     assert_eq!(builds_run(&root), 1);
     engine.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_answer_tells_a_queued_local_build_its_place() {
+    // One local build at a time: the second distinct request waits for the slot.
+    let h = harness_with(false, serde_json::json!({"respond_after": "150ms"}));
+    let first = h
+        .resolver
+        .resolve_or_pending(request_tagged("v5.3.0"), None, Prefer::default())
+        .await
+        .unwrap();
+    let Resolved::Pending(p) = first else {
+        panic!("want the running build pending, got {first:?}")
+    };
+    assert_eq!(p.position, None, "running, not queued");
+    let second = h
+        .resolver
+        .resolve_or_pending(request_tagged("v5.3.1"), None, Prefer::default())
+        .await
+        .unwrap();
+    let Resolved::Pending(p) = second else {
+        panic!("want the queued build pending, got {second:?}")
+    };
+    assert_eq!(p.position, Some(1), "{p:?}");
+    let body: serde_json::Value = serde_json::from_str(&p.json()).unwrap();
+    assert_eq!(body["position"], 1);
+    // Both finish into the cache although nobody waited.
+    for tag in ["v5.3.0", "v5.3.1"] {
+        let a = tokio::time::timeout(
+            Duration::from_secs(20),
+            h.resolver.resolve(request_tagged(tag), None),
+        )
+        .await
+        .expect("local build hung")
+        .unwrap();
+        assert!(
+            matches!(a.source, Source::CacheHit | Source::Joined),
+            "{:?}",
+            a.source
+        );
+    }
+    assert_eq!(builds_run(h.tmp.path()), 2);
 }

@@ -102,14 +102,30 @@ document.getElementById('json').addEventListener('click', async (e) => {
   if (!r.ok) { await showError(r); return; }
   show('', await r.text());
 });
+// A build still running when the middleware's respond_after passes is answered 202 with
+// Retry-After and {"status":"building","elapsed_ms":...}: the page shows the build's age,
+// asks again after Retry-After, and downloads once the answer is the binary.
+const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
 form.addEventListener('submit', async (e) => {
   e.preventDefault();
   if (noPlugins()) return;
   btn.disabled = true;
   const t0 = performance.now();
-  const tick = setInterval(() => show('', 'Resolving… ' + ((performance.now() - t0) / 1000).toFixed(0) + ' s (a first build takes minutes; watch the RoadRunner log)'), 500);
+  let label = () => 'Resolving… ' + ((performance.now() - t0) / 1000).toFixed(0) + ' s (a first build takes minutes; watch the RoadRunner log)';
+  const tick = setInterval(() => show('', label()), 500);
   try {
-    const r = await fetch('/download?' + query());
+    let r;
+    for (let polls = 0; ; polls++) {
+      r = await fetch('/download?' + query());
+      if (r.status !== 202) break;
+      const b = await r.json();
+      const since = performance.now(), wait = Math.min(Math.max(+r.headers.get('Retry-After') || 5, 1), 30);
+      label = () => 'Building… ' + ((b.elapsed_ms + performance.now() - since) / 1000).toFixed(0) + ' s'
+        + (b.position != null ? ' (queued, position ' + b.position + ')' : '')
+        + ' — the server keeps building; this page asks again every ' + wait + ' s (' + (polls + 1) + ' so far)';
+      show('', label());
+      await sleep(wait * 1000);
+    }
     if (!r.ok) { clearInterval(tick); await showError(r); return; }
     const blob = await r.blob();
     clearInterval(tick);

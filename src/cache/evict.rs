@@ -26,7 +26,7 @@ pub(crate) struct Limits {
 }
 
 impl Limits {
-    fn fit(&self, entries: u64, bytes: u64) -> bool {
+    pub(crate) fn fit(&self, entries: u64, bytes: u64) -> bool {
         (self.max_bytes == 0 || bytes <= self.max_bytes)
             && (self.max_entries == 0 || entries <= self.max_entries)
     }

@@ -93,10 +93,6 @@ impl Index {
         self.entries.get(key).cloned()
     }
 
-    pub(crate) fn contains(&self, key: &CacheKey) -> bool {
-        self.entries.contains_key(key)
-    }
-
     /// Inserts or replaces; returns the replaced entry.
     pub(crate) fn insert(&mut self, entry: Arc<Entry>) -> Option<Arc<Entry>> {
         self.bytes += entry.size;
@@ -105,6 +101,15 @@ impl Index {
             self.bytes -= old.size;
         }
         old
+    }
+
+    /// Puts back entries taken out, unless their key was stored again meanwhile.
+    pub(crate) fn restore(&mut self, entries: impl IntoIterator<Item = Arc<Entry>>) {
+        for e in entries {
+            if !self.entries.contains_key(&e.key) {
+                self.insert(e);
+            }
+        }
     }
 
     pub(crate) fn remove(&mut self, key: &CacheKey) -> Option<Arc<Entry>> {

@@ -13,6 +13,13 @@ pub(crate) const JSON_EXT: &str = ".json";
 /// Coordinates sweeps with commits across processes (see `dirlock`). The seed plugin only
 /// looks at `*.json`, so it ignores this file.
 pub(crate) const LOCK_FILE: &str = ".velox.lock";
+/// Held exclusively, by every process sharing the directory, around a store's eviction
+/// and commit and around a cleanup's evictions, so that limits hold for the directory.
+pub(crate) const STORE_LOCK_FILE: &str = ".velox.store.lock";
+/// The directory's entries and bytes as of the last store or cleanup in any process.
+pub(crate) const USAGE_FILE: &str = ".velox.usage";
+/// `{key}.lease`: a build of `key` in flight in some process (see `lease`).
+pub(crate) const LEASE_EXT: &str = ".lease";
 
 /// What a directory entry is, judged by its name alone.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +57,10 @@ pub(crate) fn bin_path(dir: &Path, key: &CacheKey) -> PathBuf {
 
 pub(crate) fn json_path(dir: &Path, key: &CacheKey) -> PathBuf {
     dir.join(format!("{key}{JSON_EXT}"))
+}
+
+pub(crate) fn lease_path(dir: &Path, key: &CacheKey) -> PathBuf {
+    dir.join(format!("{key}{LEASE_EXT}"))
 }
 
 /// `temp_<uuid v4>{ext}`, the seed plugin's naming, so either implementation's sweep

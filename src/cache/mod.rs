@@ -4,7 +4,9 @@
 //! Files: `layout` (names), `meta` (the JSON), `index` (memory), `store` (ingest and
 //! commit), `evict` (policies, limits), `recover` (reading a directory as found),
 //! `access` (batched access statistics), `background` (periodic work), `dirlock`
-//! (processes sharing a directory), `clock` (injected time).
+//! (processes sharing a directory), `shared` (limits over the whole directory), `usage`
+//! (the directory's size for stats), `lease` (builds in flight across processes), `state`
+//! (the read-only "cached / building / absent" query), `clock` (injected time).
 
 use std::fs::{self, File};
 use std::io;
@@ -30,18 +32,23 @@ mod evict;
 mod index;
 pub mod inspect;
 pub(crate) mod layout;
+pub mod lease;
 mod meta;
 mod recover;
 mod rehash;
+mod shared;
+pub mod state;
 mod store;
 mod survey;
+mod usage;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use meta::Metadata;
 pub use store::Ingest;
+pub use usage::DirUsage;
 
 use background::Background;
-use dirlock::DirLock;
+use dirlock::{DirLock, StoreLock};
 use evict::Limits;
 use index::{Entry, Index};
 
@@ -138,6 +145,11 @@ impl Cache {
         let scan =
             recover::scan(&inner.dir, lock.is_some()).map_err(|e| io_err("cannot read", e))?;
         drop(lock);
+        match lease::sweep_dead(&inner.dir) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "stale build leases removed at open"),
+            Err(e) => tracing::warn!(error = %e, "build leases not checked at open"),
+        }
         {
             let mut index = inner.index.write();
             for (key, meta) in scan.valid {
@@ -158,7 +170,7 @@ impl Cache {
         }
         // A directory written under other limits (or by the seed, which enforced them
         // only periodically) is brought within ours before the first store.
-        inner.apply_limits();
+        inner.apply_limits(false);
 
         let background = Background::start(inner.clone());
         let rehash = rehash::Rehash::start(inner.clone());
@@ -296,6 +308,12 @@ impl Cache {
         }
     }
 
+    /// The whole directory (every process sharing it) as of the last store or cleanup in
+    /// any process; `None` before the first. [`Cache::usage`] is this process's index.
+    pub fn directory_usage(&self) -> Option<DirUsage> {
+        usage::read(&self.inner.dir)
+    }
+
     /// Stops background work and flushes; later calls still work but nothing runs behind.
     pub fn close(&self) {
         if let Some(r) = self.rehash.lock().take() {
@@ -354,6 +372,7 @@ impl Inner {
             }
         };
         tracing::debug!(key = %key, "cache entry found on disk (another process stored it)");
+        shared::forget_vanished_if_over(self);
         access::record_hit(self, &entry);
         Ok(Some(Artifact {
             file: Arc::new(file),
@@ -393,6 +412,9 @@ impl Inner {
             return uncached(src, src_path, key, size);
         }
 
+        // Admission against this process's index and its other stores in progress. Its
+        // victims stay: which entries go from the directory is decided under the store
+        // lock, over every process's entries (`shared`).
         let Some((victims, reservation)) = self.make_room_for(key, size) else {
             tracing::warn!(
                 key = %key,
@@ -401,10 +423,9 @@ impl Inner {
             );
             return uncached(src, src_path, key, size);
         };
-        if !victims.is_empty() {
-            let _meta = self.meta_lock.lock();
-            evict::delete_victims(&self.dir, &victims, &self.stats);
-        }
+        self.index
+            .write()
+            .restore(victims.into_iter().map(|v| v.entry));
 
         match self.ingest_and_commit(req, key, src, size, build_ms, reservation) {
             Ok((file, sha256, reflinked)) => {
@@ -495,8 +516,13 @@ impl Inner {
         }
         let reflinked = ingested.reflinked;
         let sha256 = ingested.sha256.clone();
+        // One store or cleanup at a time across every process sharing the directory:
+        // victims are chosen over all of its entries, and deleted before the commit.
+        let store_lock = StoreLock::exclusive(&self.dir)?;
+        let victims = shared::consistent_victims(self, key, &store_lock)?;
         let meta = meta::Metadata::new(req, key, size, self.clock.now(), build_ms, sha256.clone());
         let _meta = self.meta_lock.lock();
+        evict::delete_victims(&self.dir, &victims, &self.stats);
         let file = store::commit(&self.dir, ingested, &meta, key)?;
         let entry = Arc::new(Entry::new(
             key.clone(),
@@ -505,34 +531,45 @@ impl Inner {
             self.tick(),
         ));
         reservation.fulfil(entry);
+        shared::record_usage(self, &store_lock);
         Ok((file, sha256, reflinked))
     }
 
     fn cleanup(&self) -> Result<()> {
         let io_err = |e| Error::io(format!("cache: cleanup of {}", self.dir.display()), e);
-        if let Some(lock) = DirLock::try_exclusive(&self.dir).map_err(io_err)? {
+        let swept = if let Some(lock) = DirLock::try_exclusive(&self.dir).map_err(io_err)? {
             let scan = recover::scan(&self.dir, true).map_err(io_err)?;
             self.reconcile(scan.valid);
             drop(lock);
+            true
         } else {
             tracing::debug!("a commit is in progress: directory sweep skipped this time");
-        }
-        self.apply_limits();
+            false
+        };
+        self.apply_limits(!swept);
         Ok(())
     }
 
     /// Makes the index agree with what the directory holds (other processes store and
-    /// evict too). Runs under the exclusive directory lock: no commit is half done.
+    /// evict too). Runs under the exclusive directory lock or the store lock: either way
+    /// no commit is half done.
     fn reconcile(&self, on_disk: Vec<(CacheKey, meta::Metadata)>) {
         let mut index = self.index.write();
         let mut seen = std::collections::HashSet::with_capacity(on_disk.len());
         let (mut added, mut dropped) = (0u64, 0u64);
         for (key, meta) in on_disk {
             seen.insert(key.clone());
-            if !index.contains(&key) {
-                let bin = layout::bin_path(&self.dir, &key);
-                index.insert(Arc::new(Entry::new(key, bin, meta, 0)));
-                added += 1;
+            match index.get(&key) {
+                // The same entry: take the access statistics others flushed.
+                Some(e) if e.created_at == meta.created_at && e.size == meta.file_size => {
+                    shared::merge_access(&e, &meta);
+                }
+                // New, or replaced by another process's store of the same key.
+                _ => {
+                    let bin = layout::bin_path(&self.dir, &key);
+                    index.insert(Arc::new(Entry::new(key, bin, meta, 0)));
+                    added += 1;
+                }
             }
         }
         let gone: Vec<Arc<Entry>> = index
@@ -548,7 +585,32 @@ impl Inner {
         }
     }
 
-    fn apply_limits(&self) {
+    /// Under the store lock: a store in another process must not commit between our view
+    /// and our deletions. Also records the directory's usage. `rescan`: read the
+    /// directory first (not when the caller just did).
+    fn apply_limits(&self, rescan: bool) {
+        let store_lock = match StoreLock::exclusive(&self.dir) {
+            Ok(lock) => lock,
+            Err(e) => {
+                tracing::warn!(error = %e, "cache: store lock unavailable; limits applied at the next store");
+                return;
+            }
+        };
+        self.apply_limits_locked(rescan, &store_lock);
+        shared::record_usage(self, &store_lock);
+    }
+
+    fn apply_limits_locked(&self, rescan: bool, _lock: &StoreLock) {
+        // What other processes stored since our last look counts too.
+        if rescan {
+            match recover::scan(&self.dir, false) {
+                Ok(scan) => self.reconcile(scan.valid),
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    "cache: directory unreadable; limits applied to what this process knows"
+                ),
+            }
+        }
         let (expired, over) = {
             let mut index = self.index.write();
             let expired = if self.max_age_secs > 0 {

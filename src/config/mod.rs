@@ -16,6 +16,10 @@ mod parse;
 pub use build_path::BuildPath;
 pub use duration::parse_go_duration;
 
+/// `build_linger`'s default: long enough for a client behind a 60 s or 100 s proxy to
+/// retry, short enough not to keep unwanted builds busy.
+pub const DEFAULT_BUILD_LINGER: Duration = Duration::from_secs(180);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EvictionPolicy {
     Lru,
@@ -60,6 +64,12 @@ pub struct Config {
     pub allowed_build_dirs: Vec<PathBuf>,
     /// Keep a build running when its last waiter has gone, so a retrying user finds it cached.
     pub keep_abandoned_builds: bool,
+    /// How long a build keeps running after its last waiter left, so that a retry joins
+    /// it (`src/resolve/linger.rs`); zero = cancel at once. Bounded by `build_timeout`.
+    pub build_linger: Duration,
+    /// When a waiting request is answered `202 Accepted` instead (`src/resolve/respond.rs`);
+    /// `None` = never, unless the client sends `Prefer: respond-async`.
+    pub respond_after: Option<Duration>,
     /// The library's log level (`error`, `warn`, `info`, `debug`, `trace`, `off`),
     /// lowercase; `None` = leave the level as it is (default `info`).
     pub log_level: Option<String>,
@@ -96,6 +106,8 @@ impl Config {
     /// | `cache.access_update_interval` | `5m` | explicit `0` = write access statistics at once |
     /// | `allowed_build_dirs` | system temp dir | list of existing directories, canonicalized |
     /// | `keep_abandoned_builds` | false | |
+    /// | `build_linger` | `3m` | Go duration; `0` = cancel when the last client leaves; capped at build_timeout |
+    /// | `respond_after` | none | Go duration; `0` or absent = off; then 202 + Retry-After |
     /// | `library_path` | none | read by the Go purego loader; ignored here |
     /// | `log_level` | none (`info`) | `error`, `warn`, `info`, `debug`, `trace`, `off` |
     /// | `local_build_enabled` | false | build on this host with `go_binary`; only without `server_url` |
@@ -157,6 +169,8 @@ impl Default for Config {
             cache: CacheConfig::default(),
             allowed_build_dirs: vec![parse::default_build_dir()],
             keep_abandoned_builds: false,
+            build_linger: DEFAULT_BUILD_LINGER,
+            respond_after: None,
             log_level: None,
             local_build_enabled: false,
             local: LocalBuildConfig::default(),

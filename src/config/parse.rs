@@ -52,6 +52,8 @@ pub(super) fn parse(json: &[u8]) -> Result<Config> {
         "cache",
         "allowed_build_dirs",
         "keep_abandoned_builds",
+        "build_linger",
+        "respond_after",
         "library_path",
         "log_level",
         "local_build_enabled",
@@ -93,6 +95,11 @@ pub(super) fn parse(json: &[u8]) -> Result<Config> {
     };
 
     let keep_abandoned_builds = top.boolean("keep_abandoned_builds")?.unwrap_or(false);
+    // A build cannot outlive build_timeout anyway: the cap only makes that visible.
+    let build_linger = (top.duration("build_linger")?)
+        .unwrap_or(defaults.build_linger)
+        .min(build_timeout);
+    let respond_after = top.duration("respond_after")?.filter(|d| !d.is_zero());
     // Only checked for type: the Go purego loader reads it before the library exists.
     let _ = top.string("library_path")?;
     let log_level = match top.string("log_level")? {
@@ -121,6 +128,8 @@ pub(super) fn parse(json: &[u8]) -> Result<Config> {
         cache,
         allowed_build_dirs,
         keep_abandoned_builds,
+        build_linger,
+        respond_after,
         log_level,
         local_build_enabled,
         local,

@@ -141,3 +141,38 @@ pub unsafe extern "C" fn vxm_stats_json(
         Ok(())
     })
 }
+
+/// Whether a build request is in the cache directory `directory` (NUL-terminated),
+/// being built, or neither, as a JSON object written to `*out_json` (free with
+/// `vxm_string_free`). Needs no engine, starts no thread and lists no directory: two
+/// small file reads and a stat, so a web page may call it on every request.
+///
+/// `{"state":"cached","key":K,"size":N,"sha256":S}` (`sha256` is null when the entry's
+/// metadata records none), `{"state":"building","key":K,"age_ms":N,"pid":P,"host":H}`
+/// (a live build lease: a process with that pid on this host, or any lease from another
+/// host, not older than its owner's `build_timeout`), or `{"state":"absent","key":K}`.
+/// `VXM_STATUS_INVALID_REQUEST` for a bad request; `VXM_STATUS_IO` when `directory` is
+/// missing or not a directory. Read-only; thread-safe; does not block beyond the reads.
+#[no_mangle]
+pub unsafe extern "C" fn vxm_cache_state_json(
+    directory: *const c_char,
+    request_json: *const u8,
+    request_len: usize,
+    out_json: *mut *mut c_char,
+    out_error: *mut *mut vxm_error,
+) -> vxm_status {
+    boundary(out_error, || {
+        need_out(out_json, "out_json")?;
+        // SAFETY: per this function's contract.
+        let directory = unsafe { c_str(directory, "directory") }?;
+        // SAFETY: per this function's contract.
+        let json = unsafe { bytes(request_json, request_len, "request_json") }?;
+        let request = BuildRequest::parse(json)?;
+        let state = crate::cache::state::query(Path::new(directory), &request.key())?;
+        put_string(
+            out_json,
+            &serde_json::to_string(&state).expect("state always serialises"),
+        );
+        Ok(())
+    })
+}

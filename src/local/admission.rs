@@ -4,8 +4,11 @@
 //! without bound would only turn a slow answer into a timeout for everyone, so the
 //! builder refuses early with a retryable error instead.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -18,14 +21,24 @@ pub(crate) struct Admission {
     max_concurrent: usize,
     waiting: AtomicUsize,
     queue_limit: usize,
+    /// Tickets of the waiters in arrival order (the semaphore serves them in this
+    /// order), so that a waiter can be told its place (`position`).
+    line: Mutex<VecDeque<u64>>,
+    next_ticket: AtomicU64,
 }
 
 /// Frees the queue place when the waiter leaves (got a slot, was cancelled or dropped).
-struct QueuePlace<'a>(&'a AtomicUsize);
+struct QueuePlace<'a> {
+    admission: &'a Admission,
+    ticket: u64,
+    shown: &'a AtomicU64,
+}
 
 impl Drop for QueuePlace<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        self.admission.waiting.fetch_sub(1, Ordering::AcqRel);
+        self.admission.line.lock().retain(|t| *t != self.ticket);
+        self.shown.store(0, Ordering::Release);
     }
 }
 
@@ -36,11 +49,19 @@ impl Admission {
             max_concurrent,
             waiting: AtomicUsize::new(0),
             queue_limit,
+            line: Mutex::new(VecDeque::new()),
+            next_ticket: AtomicU64::new(1),
         }
     }
 
     /// Waits for a build slot. The permit is the slot: dropping it lets the next one in.
-    pub(crate) async fn enter(&self, cancel: &CancellationToken) -> Result<OwnedSemaphorePermit> {
+    /// While the build waits, `ticket` holds its queue ticket (see [`Admission::position`]);
+    /// 0 otherwise.
+    pub(crate) async fn enter(
+        &self,
+        cancel: &CancellationToken,
+        ticket: &AtomicU64,
+    ) -> Result<OwnedSemaphorePermit> {
         // tokio's semaphore hands released permits to waiters first, so this cannot
         // overtake a queued build.
         if let Ok(permit) = self.slots.clone().try_acquire_owned() {
@@ -61,7 +82,14 @@ impl Admission {
                 ),
             });
         }
-        let _place = QueuePlace(&self.waiting);
+        let mine = self.next_ticket.fetch_add(1, Ordering::Relaxed);
+        self.line.lock().push_back(mine);
+        ticket.store(mine, Ordering::Release);
+        let _place = QueuePlace {
+            admission: self,
+            ticket: mine,
+            shown: ticket,
+        };
         tracing::info!(
             queued = self.queued(),
             running = self.running(),
@@ -81,5 +109,17 @@ impl Admission {
 
     pub(crate) fn queued(&self) -> usize {
         self.waiting.load(Ordering::Acquire)
+    }
+
+    /// The place (1 = next) of the waiter holding `ticket`; `None` when it is not waiting.
+    pub(crate) fn position(&self, ticket: u64) -> Option<usize> {
+        if ticket == 0 {
+            return None;
+        }
+        self.line
+            .lock()
+            .iter()
+            .position(|t| *t == ticket)
+            .map(|i| i + 1)
     }
 }

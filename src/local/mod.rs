@@ -142,12 +142,30 @@ impl LocalBuilder {
         self.admission.queued()
     }
 
+    /// The place in the queue (1 = next) of the build whose ticket is `ticket` (see
+    /// [`LocalBuilder::build_queued`]); `None` when it is not waiting for a slot.
+    pub fn queue_position(&self, ticket: u64) -> Option<usize> {
+        self.admission.position(ticket)
+    }
+
     /// Builds `req`. Cancel `cancel` (or drop the future) to stop it: the go processes
     /// are killed and the workspace removed.
     pub async fn build(&self, req: &BuildRequest, cancel: CancellationToken) -> Result<LocalBuild> {
+        self.build_queued(req, cancel, &std::sync::atomic::AtomicU64::new(0))
+            .await
+    }
+
+    /// [`LocalBuilder::build`], keeping in `ticket` the build's queue ticket while it
+    /// waits for a slot (0 otherwise), for [`LocalBuilder::queue_position`].
+    pub async fn build_queued(
+        &self,
+        req: &BuildRequest,
+        cancel: CancellationToken,
+        ticket: &std::sync::atomic::AtomicU64,
+    ) -> Result<LocalBuild> {
         let started = Instant::now();
         let plan = Plan::from_request(req)?;
-        let _slot = self.admission.enter(&cancel).await?;
+        let _slot = self.admission.enter(&cancel, ticket).await?;
         let output = PrivateDir::create(&self.cfg.work_dir, "vxm-out-")?;
         let workspace = PrivateDir::create(&self.cfg.work_dir, "vxm-build-")?;
         tracing::info!(

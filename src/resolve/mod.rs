@@ -6,15 +6,24 @@
 //! cache. The caller waits for that task, its cancel token, the engine's shutdown token
 //! and its own `build_timeout`, whichever comes first.
 //!
+//! Processes sharing a cache directory build each key once between them: the builder
+//! holds a lease file there and the others wait for its entry (`shared_build.rs`).
+//!
 //! With `local_build_enabled` (and no `server_url`) the build task uses the embedded local builder
 //! (`crate::local`) instead of Velox; everything else (coalescing, cancellation, the
 //! cache, the counters) is the same.
 
 pub mod coalesce;
+pub mod estimate;
+pub mod failures;
 pub mod ingest;
+pub mod linger;
+pub mod respond;
+mod shared_build;
 
 use std::fs::File;
 use std::os::fd::AsRawFd;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use tokio::time::Instant;
@@ -31,7 +40,10 @@ use crate::request::{BuildRequest, CacheKey};
 use crate::stats::Stats;
 use crate::upstream::Upstream;
 use coalesce::{InFlight, Role};
+use estimate::Estimates;
 use ingest::AllowedDir;
+use linger::Abandon;
+use respond::{Pending, Prefer, Resolved};
 
 pub struct Resolver {
     shared: Arc<Shared>,
@@ -50,6 +62,8 @@ struct Shared {
     allowed: Vec<AllowedDir>,
     /// The shared object-storage tier (`cache.remote`), only with a local cache.
     remote: Option<Arc<crate::remote::RemoteTier>>,
+    /// Recent build times by target, for the `Retry-After` of a `202`.
+    estimates: Estimates,
 }
 
 impl Resolver {
@@ -76,6 +90,7 @@ impl Resolver {
             BuildPath::Velox(_) => (Upstream::from_config(&config)?, None),
             BuildPath::Local => (None, Some(LocalBuilder::new(local)?)),
         };
+        let stats_for_map = stats.clone();
         let allowed = config
             .allowed_build_dirs
             .iter()
@@ -103,8 +118,9 @@ impl Resolver {
                 local,
                 allowed,
                 remote,
+                estimates: Estimates::default(),
             }),
-            in_flight: InFlight::default(),
+            in_flight: InFlight::new(stats_for_map),
         })
     }
 
@@ -122,7 +138,31 @@ impl Resolver {
     /// Returns `Cancelled` when `cancel` fires, `ShuttingDown` when the engine's
     /// shutdown token fires, `Timeout` after `build_timeout`.
     pub async fn resolve(&self, req: BuildRequest, cancel: Option<Cancel>) -> Result<Artifact> {
-        self.resolve_with(req, cancel, Lookup::InTask).await
+        ready(self.resolve_with(req, cancel, Lookup::InTask, None).await)
+    }
+
+    /// As [`Resolver::resolve`], but a build still running after `respond_after` (or
+    /// what the client's `Prefer` asks, see `respond.rs`) is answered with a
+    /// [`Pending`] and goes on into the cache.
+    pub async fn resolve_or_pending(
+        &self,
+        req: BuildRequest,
+        cancel: Option<Cancel>,
+        prefer: Prefer,
+    ) -> Result<Resolved> {
+        self.resolve_with(req, cancel, Lookup::InTask, Some(prefer))
+            .await
+    }
+
+    /// [`Resolver::resolve_or_pending`] after a miss of [`Resolver::cached`].
+    pub async fn resolve_missed_or_pending(
+        &self,
+        req: BuildRequest,
+        cancel: Option<Cancel>,
+        prefer: Prefer,
+    ) -> Result<Resolved> {
+        self.resolve_with(req, cancel, Lookup::Done, Some(prefer))
+            .await
     }
 
     /// The cache step of [`Resolver::resolve`] alone, on the calling thread: a hit (counted)
@@ -145,21 +185,23 @@ impl Resolver {
         req: BuildRequest,
         cancel: Option<Cancel>,
     ) -> Result<Artifact> {
-        self.resolve_with(req, cancel, Lookup::Done).await
+        ready(self.resolve_with(req, cancel, Lookup::Done, None).await)
     }
 
+    /// `prefer` is `None` for callers that cannot take a [`Pending`] answer.
     async fn resolve_with(
         &self,
         req: BuildRequest,
         cancel: Option<Cancel>,
         lookup: Lookup,
-    ) -> Result<Artifact> {
+        prefer: Option<Prefer>,
+    ) -> Result<Resolved> {
         let build_timeout = self.shared.config.build_timeout;
         let deadline = Instant::now() + build_timeout;
         let key = req.key();
         let span = tracing::info_span!("resolve", key = %key, rr_version = %req.rr_version);
         let cancel = cancel.map(|c| c.token().clone()).unwrap_or_default();
-        let work = self.resolve_inner(req, key, deadline, lookup);
+        let work = self.resolve_inner(req, key, deadline, lookup, prefer);
         async {
             tokio::select! {
                 biased;
@@ -184,7 +226,8 @@ impl Resolver {
         key: CacheKey,
         deadline: Instant,
         lookup: Lookup,
-    ) -> Result<Artifact> {
+        prefer: Option<Prefer>,
+    ) -> Result<Resolved> {
         let shared = &self.shared;
         // Hits and misses count lookups: none with `force_rebuild` or without a cache.
         if !req.force_rebuild && shared.cache.is_some() {
@@ -195,35 +238,85 @@ impl Resolver {
             match found {
                 Some(hit) => {
                     Stats::bump(&shared.stats.hits);
-                    return Ok(hit);
+                    return Ok(Resolved::Ready(hit));
                 }
                 None => Stats::bump(&shared.stats.misses),
             }
         }
 
-        let mut ticket =
-            self.in_flight
-                .join_or_start(&key, shared.config.keep_abandoned_builds, |finisher| {
-                    let shared = shared.clone();
-                    let key = key.clone();
-                    let span =
-                        tracing::info_span!("build", key = %key, rr_version = %req.rr_version);
-                    let task = async move {
-                        let outcome = shared.build(&req, &key, deadline).await;
-                        finisher.finish(outcome.map_err(Arc::new));
-                    };
-                    tokio::spawn(task.instrument(span)).abort_handle()
-                });
+        let abandon = Abandon::from_config(&shared.config);
+        let target = estimate::target(&req.target_platform.os, &req.target_platform.arch);
+        // A forced rebuild is asked for on purpose: it never gets an old failure.
+        let replay = !req.force_rebuild;
+        let started = self
+            .in_flight
+            .join_or_start(&key, abandon, replay, |finisher| {
+                let shared = shared.clone();
+                let key = key.clone();
+                let span = tracing::info_span!("build", key = %key, rr_version = %req.rr_version);
+                let queue = finisher.queue_ticket();
+                let task = async move {
+                    let outcome = shared.build(&req, &key, deadline, &queue).await;
+                    finisher.finish(outcome.map_err(Arc::new));
+                };
+                tokio::spawn(task.instrument(span)).abort_handle()
+            });
+        let mut ticket = match started {
+            Ok(ticket) => ticket,
+            Err(remembered) => {
+                tracing::info!(
+                    "answering a recent failure of this build instead of building again"
+                );
+                return Err(coalesce::duplicate(&remembered));
+            }
+        };
         let joined = ticket.role() == Role::Joiner;
         if joined {
             Stats::bump(&shared.stats.joined);
             tracing::debug!("joined a build in flight");
         }
-        match ticket.outcome().await {
-            Ok(artifact) if joined => Ok(private_copy(artifact).with_source(Source::Joined)),
-            Ok(artifact) => Ok(artifact),
+        let wait = prefer.and_then(|p| {
+            respond::answer_after(shared.config.respond_after, p).map(|after| (after, p))
+        });
+        let outcome = match wait {
+            None => ticket.outcome().await,
+            Some((after, prefer)) => tokio::select! {
+                biased;
+                outcome = ticket.outcome() => outcome,
+                _ = tokio::time::sleep(after) => {
+                    ticket.keep();
+                    Stats::bump(&shared.stats.async_answers);
+                    let elapsed_ms = ticket.started().elapsed().as_millis() as u64;
+                    let pending = Pending {
+                        key: key.clone(),
+                        elapsed_ms,
+                        position: shared.queue_position(ticket.queue_ticket()),
+                        retry_after_secs: shared.estimates.retry_after(&target, elapsed_ms),
+                        preference_applied: prefer.respond_async,
+                    };
+                    tracing::info!(elapsed_ms, retry_after = pending.retry_after_secs,
+                        "build still running; answering 202");
+                    return Ok(Resolved::Pending(pending));
+                }
+            },
+        };
+        match outcome {
+            Ok(artifact) if joined => Ok(Resolved::Ready(
+                private_copy(artifact).with_source(Source::Joined),
+            )),
+            Ok(artifact) => Ok(Resolved::Ready(artifact)),
             Err(err) => Err(coalesce::duplicate(&err)),
         }
+    }
+}
+
+/// The artifact of a resolve that could not answer [`Resolved::Pending`].
+fn ready(resolved: Result<Resolved>) -> Result<Artifact> {
+    match resolved? {
+        Resolved::Ready(artifact) => Ok(artifact),
+        Resolved::Pending(_) => Err(Error::Panic(
+            "a synchronous resolve was answered 202".into(),
+        )),
     }
 }
 
@@ -247,21 +340,34 @@ impl Shared {
         }
     }
 
+    fn record_estimate(&self, req: &BuildRequest, build_ms: u64) {
+        let target = estimate::target(&req.target_platform.os, &req.target_platform.arch);
+        self.estimates.record(&target, build_ms);
+    }
+
     fn lookup_blocking(&self, key: &CacheKey) -> Option<Artifact> {
         lookup_in(self.cache.as_ref()?, key)
     }
 
-    /// The build task: stops at shutdown, whoever still waits.
+    /// The place of a build in the local builder's queue, if it waits there.
+    fn queue_position(&self, queue_ticket: u64) -> Option<u64> {
+        let place = self.local.as_ref()?.queue_position(queue_ticket)?;
+        Some(place as u64)
+    }
+
+    /// The build task: stops at shutdown, whoever still waits. `queue` holds the local
+    /// builder's queue ticket while the build waits for a slot.
     async fn build(
         self: Arc<Self>,
         req: &BuildRequest,
         key: &CacheKey,
         deadline: Instant,
+        queue: &AtomicU64,
     ) -> Result<Artifact> {
         let result = tokio::select! {
             biased;
             _ = self.shutdown.cancelled() => Err(Error::ShuttingDown),
-            result = self.build_inner(req, key, deadline) => result,
+            result = self.build_inner(req, key, deadline, queue) => result,
         };
         if let Err(err) = &result {
             self.stats.build_failed(err);
@@ -274,6 +380,7 @@ impl Shared {
         req: &BuildRequest,
         key: &CacheKey,
         deadline: Instant,
+        queue: &AtomicU64,
     ) -> Result<Artifact> {
         // A build that finished between our miss and our start has stored its binary.
         if !req.force_rebuild {
@@ -281,13 +388,36 @@ impl Shared {
                 return Ok(hit);
             }
         }
+        // One build across the processes sharing the cache directory.
+        let _lease = match &self.cache {
+            Some(cache) => {
+                let claim = shared_build::claim(
+                    cache,
+                    key,
+                    self.config.build_timeout,
+                    req.force_rebuild,
+                    deadline,
+                )
+                .await?;
+                match claim {
+                    shared_build::Claim::Build(lease) => lease,
+                    shared_build::Claim::Built(artifact) => {
+                        Stats::bump(&self.stats.joined);
+                        return Ok(artifact);
+                    }
+                }
+            }
+            None => None,
+        };
+        // Then one build across hosts, under the directory lease: a host with several
+        // processes asks the bucket (and takes a remote lease) once.
         match (&self.remote, &self.cache) {
             (Some(remote), Some(cache)) => {
-                let build = self.build_here(req, key, deadline);
+                let build = self.build_here(req, key, deadline, queue);
                 let timeout = self.config.build_timeout;
                 crate::remote::around_build(remote, cache, req, key, deadline, timeout, build).await
             }
-            _ => self.build_here(req, key, deadline).await,
+            _ => self.build_here(req, key, deadline, queue).await,
         }
     }
 
@@ -297,9 +427,10 @@ impl Shared {
         req: &BuildRequest,
         key: &CacheKey,
         deadline: Instant,
+        queue: &AtomicU64,
     ) -> Result<Artifact> {
         let Some(upstream) = self.upstream.as_ref() else {
-            return self.build_locally(req, key, deadline).await;
+            return self.build_locally(req, key, deadline, queue).await;
         };
         Stats::bump(&self.stats.builds);
         let started = Instant::now();
@@ -313,6 +444,7 @@ impl Shared {
         };
         let build_ms = started.elapsed().as_millis() as u64;
         self.stats.build_duration.observe_ms(build_ms);
+        self.record_estimate(req, build_ms);
         tracing::info!(
             build_ms,
             path = %output.path,
@@ -335,6 +467,7 @@ impl Shared {
         req: &BuildRequest,
         key: &CacheKey,
         deadline: Instant,
+        queue: &AtomicU64,
     ) -> Result<Artifact> {
         let local = self
             .local
@@ -347,7 +480,8 @@ impl Shared {
         let timeout = Error::Timeout {
             seconds: self.config.build_timeout.as_secs(),
         };
-        let built = tokio::time::timeout_at(deadline, local.build(req, CancellationToken::new()))
+        let build = local.build_queued(req, CancellationToken::new(), queue);
+        let built = tokio::time::timeout_at(deadline, build)
             .await
             .unwrap_or(Err(timeout));
         let build = match built {
@@ -360,6 +494,7 @@ impl Shared {
         };
         let build_ms = build.duration.as_millis() as u64;
         self.stats.build_duration.observe_ms(build_ms);
+        self.record_estimate(req, build_ms);
         tracing::info!(build_ms, path = %build.path.display(), "local build done");
         self.ingest_local(req, key, build, build_ms).await
     }

@@ -86,11 +86,33 @@ static void test_version_and_null_arguments(void) {
     CHECK_STATUS(vxm_cache_cleanup(NULL, NULL), VXM_STATUS_NULL_ARGUMENT, NULL);
     char *json = NULL;
     CHECK_STATUS(vxm_stats_json(NULL, &json, NULL), VXM_STATUS_NULL_ARGUMENT, NULL);
+    CHECK_STATUS(vxm_engine_health_json(NULL, &json, NULL), VXM_STATUS_NULL_ARGUMENT, NULL);
+    CHECK_STATUS(vxm_cache_state_json(NULL, bytes(REQUEST), strlen(REQUEST), &json, NULL),
+                 VXM_STATUS_NULL_ARGUMENT, NULL);
+    CHECK_STATUS(vxm_cache_state_json("/tmp", bytes(REQUEST), strlen(REQUEST), NULL, NULL),
+                 VXM_STATUS_NULL_ARGUMENT, NULL);
+    CHECK(json == NULL);
 
-    /* Accessors of a NULL artifact answer neutral values. */
+    vxm_artifact *art = NULL;
+    vxm_pending *pending = NULL;
+    CHECK_STATUS(vxm_resolve_or_pending(NULL, bytes(REQUEST), strlen(REQUEST), NULL, 0, NULL,
+                                        &art, &pending, NULL),
+                 VXM_STATUS_NULL_ARGUMENT, NULL);
+    CHECK(art == NULL && pending == NULL);
+    CHECK_STATUS(vxm_resolve_or_pending(NULL, bytes(REQUEST), strlen(REQUEST), NULL, 0, NULL,
+                                        &art, NULL, NULL),
+                 VXM_STATUS_NULL_ARGUMENT, NULL);
+
+    /* Accessors of a NULL artifact or pending answer answer neutral values. */
     CHECK(vxm_artifact_fd(NULL) == -1);
     CHECK(vxm_artifact_size(NULL) == 0);
     CHECK(strcmp(vxm_artifact_sha256(NULL), "") == 0);
+    CHECK(vxm_pending_http_status(NULL) == 0);
+    CHECK(vxm_pending_retry_after(NULL) == 0);
+    CHECK(vxm_pending_elapsed_ms(NULL) == 0);
+    CHECK(vxm_pending_preference_applied(NULL) == 0);
+    CHECK(strcmp(vxm_pending_json(NULL), "") == 0);
+    CHECK(strcmp(vxm_pending_key(NULL), "") == 0);
 
     /* Every _free accepts NULL. */
     vxm_engine_free(NULL);
@@ -98,6 +120,7 @@ static void test_version_and_null_arguments(void) {
     vxm_error_free(NULL);
     vxm_string_free(NULL);
     vxm_cancel_free(NULL);
+    vxm_pending_free(NULL);
 }
 
 static void test_bad_config_names_the_key(void) {
@@ -249,9 +272,30 @@ static void test_cache_through_an_engine(void) {
         CHECK(strstr(stats, keys[i]) != NULL);
     }
     CHECK(strstr(stats, "\"entries\":1") != NULL);
+    /* The whole directory, as recorded by the store. */
+    CHECK(strstr(stats, "\"dir_entries\":1") != NULL);
+    CHECK(strstr(stats, "\"dir_bytes\":29") != NULL);
     CHECK(strstr(stats, "\"hits\":801") != NULL);
     CHECK(strstr(stats, "\"misses\":1") != NULL);
     vxm_string_free(stats);
+
+    /* Health: a usable cache directory, a build path, not stopping. */
+    char *health = NULL;
+    CHECK_STATUS(vxm_engine_health_json(engine, &health, &err), VXM_STATUS_OK, err);
+    CHECK(strstr(health, "\"healthy\":true") != NULL);
+    CHECK(strstr(health, "\"ready\":true") != NULL);
+    CHECK(strstr(health, "\"build_path\":\"") != NULL);
+    vxm_string_free(health);
+    /* The engine-less query sees the entry (sha256: null, or the digest when the
+     * metadata records one). */
+    char cache_dir[300], *state = NULL;
+    snprintf(cache_dir, sizeof cache_dir, "%s/cache", root);
+    CHECK_STATUS(vxm_cache_state_json(cache_dir, bytes(REQUEST), strlen(REQUEST), &state, &err),
+                 VXM_STATUS_OK, err);
+    static const char CACHED[] =
+        "{\"state\":\"cached\",\"key\":\"" SEED_KEY "\",\"size\":29,\"sha256\":";
+    CHECK(strncmp(state, CACHED, strlen(CACHED)) == 0);
+    vxm_string_free(state);
 
     /* Removal: gone from the cache, still readable through the artifact's fd. */
     CHECK_STATUS(vxm_cache_remove(engine, SEED_KEY, &err), VXM_STATUS_OK, err);

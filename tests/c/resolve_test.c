@@ -62,8 +62,10 @@ static char *request(const char *tag) {
 
 static vxm_engine *new_engine(void) {
     char config[4096];
+    /* build_linger 0: a cancelled call's build is cancelled at once (checked below). */
     snprintf(config, sizeof config,
              "{\"server_url\":\"%s\",\"build_timeout\":\"30s\",\"request_timeout\":\"30s\","
+             "\"build_linger\":\"0s\","
              "\"retry\":{\"max_attempts\":2,\"initial_delay\":\"10ms\",\"max_delay\":\"50ms\"},"
              "\"cache\":{\"enabled\":true,\"directory\":\"%s\"},"
              "\"allowed_build_dirs\":[\"%s\"]}",

@@ -95,12 +95,13 @@ pub fn binary(dir: &Path, name: &str, size: usize, seed: u8) -> PathBuf {
     path
 }
 
-/// Names in the directory, sorted, lock file excluded.
+/// Names in the directory, sorted, the bookkeeping files (`.velox.*`: locks, usage)
+/// excluded.
 pub fn listing(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n != ".velox.lock")
+        .filter(|n| !n.starts_with(".velox."))
         .collect();
     names.sort();
     names
