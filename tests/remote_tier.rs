@@ -109,6 +109,7 @@ async fn remote_tier_against_seaweedfs() {
     a_corrupt_object_is_refused_counted_and_rebuilt(&s3, &builds).await;
     velox_cache_lists_and_verifies_the_remote_tier(&s3, &builds).await;
     a_live_lease_is_waited_for_and_an_expired_one_taken_over(&s3, &builds).await;
+    processes_sharing_a_directory_ask_the_bucket_once(&s3, &builds).await;
     a_remote_that_is_down_never_fails_a_download(&builds).await;
     a_remote_stopped_mid_run_falls_back_to_the_local_path(s3, &builds).await;
 }
@@ -410,6 +411,45 @@ async fn a_live_lease_is_waited_for_and_an_expired_one_taken_over(s3: &Seaweed, 
     assert_eq!(a.source, Source::Built);
     assert_eq!(remote_count(&h, "lease_taken_over"), 1);
     assert_eq!(fake.call_count(), 1);
+}
+
+/// Two processes on one host (one cache directory): the directory's build lease comes
+/// first, so only one of them looks in the bucket, takes the remote lease and builds.
+async fn processes_sharing_a_directory_ask_the_bucket_once(s3: &Seaweed, builds: &Path) {
+    let bytes = b"one host, two processes".to_vec();
+    let path = binary(builds, "siblings", &bytes);
+    let fake = FakeVelox::start(Reply::success_after(Duration::from_millis(1500), &path)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(&fake.url(), &s3.endpoint(), "siblings", builds, dir.path());
+    let process = || {
+        let stats = Arc::new(Stats::default());
+        let cache = Arc::new(Cache::open(&cfg.cache, stats.clone()).unwrap());
+        let resolver = Resolver::new(
+            Arc::new(cfg.clone()),
+            Some(cache),
+            stats.clone(),
+            CancellationToken::new(),
+        )
+        .unwrap();
+        (Arc::new(resolver), stats)
+    };
+    let (a, a_stats) = process();
+    let (b, b_stats) = process();
+    let (ra, rb) = tokio::join!(
+        a.resolve(request("v8.3.0"), None),
+        b.resolve(request("v8.3.0"), None)
+    );
+    assert_eq!(contents(&ra.unwrap()), bytes);
+    assert_eq!(contents(&rb.unwrap()), bytes);
+    assert_eq!(fake.call_count(), 1);
+    let asked = |s: &Stats| s.remote.get("miss") + s.remote.get("hit") + s.remote.get("lease_wait");
+    let (asked_a, asked_b) = (asked(&a_stats), asked(&b_stats));
+    assert!(
+        (asked_a == 0) != (asked_b == 0),
+        "exactly one process asks the bucket: {:?} / {:?}",
+        a_stats.remote.snapshot(),
+        b_stats.remote.snapshot()
+    );
 }
 
 async fn a_remote_that_is_down_never_fails_a_download(builds: &Path) {
