@@ -60,3 +60,7 @@ func logWake()                                         {}
 func resolve(engineHandle, []byte, cancelHandle) (artifactHandle, error) {
 	return nil, errUnsupported
 }
+
+func resolveOrPending(engineHandle, []byte, string, cancelHandle) (artifactHandle, *Pending, error) {
+	return nil, nil, errUnsupported
+}
