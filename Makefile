@@ -16,12 +16,13 @@ CARGO_FLAGS  := $(if $(filter release,$(PROFILE)),--release,)
 export VELOX_MIDDLEWARE_LIB := $(SHARED_LIB)
 
 .PHONY: help deps lib header header-check fmt fmt-check lint test rust-test c-test go-test php-test \
-        php-ffi-test rr rr-purego e2e bench bench-quick bench-bins demo demo-addr clean fuzz-smoke reliability dist
+        php-ffi-test rr rr-purego e2e e2e-s3 bench-s3 bench bench-quick bench-bins demo demo-addr clean fuzz-smoke reliability dist
 
 help:
 	@echo "make demo        build RoadRunner with the plugin and run the demo on 127.0.0.1:8080"
 	@echo "make test        all tests: Rust, C host, Go shim (cgo and purego), header check, demo worker, PHP FFI"
 	@echo "make e2e         end to end: real RoadRunner, real PHP worker, fake Velox server"
+	@echo "make e2e-s3      the shared remote tier against a real S3 server (SeaweedFS, built once)"
 	@echo "make bench       benchmarks (about 15 min; SEED_SRC=checkout adds the original plugin), writes BENCHMARKS.md and bench/benchmarks.png"
 	@echo "make bench-quick the same with fewer points and shorter runs (a couple of minutes)"
 	@echo "make fuzz-smoke  a bounded libFuzzer run of every fuzz target (FUZZ_SECONDS per target)"
@@ -125,6 +126,23 @@ e2e: rr rr-purego dist
 	cd e2e && $(GO) vet ./...
 	cd e2e && $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -run E2E -v ./...
 
+# The shared remote tier (cache.remote) against a real S3 server on 127.0.0.1: SeaweedFS,
+# built once by scripts/seaweedfs.sh (~14 min cold, then cached). Each test starts its own
+# server on a free port and stops it; VXM_S3_TESTS=1 turns those tests on.
+e2e-s3: rr
+	@command -v php >/dev/null || { echo "e2e-s3 needs php-cli (make deps)"; exit 1; }
+	scripts/seaweedfs.sh install >/dev/null
+	VXM_S3_TESTS=1 $(CARGO) test --test remote_tier -- --nocapture
+	cd e2e && VXM_S3_TESTS=1 VXM_E2E_BINARIES=rr $(GO) test -count=1 -timeout 10m -run 'S3' -v ./...
+
+# The remote tier's benchmark: a REMOTE fill of a 64 MiB binary against a local HIT
+# (printed and written to build/bench/remote.txt). Part of `make bench`.
+bench-s3:
+	@mkdir -p $(BENCH_OUT)
+	scripts/seaweedfs.sh install >/dev/null
+	set -o pipefail; VXM_S3_TESTS=1 VXM_S3_BENCH=1 $(CARGO) test --release --test remote_tier \
+	    remote_fill_against_local_hit_64mib -- --nocapture | tee $(BENCH_OUT)/remote.txt
+
 # Benchmarks (bench/README.md): criterion, the shim's Go benchmarks in both backends, then
 # bench/cmd/benchrun loads RoadRunner+velox and the baselines with wrk and writes the report.
 # Numbers are reported, never asserted. Run them on an otherwise idle machine.
@@ -158,6 +176,9 @@ bench bench-quick: bench-bins
 	set -o pipefail; cd go-shim && CGO_ENABLED=0 VELOX_MIDDLEWARE_LIB=$(SHARED_LIB) $(GO) test -run '^$$' \
 	    -bench ResolveHit -benchmem $(BENCH_GO) . | tee $(BENCH_OUT)/go-purego.txt
 	timeout 1500 $(BUILD)/benchrun -root $(CURDIR) $(BENCH_RUN) $(BENCH_SEED)
+	$(MAKE) bench-s3
+	{ echo; echo "## Remote tier: REMOTE fill against local HIT, 64 MiB (make bench-s3)"; echo; \
+	  grep '^round' $(BENCH_OUT)/remote.txt | sed 's/^/- /'; } >> BENCHMARKS.md
 
 # Reliability (docs/RELIABILITY.md). The CI-sized parts already run in `make test`
 # (crash_consistency, cache_model, fuzz_properties) and `make e2e` (E2EFaults, E2ESoak

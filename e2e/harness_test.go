@@ -44,6 +44,9 @@ type rrConfig struct {
 	// so a departed client cancels its build as the scenarios expect.
 	BuildLinger  string
 	RespondAfter string
+	// RemoteURL and RemoteEndpoint set cache.remote (remote_test.go).
+	RemoteURL      string
+	RemoteEndpoint string
 }
 
 // env is one RoadRunner binary under test with its fake Velox server and cache.

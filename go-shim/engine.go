@@ -21,6 +21,7 @@ const (
 	SourceCache  Source = 0 // served from the disk cache
 	SourceBuilt  Source = 1 // built by the Velox server for this call
 	SourceJoined Source = 2 // joined an identical build already in flight
+	SourceRemote Source = 3 // filled from the shared remote tier on a local miss
 )
 
 // CacheHeader is the value of the X-Velox-Cache response header.
@@ -32,6 +33,8 @@ func (s Source) CacheHeader() string {
 		return "MISS"
 	case SourceJoined:
 		return "JOINED"
+	case SourceRemote:
+		return "REMOTE"
 	default:
 		return "UNKNOWN"
 	}
@@ -72,6 +75,7 @@ type Stats struct {
 	EvictionsByReason    map[string]uint64 `json:"evictions_by_reason"`
 	UpstreamErrorsByCode map[string]uint64 `json:"upstream_errors_by_code"`
 	BuildDuration        HistogramStats    `json:"build_duration"`
+	Remote               map[string]uint64 `json:"remote"`
 
 	// Long builds (async.go): 202 answers, joins into a build a client had left,
 	// builds that ended with nobody waiting, lingering builds nobody came back for,

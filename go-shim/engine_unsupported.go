@@ -57,9 +57,10 @@ func engineDrain(engineHandle, uint64) (uint64, error) { return 0, errUnsupporte
 func logSetLevel(string) error                         { return errUnsupported }
 func logNext(uint32) (string, Status)                  { return "", StatusNotFound }
 func logWake()                                         {}
-func resolveOrPending(engineHandle, []byte, string, cancelHandle) (artifactHandle, *Pending, error) {
-	return nil, nil, errUnsupported
-}
 func resolve(engineHandle, []byte, cancelHandle) (artifactHandle, error) {
 	return nil, errUnsupported
+}
+
+func resolveOrPending(engineHandle, []byte, string, cancelHandle) (artifactHandle, *Pending, error) {
+	return nil, nil, errUnsupported
 }

@@ -34,6 +34,8 @@ var (
 		"Bytes of binaries in the cache directory, all processes sharing it, as of the last store or cleanup in any.", nil, nil)
 	descBytes = prometheus.NewDesc("velox_cache_bytes",
 		"Bytes of binaries in the disk cache.", nil, nil)
+	descRemote = prometheus.NewDesc("velox_remote_events_total",
+		"Remote tier (cache.remote) events: hit, miss, error, corrupt, upload, lease_wait...", []string{"event"}, nil)
 	descUpstream = prometheus.NewDesc("velox_upstream_errors_total",
 		"Errors from the Velox server (or the local builder), by Connect code.", []string{"code"}, nil)
 	descInFlight = prometheus.NewDesc("velox_builds_in_flight",
@@ -67,7 +69,7 @@ type collector struct {
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		descHits, descMisses, descJoined, descBuilds, descFailed, descDuration,
-		descEvictions, descServed, descEntries, descBytes, descUpstream, descInFlight,
+		descEvictions, descServed, descEntries, descBytes, descUpstream, descRemote, descInFlight,
 		descDirEntries, descDirBytes,
 		descAsync, descJoinedAfterLeave, descUnwatched, descLingerExpired, descReplayed,
 	} {
@@ -113,6 +115,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	labelled(s.BuildsFailed, nil, func(l string, v uint64) { counter(descFailed, v, l) })
 	labelled(s.EvictionsByReason, evictionReasons, func(l string, v uint64) { counter(descEvictions, v, l) })
 	labelled(s.UpstreamErrorsByCode, nil, func(l string, v uint64) { counter(descUpstream, v, l) })
+	labelled(s.Remote, nil, func(l string, v uint64) { counter(descRemote, v, l) })
 	ch <- buildDuration(s.BuildDuration)
 }
 

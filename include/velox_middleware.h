@@ -151,7 +151,8 @@ const char *vxm_artifact_key(const vxm_artifact *a);
 const char *vxm_artifact_sha256(const vxm_artifact *a);
 
 /*
- 0 = cache hit, 1 = built now, 2 = joined a build in flight. `UINT32_MAX` for NULL.
+ 0 = cache hit, 1 = built now, 2 = joined a build in flight, 3 = filled from the shared
+ remote tier (`cache.remote`) on a local miss. `UINT32_MAX` for NULL.
  */
 uint32_t vxm_artifact_source(const vxm_artifact *a);
 

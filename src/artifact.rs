@@ -13,6 +13,8 @@ pub enum Source {
     CacheHit = 0,
     Built = 1,
     Joined = 2,
+    /// Filled from the shared object-storage tier on a local miss (`crate::remote`).
+    Remote = 3,
 }
 
 /// The open file keeps the bytes readable even when the cache entry is evicted or

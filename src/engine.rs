@@ -186,6 +186,7 @@ impl Engine {
             "evictions_by_reason": s.evictions_by_reason.snapshot(),
             "upstream_errors_by_code": s.upstream_errors_by_code.snapshot(),
             "build_duration": s.build_duration.snapshot(),
+            "remote": s.remote.snapshot(),
         });
         Ok(json.to_string())
     }

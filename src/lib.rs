@@ -16,6 +16,7 @@ pub mod ffi;
 pub mod health;
 pub mod local;
 pub mod logging;
+pub mod remote;
 pub mod request;
 pub mod resolve;
 pub mod runtime;

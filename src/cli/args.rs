@@ -12,6 +12,10 @@ commands:
   verify           check sizes and look for orphans; --content also hashes every binary
   prune            apply the age, size and count limits now
   rm KEY           remove one entry
+  remote-ls        the shared remote tier (cache.remote in --config): keys, sizes, ages
+  remote-verify    hash every remote binary against its sha256 metadata
+  remote-prune     delete remote keys older than --max-age-days (lifecycle rules are
+                   the usual way; see README)
 
 options:
   --dir DIR            the cache directory (cache.directory)
@@ -31,9 +35,17 @@ read; prune and rm use the library's cache code and its commit protocol.";
 pub enum Command {
     Stats,
     Ls,
-    Verify { content: bool },
+    Verify {
+        content: bool,
+    },
     Prune,
-    Rm { key: String },
+    Rm {
+        key: String,
+    },
+    /// `remote-ls`, `remote-verify`, `remote-prune` (`cli::remote`).
+    RemoteLs,
+    RemoteVerify,
+    RemotePrune,
     Help,
 }
 
@@ -95,6 +107,9 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<(Command, Options
         Some("rm") => Command::Rm {
             key: words.next().ok_or("rm needs a KEY")?,
         },
+        Some("remote-ls") => Command::RemoteLs,
+        Some("remote-verify") => Command::RemoteVerify,
+        Some("remote-prune") => Command::RemotePrune,
         Some(other) => return Err(format!("unknown command {other:?}")),
     };
     if content && !matches!(command, Command::Verify { .. }) {

@@ -7,6 +7,7 @@
 //! the removals at its next lookup or cleanup.
 
 mod args;
+mod remote;
 mod report;
 
 use std::path::{Path, PathBuf};
@@ -35,6 +36,12 @@ pub fn main(args: impl IntoIterator<Item = String>) -> i32 {
     if command == Command::Help {
         println!("{USAGE}");
         return 0;
+    }
+    if matches!(
+        command,
+        Command::RemoteLs | Command::RemoteVerify | Command::RemotePrune
+    ) {
+        return remote::main(&command, &opts);
     }
     let cfg = match cache_config(&opts) {
         Ok(cfg) => cfg,
@@ -127,7 +134,9 @@ fn run(command: &Command, cfg: &CacheConfig, json: bool) -> Result<Outcome, Stri
         }
         Command::Prune => prune(cfg),
         Command::Rm { key } => rm(cfg, key, json),
-        Command::Help => unreachable!("handled by main"),
+        Command::Help | Command::RemoteLs | Command::RemoteVerify | Command::RemotePrune => {
+            unreachable!("handled by main")
+        }
     }
 }
 

@@ -78,6 +78,8 @@ pub struct Config {
     pub local_build_enabled: bool,
     /// Settings of the embedded local builder (see `crate::local`).
     pub local: LocalBuildConfig,
+    /// `cache.remote.*`: the shared object-storage tier; `None` = none.
+    pub remote: Option<crate::remote::RemoteConfig>,
 }
 
 impl Config {
@@ -114,6 +116,11 @@ impl Config {
     /// | `local_build_dir` | system temp dir | absolute path for local build workspaces |
     /// | `go_binary` | `go` | the go command for local builds (name or path) |
     /// | `local_build_source` | `auto` | `auto`, `generated` or `roadrunner` |
+    /// | `cache.remote.url` | none | `s3://bucket[/prefix]`: the shared object-storage tier (needs `cache.enabled`) |
+    /// | `cache.remote.endpoint` | AWS | `http(s)://host:port` of an S3-compatible store |
+    /// | `cache.remote.region` | `us-east-1` | |
+    /// | `cache.remote.allow_http` | false | needed for an `http://` endpoint |
+    /// | `cache.remote.access_key_id`, `secret_access_key` | `AWS_*` environment | both or neither |
     ///
     /// Durations are Go duration strings (`"250ms"`, `"1.5s"`, `"1h30m"`). A bare number
     /// other than 0 is refused: Go would read an integer as nanoseconds, so `300` is
@@ -167,6 +174,7 @@ impl Default for Config {
             log_level: None,
             local_build_enabled: false,
             local: LocalBuildConfig::default(),
+            remote: None,
         }
     }
 }

@@ -85,7 +85,9 @@ pub(super) fn parse(json: &[u8]) -> Result<Config> {
     at_most(&top, "request_timeout", request_timeout, MAX_TIMEOUT)?;
 
     let retry = retry(&top.section("retry")?, defaults.retry)?;
-    let cache = cache(&top.section("cache")?, defaults.cache)?;
+    let cache_section = top.section("cache")?;
+    let cache = cache(&cache_section, defaults.cache)?;
+    let remote = crate::remote::RemoteConfig::parse(cache_section.get("remote"))?;
 
     let allowed_build_dirs = match top.get("allowed_build_dirs") {
         None => defaults.allowed_build_dirs,
@@ -131,6 +133,7 @@ pub(super) fn parse(json: &[u8]) -> Result<Config> {
         log_level,
         local_build_enabled,
         local,
+        remote,
     })
 }
 
@@ -237,6 +240,7 @@ fn cache(s: &Section, d: CacheConfig) -> Result<CacheConfig> {
         "cleanup_interval",
         "eviction_policy",
         "access_update_interval",
+        "remote",
     ])?;
     let directory = match s.string("directory")? {
         None => d.directory,

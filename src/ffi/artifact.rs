@@ -87,7 +87,8 @@ pub unsafe extern "C" fn vxm_artifact_sha256(a: *const vxm_artifact) -> *const c
     })
 }
 
-/// 0 = cache hit, 1 = built now, 2 = joined a build in flight. `UINT32_MAX` for NULL.
+/// 0 = cache hit, 1 = built now, 2 = joined a build in flight, 3 = filled from the shared
+/// remote tier (`cache.remote`) on a local miss. `UINT32_MAX` for NULL.
 #[no_mangle]
 pub unsafe extern "C" fn vxm_artifact_source(a: *const vxm_artifact) -> u32 {
     guard(u32::MAX, || {

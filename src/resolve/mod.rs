@@ -60,6 +60,8 @@ struct Shared {
     /// Set exactly when `upstream` is not.
     local: Option<LocalBuilder>,
     allowed: Vec<AllowedDir>,
+    /// The shared object-storage tier (`cache.remote`), only with a local cache.
+    remote: Option<Arc<crate::remote::RemoteTier>>,
     /// Recent build times by target, for the `Retry-After` of a `202`.
     estimates: Estimates,
 }
@@ -94,6 +96,18 @@ impl Resolver {
             .iter()
             .map(|d| AllowedDir::new(d))
             .collect();
+        let remote = match (&config.remote, &cache) {
+            (Some(r), Some(_)) => Some(Arc::new(crate::remote::RemoteTier::new(
+                r,
+                config.build_timeout,
+                stats.clone(),
+            )?)),
+            (Some(_), None) => {
+                tracing::warn!("cache.remote needs cache.enabled: the remote tier is off");
+                None
+            }
+            _ => None,
+        };
         Ok(Resolver {
             shared: Arc::new(Shared {
                 config,
@@ -103,6 +117,7 @@ impl Resolver {
                 upstream,
                 local,
                 allowed,
+                remote,
                 estimates: Estimates::default(),
             }),
             in_flight: InFlight::new(stats_for_map),
@@ -394,6 +409,26 @@ impl Shared {
             }
             None => None,
         };
+        // Then one build across hosts, under the directory lease: a host with several
+        // processes asks the bucket (and takes a remote lease) once.
+        match (&self.remote, &self.cache) {
+            (Some(remote), Some(cache)) => {
+                let build = self.build_here(req, key, deadline, queue);
+                let timeout = self.config.build_timeout;
+                crate::remote::around_build(remote, cache, req, key, deadline, timeout, build).await
+            }
+            _ => self.build_here(req, key, deadline, queue).await,
+        }
+    }
+
+    /// Builds with Velox or the local builder, and stores the result.
+    async fn build_here(
+        &self,
+        req: &BuildRequest,
+        key: &CacheKey,
+        deadline: Instant,
+        queue: &AtomicU64,
+    ) -> Result<Artifact> {
         let Some(upstream) = self.upstream.as_ref() else {
             return self.build_locally(req, key, deadline, queue).await;
         };
