@@ -110,6 +110,21 @@ func sum(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
+// expectArtifacts checks that every one of results is module's artifact (failing at the
+// first that is not) and counts them by X-Velox-Cache.
+func expectArtifacts(t *testing.T, results []download, module string) map[string]int {
+	t.Helper()
+	sources := map[string]int{}
+	for i, d := range results {
+		expectArtifact(t, d, keyOf(module), artifactSize, "")
+		if t.Failed() {
+			t.Fatalf("request %d failed", i)
+		}
+		sources[d.header.Get("X-Velox-Cache")]++
+	}
+	return sources
+}
+
 func expectArtifact(t *testing.T, d download, key string, size int, cache string) {
 	t.Helper()
 	if d.err != nil || d.status != 200 {

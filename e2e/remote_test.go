@@ -116,14 +116,7 @@ func TestE2ES3MultiHost(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	sources := map[string]int{}
-	for i, d := range results {
-		expectArtifact(t, d, keyOf(module), artifactSize, "")
-		if t.Failed() {
-			t.Fatalf("request %d failed", i)
-		}
-		sources[d.header.Get("X-Velox-Cache")]++
-	}
+	sources := expectArtifacts(t, results, module)
 	t.Logf("X-Velox-Cache of 30 requests over 3 hosts: %v", sources)
 	if st := velox.Stats(); st.Calls != 1 || st.Builds != 1 {
 		t.Fatalf("30 identical requests over 3 hosts made %d upstream calls (%d builds), want 1", st.Calls, st.Builds)

@@ -139,14 +139,7 @@ func concurrentIdentical(t *testing.T, e *env) {
 		}()
 	}
 	wg.Wait()
-	sources := map[string]int{}
-	for i, d := range results {
-		expectArtifact(t, d, keyOf(module), artifactSize, "")
-		if t.Failed() {
-			t.Fatalf("request %d failed", i)
-		}
-		sources[d.header.Get("X-Velox-Cache")]++
-	}
+	sources := expectArtifacts(t, results, module)
 	t.Logf("X-Velox-Cache of %d concurrent requests: %v", n, sources)
 	if st := e.velox.Stats(); st.Calls != 1 || st.Builds != 1 {
 		t.Fatalf("%d identical concurrent requests made %d upstream calls (%d builds), want 1", n, st.Calls, st.Builds)

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -41,21 +39,11 @@ func TestServeArtifactSendsBoundedSendfilePieces(t *testing.T) {
 	for i := range content {
 		content[i] = byte(i * 7)
 	}
-	path := filepath.Join(t.TempDir(), "bin")
-	if err := os.WriteFile(path, content, 0o644); err != nil {
-		t.Fatal(err)
-	}
 	rec := &pieceRecorder{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f, err := os.Open(path)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer func() { _ = f.Close() }()
+	srv := artifactServer(t, content, "", func(w http.ResponseWriter) http.ResponseWriter {
 		rec.ResponseWriter = w
-		serveArtifact(rec, r, &Artifact{File: f, Size: size, Key: "k", Source: SourceJoined}, "rr-x")
-	}))
+		return rec
+	})
 	defer srv.Close()
 
 	resp, err := http.Get(srv.URL)

@@ -14,20 +14,10 @@ import (
 // under `strace -f -e trace=sendfile` to see net/http's sendfile path taken.
 func TestServeArtifactSendsTheWholeFileWithItsHeaders(t *testing.T) {
 	content := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
-	path := filepath.Join(t.TempDir(), "bin")
-	if err := os.WriteFile(path, content, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f, err := os.Open(path)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer func() { _ = f.Close() }()
+	srv := artifactServer(t, content, "c0ffee", func(w http.ResponseWriter) http.ResponseWriter {
 		w.Header().Set("Content-Type", "application/json") // the worker's, must be replaced
-		serveArtifact(w, r, &Artifact{File: f, Size: int64(len(content)), Key: "k", SHA256: "c0ffee", Source: SourceJoined}, "rr-x")
-	}))
+		return w
+	})
 	defer srv.Close()
 
 	resp, err := http.Get(srv.URL)
@@ -57,4 +47,24 @@ func TestBinaryFileNameIsSafeAndNamesThePlatform(t *testing.T) {
 			t.Errorf("binaryFileName(%s) = %q, want %q", body, got, want)
 		}
 	}
+}
+
+// artifactServer serves content, written to a real file, as a joined artifact through
+// serveArtifact for every request; wrap sees (and may replace) each response writer first.
+func artifactServer(t *testing.T, content []byte, sha256 string, wrap func(http.ResponseWriter) http.ResponseWriter) *httptest.Server {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "bin")
+	if err := os.WriteFile(path, content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f, err := os.Open(path)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer func() { _ = f.Close() }()
+		a := &Artifact{File: f, Size: int64(len(content)), Key: "k", SHA256: sha256, Source: SourceJoined}
+		serveArtifact(wrap(w), r, a, "rr-x")
+	}))
 }

@@ -50,23 +50,70 @@ fn config(velox: &str, endpoint: &str, prefix: &str, builds: &Path, cache: &Path
     Config::from_json(json.to_string().as_bytes()).unwrap()
 }
 
-fn host(velox: &str, endpoint: &str, prefix: &str, builds: &Path) -> Host {
-    let dir = tempfile::tempdir().unwrap();
-    let config = config(velox, endpoint, prefix, builds, dir.path());
+/// One process: a resolver over the cache directory `config` names, with its own stats.
+fn process(config: &Config) -> (Arc<Resolver>, Arc<Stats>) {
     let stats = Arc::new(Stats::default());
     let cache = Arc::new(Cache::open(&config.cache, stats.clone()).unwrap());
     let resolver = Resolver::new(
-        Arc::new(config),
+        Arc::new(config.clone()),
         Some(cache),
         stats.clone(),
         CancellationToken::new(),
     )
     .unwrap();
+    (Arc::new(resolver), stats)
+}
+
+fn host(velox: &str, endpoint: &str, prefix: &str, builds: &Path) -> Host {
+    let dir = tempfile::tempdir().unwrap();
+    let (resolver, stats) = process(&config(velox, endpoint, prefix, builds, dir.path()));
     Host {
-        resolver: Arc::new(resolver),
+        resolver,
         stats,
         _dir: dir,
     }
+}
+
+impl Host {
+    /// A download that must succeed.
+    async fn get(&self, tag: &str) -> Artifact {
+        self.resolver.resolve(request(tag), None).await.unwrap()
+    }
+}
+
+/// The tier a host on `prefix` uses, to read or write the bucket behind its back.
+fn tier(velox: &str, endpoint: &str, prefix: &str, builds: &Path) -> RemoteTier {
+    let cfg = config(velox, endpoint, prefix, builds, builds);
+    RemoteTier::new(
+        cfg.remote.as_ref().unwrap(),
+        Duration::from_secs(60),
+        Arc::new(Stats::default()),
+    )
+    .unwrap()
+}
+
+fn sha256_of(path: &str) -> String {
+    velox_middleware::cache::content::hash_file(&std::fs::File::open(path).unwrap())
+        .unwrap()
+        .0
+}
+
+/// Uploads `bytes` as the binary of `req` with `sha256` as its metadata, as a host does.
+async fn put_binary(tier: &RemoteTier, req: &BuildRequest, bytes: Vec<u8>, sha256: String) {
+    let mut attributes = Attributes::new();
+    attributes.insert(Attribute::Metadata(SHA256_METADATA.into()), sha256.into());
+    let opts = PutOptions {
+        attributes,
+        ..Default::default()
+    };
+    tier.store()
+        .put_opts(
+            &tier.object(&req.key(), ".bin"),
+            PutPayload::from(bytes),
+            opts,
+        )
+        .await
+        .unwrap();
 }
 
 fn request(tag: &str) -> BuildRequest {
@@ -152,18 +199,10 @@ async fn three_hosts_build_a_key_once_and_a_fourth_fills_from_the_bucket(
 
     // The upload runs in the background: a fourth host sees it once the lease is gone.
     let fourth = host(&fake.url(), &s3.endpoint(), "three", builds);
-    let a = fourth
-        .resolver
-        .resolve(request("v5.3.0"), None)
-        .await
-        .unwrap();
+    let a = fourth.get("v5.3.0").await;
     assert_eq!(a.source, Source::Remote);
     assert_eq!(contents(&a), bytes);
-    let again = fourth
-        .resolver
-        .resolve(request("v5.3.0"), None)
-        .await
-        .unwrap();
+    let again = fourth.get("v5.3.0").await;
     assert_eq!(again.source, Source::CacheHit);
     assert_eq!(
         fake.call_count(),
@@ -180,36 +219,9 @@ async fn a_corrupt_object_is_refused_counted_and_rebuilt(s3: &Seaweed, builds: &
     let h = host(&fake.url(), &s3.endpoint(), "corrupt", builds);
     let req = request("v5.4.0");
     // Other bytes under the key, with the hash of the good ones as metadata.
-    let tier = RemoteTier::new(
-        config(&fake.url(), &s3.endpoint(), "corrupt", builds, builds)
-            .remote
-            .as_ref()
-            .unwrap(),
-        Duration::from_secs(60),
-        Arc::new(Stats::default()),
-    )
-    .unwrap();
-    let good_sha =
-        velox_middleware::cache::content::hash_file(&std::fs::File::open(&path).unwrap())
-            .unwrap()
-            .0;
-    let mut attributes = Attributes::new();
-    attributes.insert(
-        Attribute::Metadata(SHA256_METADATA.into()),
-        good_sha.clone().into(),
-    );
-    let opts = PutOptions {
-        attributes,
-        ..Default::default()
-    };
-    tier.store()
-        .put_opts(
-            &tier.object(&req.key(), ".bin"),
-            PutPayload::from(b"tampered".to_vec()),
-            opts,
-        )
-        .await
-        .unwrap();
+    let tier = tier(&fake.url(), &s3.endpoint(), "corrupt", builds);
+    let good_sha = sha256_of(&path);
+    put_binary(&tier, &req, b"tampered".to_vec(), good_sha.clone()).await;
 
     let a = h.resolver.resolve(req, None).await.unwrap();
     assert_eq!(a.source, Source::Built, "the corrupt object was not served");
@@ -262,30 +274,8 @@ async fn velox_cache_lists_and_verifies_the_remote_tier(s3: &Seaweed, builds: &P
     assert!(out.contains("0 problems"), "{out}");
 
     // A tampered binary is reported, with exit status 1.
-    let cfg = config("http://127.0.0.1:1", &s3.endpoint(), "cli", builds, builds);
-    let tier = RemoteTier::new(
-        cfg.remote.as_ref().unwrap(),
-        Duration::from_secs(60),
-        Arc::new(Stats::default()),
-    )
-    .unwrap();
-    let mut attributes = Attributes::new();
-    attributes.insert(
-        Attribute::Metadata(SHA256_METADATA.into()),
-        "0".repeat(64).into(),
-    );
-    let opts = PutOptions {
-        attributes,
-        ..Default::default()
-    };
-    tier.store()
-        .put_opts(
-            &tier.object(&request("v7.0.0").key(), ".bin"),
-            PutPayload::from(b"x".to_vec()),
-            opts,
-        )
-        .await
-        .unwrap();
+    let tier = tier("http://127.0.0.1:1", &s3.endpoint(), "cli", builds);
+    put_binary(&tier, &request("v7.0.0"), b"x".to_vec(), "0".repeat(64)).await;
     let (code, out, _) = cli("cli", &["remote-verify"]);
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("HashMismatch"), "{out}");
@@ -301,31 +291,29 @@ async fn a_live_lease_is_waited_for_and_an_expired_one_taken_over(s3: &Seaweed, 
     let bytes = b"built by the other host".to_vec();
     let path = binary(builds, "leased", &bytes);
     let fake = FakeVelox::start(Reply::success(&path)).await;
-    let cfg = config(&fake.url(), &s3.endpoint(), "lease", builds, builds);
-    let tier = RemoteTier::new(
-        cfg.remote.as_ref().unwrap(),
-        Duration::from_secs(60),
-        Arc::new(Stats::default()),
-    )
-    .unwrap();
+    let tier = tier(&fake.url(), &s3.endpoint(), "lease", builds);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let lease = |expires_at: u64| {
-        PutPayload::from(
-            serde_json::json!({"holder": "other-host:1", "pid": 1, "started_at": now - 10, "expires_at": expires_at})
-                .to_string()
-                .into_bytes(),
-        )
+    // Another host's lease on `req`'s key, held until `expires_at`.
+    let put_lease = |req: BuildRequest, expires_at: u64| {
+        let tier = &tier;
+        async move {
+            let lease = serde_json::json!({"holder": "other-host:1", "pid": 1, "started_at": now - 10, "expires_at": expires_at});
+            tier.store()
+                .put(
+                    &tier.object(&req.key(), ".lease"),
+                    PutPayload::from(lease.to_string().into_bytes()),
+                )
+                .await
+                .unwrap();
+        }
     };
 
     // A live lease: this host waits instead of building, and fills from the upload.
     let req = request("v8.0.0");
-    tier.store()
-        .put(&tier.object(&req.key(), ".lease"), lease(now + 600))
-        .await
-        .unwrap();
+    put_lease(req.clone(), now + 600).await;
     let h = host(&fake.url(), &s3.endpoint(), "lease", builds);
     let resolver = h.resolver.clone();
     let waiting = tokio::spawn(async move { resolver.resolve(request("v8.0.0"), None).await });
@@ -335,23 +323,7 @@ async fn a_live_lease_is_waited_for_and_an_expired_one_taken_over(s3: &Seaweed, 
         "the host did not wait for the lease holder"
     );
     assert_eq!(fake.call_count(), 0);
-    let sha = velox_middleware::cache::content::hash_file(&std::fs::File::open(&path).unwrap())
-        .unwrap()
-        .0;
-    let mut attributes = Attributes::new();
-    attributes.insert(Attribute::Metadata(SHA256_METADATA.into()), sha.into());
-    let opts = PutOptions {
-        attributes,
-        ..Default::default()
-    };
-    tier.store()
-        .put_opts(
-            &tier.object(&req.key(), ".bin"),
-            PutPayload::from(bytes.clone()),
-            opts,
-        )
-        .await
-        .unwrap();
+    put_binary(&tier, &req, bytes.clone(), sha256_of(&path)).await;
     let a = waiting.await.unwrap().unwrap();
     assert_eq!(a.source, Source::Remote);
     assert_eq!(contents(&a), bytes);
@@ -361,10 +333,7 @@ async fn a_live_lease_is_waited_for_and_an_expired_one_taken_over(s3: &Seaweed, 
     // The holder is another process on this host (same cache directory): its local
     // entry ends the wait before any upload.
     let req = request("v8.2.0");
-    tier.store()
-        .put(&tier.object(&req.key(), ".lease"), lease(now + 600))
-        .await
-        .unwrap();
+    put_lease(req.clone(), now + 600).await;
     let shared_dir = tempfile::tempdir().unwrap();
     let sibling_cfg = config(
         &fake.url(),
@@ -374,19 +343,7 @@ async fn a_live_lease_is_waited_for_and_an_expired_one_taken_over(s3: &Seaweed, 
         shared_dir.path(),
     );
     let sibling = Cache::open(&sibling_cfg.cache, Arc::new(Stats::default())).unwrap();
-    let this = {
-        let stats = Arc::new(Stats::default());
-        let cache = Arc::new(Cache::open(&sibling_cfg.cache, stats.clone()).unwrap());
-        Resolver::new(
-            Arc::new(sibling_cfg.clone()),
-            Some(cache),
-            stats,
-            CancellationToken::new(),
-        )
-        .unwrap()
-    };
-    let this = Arc::new(this);
-    let waiter = this.clone();
+    let (waiter, _) = process(&sibling_cfg);
     let waiting = tokio::spawn(async move { waiter.resolve(request("v8.2.0"), None).await });
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert!(
@@ -403,10 +360,7 @@ async fn a_live_lease_is_waited_for_and_an_expired_one_taken_over(s3: &Seaweed, 
 
     // An expired lease (a crashed holder): taken over at once, built here.
     let req = request("v8.1.0");
-    tier.store()
-        .put(&tier.object(&req.key(), ".lease"), lease(now - 1))
-        .await
-        .unwrap();
+    put_lease(req.clone(), now - 1).await;
     let a = h.resolver.resolve(req.clone(), None).await.unwrap();
     assert_eq!(a.source, Source::Built);
     assert_eq!(remote_count(&h, "lease_taken_over"), 1);
@@ -421,20 +375,8 @@ async fn processes_sharing_a_directory_ask_the_bucket_once(s3: &Seaweed, builds:
     let fake = FakeVelox::start(Reply::success_after(Duration::from_millis(1500), &path)).await;
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(&fake.url(), &s3.endpoint(), "siblings", builds, dir.path());
-    let process = || {
-        let stats = Arc::new(Stats::default());
-        let cache = Arc::new(Cache::open(&cfg.cache, stats.clone()).unwrap());
-        let resolver = Resolver::new(
-            Arc::new(cfg.clone()),
-            Some(cache),
-            stats.clone(),
-            CancellationToken::new(),
-        )
-        .unwrap();
-        (Arc::new(resolver), stats)
-    };
-    let (a, a_stats) = process();
-    let (b, b_stats) = process();
+    let (a, a_stats) = process(&cfg);
+    let (b, b_stats) = process(&cfg);
     let (ra, rb) = tokio::join!(
         a.resolve(request("v8.3.0"), None),
         b.resolve(request("v8.3.0"), None)
@@ -460,7 +402,7 @@ async fn a_remote_that_is_down_never_fails_a_download(builds: &Path) {
     let endpoint = format!("http://127.0.0.1:{}", seaweedfs::free_port());
     let h = host(&fake.url(), &endpoint, "down", builds);
     let started = std::time::Instant::now();
-    let a = h.resolver.resolve(request("v5.5.0"), None).await.unwrap();
+    let a = h.get("v5.5.0").await;
     assert_eq!(a.source, Source::Built);
     assert_eq!(contents(&a), bytes);
     assert!(
@@ -481,29 +423,17 @@ async fn a_remote_stopped_mid_run_falls_back_to_the_local_path(mut s3: Seaweed, 
     let path = binary(builds, "mid", &bytes);
     let fake = FakeVelox::start(Reply::success(&path)).await;
     let first = host(&fake.url(), &s3.endpoint(), "mid", builds);
-    let a = first
-        .resolver
-        .resolve(request("v5.6.0"), None)
-        .await
-        .unwrap();
+    let a = first.get("v5.6.0").await;
     assert_eq!(a.source, Source::Built);
     s3.stop();
     // A host with an empty cache: the bucket is gone, so it builds.
     let second = host(&fake.url(), &s3.endpoint(), "mid", builds);
-    let b = second
-        .resolver
-        .resolve(request("v5.6.0"), None)
-        .await
-        .unwrap();
+    let b = second.get("v5.6.0").await;
     assert_eq!(b.source, Source::Built);
     assert_eq!(contents(&b), bytes);
     assert!(remote_count(&second, "error") >= 1);
     // And the first host still serves its local copy.
-    let c = first
-        .resolver
-        .resolve(request("v5.6.0"), None)
-        .await
-        .unwrap();
+    let c = first.get("v5.6.0").await;
     assert_eq!(c.source, Source::CacheHit);
 }
 
@@ -527,22 +457,10 @@ async fn remote_fill_against_local_hit_64mib() {
     let path = binary(&builds, "big", &bytes);
     let fake = FakeVelox::start(Reply::success(&path)).await;
     let builder = host(&fake.url(), &s3.endpoint(), "bench", &builds);
-    let built = builder
-        .resolver
-        .resolve(request("v9.0.0"), None)
-        .await
-        .unwrap();
+    let built = builder.get("v9.0.0").await;
     assert_eq!(built.source, Source::Built);
     // Wait for the background (multipart) upload: the lease goes after it.
-    let tier = RemoteTier::new(
-        config(&fake.url(), &s3.endpoint(), "bench", &builds, &builds)
-            .remote
-            .as_ref()
-            .unwrap(),
-        Duration::from_secs(60),
-        Arc::new(Stats::default()),
-    )
-    .unwrap();
+    let tier = tier(&fake.url(), &s3.endpoint(), "bench", &builds);
     let lease = tier.object(&request("v9.0.0").key(), ".lease");
     for _ in 0..600 {
         if tier.store().head(&lease).await.is_err() {
@@ -562,20 +480,12 @@ async fn remote_fill_against_local_hit_64mib() {
     for round in 0..3 {
         let fresh = host(&fake.url(), &s3.endpoint(), "bench", &builds);
         let t = std::time::Instant::now();
-        let a = fresh
-            .resolver
-            .resolve(request("v9.0.0"), None)
-            .await
-            .unwrap();
+        let a = fresh.get("v9.0.0").await;
         let fill = t.elapsed();
         assert_eq!(a.source, Source::Remote);
         let read = read_all(&a);
         let t = std::time::Instant::now();
-        let hit = fresh
-            .resolver
-            .resolve(request("v9.0.0"), None)
-            .await
-            .unwrap();
+        let hit = fresh.get("v9.0.0").await;
         let hit_ttfb = t.elapsed();
         assert_eq!(hit.source, Source::CacheHit);
         let t = std::time::Instant::now();

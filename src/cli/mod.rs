@@ -50,10 +50,19 @@ pub fn main(args: impl IntoIterator<Item = String>) -> i32 {
             return 2;
         }
     };
-    match run(&command, &cfg, opts.json) {
-        Ok(Outcome { text, json, code }) => {
-            if opts.json {
-                println!("{}", serde_json::to_string_pretty(&json).expect("json"));
+    finish(
+        run(&command, &cfg, opts.json).map(|o| (o.text, o.json, o.code)),
+        opts.json,
+    )
+}
+
+/// Prints what a command found (text, or `json` with `--json`) and returns its exit
+/// status; an error is an I/O error (3).
+fn finish(result: Result<(String, Value, i32), String>, json: bool) -> i32 {
+    match result {
+        Ok((text, value, code)) => {
+            if json {
+                println!("{}", serde_json::to_string_pretty(&value).expect("json"));
             } else {
                 print!("{text}");
             }

@@ -22,20 +22,7 @@ pub(super) fn main(command: &Command, opts: &Options) -> i32 {
         }
     };
     let result = crate::runtime::runtime().block_on(run(command, opts, &tier));
-    match result {
-        Ok((text, json, code)) => {
-            if opts.json {
-                println!("{}", serde_json::to_string_pretty(&json).expect("json"));
-            } else {
-                print!("{text}");
-            }
-            code
-        }
-        Err(e) => {
-            eprintln!("velox-cache: remote: {e}");
-            3
-        }
-    }
+    super::finish(result.map_err(|e| format!("remote: {e}")), opts.json)
 }
 
 /// The `velox:` section of `--config`, parsed by the library (same keys, same errors).

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/velox-middleware/bench/internal/ratereport"
 )
 
 // ratePoint is an offered load below saturation: requests per second for one file size.
@@ -18,20 +20,8 @@ type ratePoint struct {
 	Rate float64 `json:"rate"`
 }
 
-// rateReport is what bench/cmd/fixedrate prints after "FIXEDRATE ".
-type rateReport struct {
-	Scheduled    int     `json:"scheduled"`
-	Completed    int     `json:"completed"`
-	Errors       int     `json:"errors"`
-	Timeouts     int     `json:"timeouts"`
-	Achieved     float64 `json:"achieved_rate"`
-	P50Us        float64 `json:"p50_us"`
-	P90Us        float64 `json:"p90_us"`
-	P99Us        float64 `json:"p99_us"`
-	MaxUs        float64 `json:"max_us"`
-	SendLagP99Us float64 `json:"send_lag_p99_us"`
-	FirstError   string  `json:"first_error,omitempty"`
-}
+// rateReport is what bench/cmd/fixedrate prints after ratereport.Prefix.
+type rateReport = ratereport.Report
 
 // rateResult is one fixed-rate point on one server over every round: medians of the runs,
 // errors and timeouts summed, peak RSS the highest.
@@ -78,7 +68,7 @@ func (d *driver) runFixedRate(url string, size int, rate float64, dur time.Durat
 	}
 	sc := bufio.NewScanner(&out)
 	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "FIXEDRATE "); ok {
+		if rest, ok := strings.CutPrefix(sc.Text(), ratereport.Prefix); ok {
 			var r rateReport
 			if err := json.Unmarshal([]byte(rest), &r); err != nil {
 				return rateReport{}, fmt.Errorf("fixedrate report %q: %w", rest, err)

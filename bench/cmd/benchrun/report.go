@@ -252,10 +252,18 @@ func (r *report) writeHTTP(p func(string, ...any)) {
 	p("\n")
 }
 
+// section starts a report section titled title; when nothing was measured for it, it
+// says so (ifNone) and returns false, and the caller writes nothing more.
+func section(p func(string, ...any), title string, measured bool, ifNone string) bool {
+	p("## %s\n\n", title)
+	if !measured {
+		p("%s\n\n", ifNone)
+	}
+	return measured
+}
+
 func (r *report) writeMisses(p func(string, ...any)) {
-	p("## Concurrent identical misses\n\n")
-	if len(r.misses) == 0 {
-		p("Not measured in this run.\n\n")
+	if !section(p, "Concurrent identical misses", len(r.misses) > 0, "Not measured in this run.") {
 		return
 	}
 	p("N clients ask at once for a binary that is not cached; the fake Velox server takes the given\n")
@@ -313,9 +321,7 @@ func (r *report) writeMicro(p func(string, ...any)) {
 		p("much of the stores' time. Criterion's library build has the\n")
 		p("dev-dependency features (tokio `test-util`) unified in; the HTTP runs use the release library.\n\n")
 	}
-	p("## Go: the resolve-hit path through the shim (`go test -bench`)\n\n")
-	if len(r.goBench) == 0 {
-		p("No Go benchmark results found.\n\n")
+	if !section(p, "Go: the resolve-hit path through the shim (`go test -bench`)", len(r.goBench) > 0, "No Go benchmark results found.") {
 		return
 	}
 	p("`Engine.Resolve` on a cached request, as the middleware calls it (cancel token, watcher\n")

@@ -62,9 +62,7 @@ func (r *report) findRate(server string, rp ratePoint) *rateResult {
 
 // writeFixedRate: the open-loop points, below saturation.
 func (r *report) writeFixedRate(p func(string, ...any)) {
-	p("## HTTP: fixed offered rate (open loop)\n\n")
-	if len(r.rates) == 0 {
-		p("Not measured in this run.\n\n")
+	if !section(p, "HTTP: fixed offered rate (open loop)", len(r.rates) > 0, "Not measured in this run.") {
 		return
 	}
 	p("`bench/cmd/fixedrate` sends requests at a fixed rate for %s per run whatever the answers take\n", r.plan.rateDur)
@@ -94,9 +92,7 @@ func (r *report) writeFixedRate(p func(string, ...any)) {
 
 // writeBehaviour: streaming pass-through and HTTP semantics of a hit, per velox server.
 func (r *report) writeBehaviour(p func(string, ...any)) {
-	p("## Streaming and HTTP semantics\n\n")
-	if len(r.probes) == 0 {
-		p("Not measured in this run.\n\n")
+	if !section(p, "Streaming and HTTP semantics", len(r.probes) > 0, "Not measured in this run.") {
 		return
 	}
 	p("First row pair: an ordinary (non-build) PHP response streamed in %d frames %d ms apart; a\n", streamFrames, streamDelayMs)

@@ -25,26 +25,17 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/velox-middleware/bench/internal/ratereport"
 )
 
+// result is the report with what the run was asked for and what it received.
 type result struct {
 	URL        string  `json:"url"`
 	Rate       float64 `json:"offered_rate"`
 	DurationUs int64   `json:"duration_us"`
-	Scheduled  int     `json:"scheduled"`
-	Completed  int     `json:"completed"`
-	Errors     int     `json:"errors"`
-	Timeouts   int     `json:"timeouts"`
 	Bytes      int64   `json:"bytes"`
-	Achieved   float64 `json:"achieved_rate"`
-	P50Us      float64 `json:"p50_us"`
-	P90Us      float64 `json:"p90_us"`
-	P99Us      float64 `json:"p99_us"`
-	MaxUs      float64 `json:"max_us"`
-	// SendLagP99Us: how late the generator itself sent (scheduled → sent), p99. A large value
-	// means the client, not the server, was short of CPU or of in-flight slots.
-	SendLagP99Us float64 `json:"send_lag_p99_us"`
-	FirstError   string  `json:"first_error,omitempty"`
+	ratereport.Report
 }
 
 func main() {
@@ -61,7 +52,7 @@ func main() {
 	}
 	r := run(*url, *rate, *dur, *maxInflight, *grace, *wantSize)
 	b, _ := json.Marshal(r)
-	fmt.Printf("FIXEDRATE %s\n", b)
+	fmt.Printf("%s%s\n", ratereport.Prefix, b)
 }
 
 func run(url string, rate float64, dur time.Duration, maxInflight int, grace time.Duration, wantSize int64) result {
@@ -84,7 +75,7 @@ func run(url string, rate float64, dur time.Duration, maxInflight int, grace tim
 		mu        sync.Mutex
 		latencies []float64
 		lags      []float64
-		res       = result{URL: url, Rate: rate, Scheduled: n}
+		res       = result{URL: url, Rate: rate, Report: ratereport.Report{Scheduled: n}}
 		wg        sync.WaitGroup
 		slots     = make(chan struct{}, maxInflight)
 	)
