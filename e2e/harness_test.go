@@ -173,8 +173,23 @@ func newEnvConfigured(t *testing.T, name, worker string, prepare func(cacheDir s
 }
 
 // start writes a fresh .rr.yaml with new ports and starts RoadRunner, waiting until the
-// HTTP server answers.
+// HTTP server answers. A port found free can be taken before RoadRunner binds it (an
+// outgoing connection of a busy test picks its local port from the same range), so a
+// start-up that fails only on "address already in use" is tried again with new ports.
 func (e *env) start() {
+	e.t.Helper()
+	const attempts = 3
+	for i := 1; ; i++ {
+		if e.tryStart(i < attempts) {
+			return
+		}
+		e.t.Logf("%s: a port was taken before RoadRunner bound it; starting again with new ports", e.binary)
+	}
+}
+
+// tryStart is one start-up; it returns false when RoadRunner exited on a port already in
+// use and retry allows another try.
+func (e *env) tryStart(retry bool) bool {
 	t := e.t
 	t.Helper()
 	e.cfg.HTTPAddr = freeAddr(t)
@@ -202,6 +217,9 @@ func (e *env) start() {
 	for {
 		select {
 		case <-p.done:
+			if retry && strings.Contains(p.log.String(), "address already in use") {
+				return false
+			}
 			t.Fatalf("%s exited during start-up:\n%s", e.binary, tail(p.log.String(), 40))
 		default:
 		}
@@ -209,7 +227,7 @@ func (e *env) start() {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return
+				return true
 			}
 		}
 		if time.Now().After(deadline) {
