@@ -20,8 +20,6 @@ import (
 // again for the answer alone: the server's own WriteTimeout counted from then, or longer
 // for a binary that needs it at minStreamRate. A server without WriteTimeout gets none.
 
-// minStreamRate. A server without WriteTimeout gets none.
-
 // minStreamRate is the slowest client a binary's download is sized for: a 100 MB binary
 // gets 26 minutes rather than 5.
 const minStreamRate = 64 << 10 // bytes per second
