@@ -1,5 +1,6 @@
-//! A host's stop through the C ABI: `vxm_engine_drain` then `vxm_engine_free`, with
-//! and without `keep_abandoned_builds`, against a real HTTP fake of `vx server`.
+//! A host's stop through the C ABI: `vxm_engine_drain`, `vxm_engine_shutdown` then
+//! `vxm_engine_free`, with and without `keep_abandoned_builds`, against a real HTTP fake
+//! of `vx server`.
 
 #[path = "support/fake_velox.rs"]
 mod fake_velox;
@@ -148,6 +149,48 @@ async fn without_keep_drain_returns_at_once_and_free_cancels_the_build() {
         c[0].dropped
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_ends_calls_in_flight_and_refuses_new_ones_until_free() {
+    let w = World::new();
+    let fake = FakeVelox::start(Reply::Hang).await;
+    let engine = engine(&w, &fake.url(), false);
+    let pending = resolve_on_thread(engine, None);
+    fake.wait_for(Duration::from_secs(5), "the build call", |c| c.len() == 1)
+        .await;
+
+    // Twice, the second while the first may still wait: both return once the call left.
+    let shutdowns: Vec<_> = (0..2)
+        .map(|_| {
+            tokio::task::spawn_blocking(move || {
+                let engine = engine;
+                unsafe { vxm_engine_shutdown(engine.0) }
+            })
+        })
+        .collect();
+    for s in shutdowns {
+        tokio::time::timeout(Duration::from_secs(5), s)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    assert_eq!(resolve_status(pending).await, vxm_status::ShuttingDown);
+    fake.wait_for(Duration::from_secs(5), "the upstream call dropped", |c| {
+        c[0].dropped
+    })
+    .await;
+
+    // The engine is still allocated: a late call is refused, not a use after free.
+    let late = resolve_on_thread(engine, None);
+    assert_eq!(resolve_status(late).await, vxm_status::ShuttingDown);
+    assert_eq!(fake.call_count(), 1);
+    unsafe { vxm_engine_free(engine.0) };
+}
+
+#[test]
+fn shutdown_of_a_null_engine_is_a_no_op() {
+    unsafe { vxm_engine_shutdown(ptr::null()) };
 }
 
 #[test]
