@@ -93,6 +93,8 @@ func (p *Plugin) Stop(ctx context.Context) error {
 			} else if left > 0 {
 				p.log.Info("cancelling builds in flight", zap.Uint64("builds", left))
 			}
+			// Clients still waiting get 503 from the library; then the engine is freed.
+			p.engine.Shutdown()
 			p.engine.Close()
 		}
 		p.logs.stop()
