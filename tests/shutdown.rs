@@ -69,6 +69,23 @@ fn stats(engine: Ptr<vxm_engine>) -> serde_json::Value {
     parsed
 }
 
+/// An engine on a fake that never answers, and a host thread waiting in `vxm_resolve`
+/// for the build the fake has received.
+async fn a_call_waiting_on_a_hung_build(
+    w: &World,
+) -> (
+    FakeVelox,
+    Ptr<vxm_engine>,
+    tokio::sync::oneshot::Receiver<Resolved>,
+) {
+    let fake = FakeVelox::start(Reply::Hang).await;
+    let engine = engine(w, &fake.url(), false);
+    let pending = resolve_on_thread(engine, None);
+    fake.wait_for(Duration::from_secs(5), "the build call", |c| c.len() == 1)
+        .await;
+    (fake, engine, pending)
+}
+
 /// The host's client left (its cancel fired): the build is abandoned.
 async fn abandon_a_build(fake: &FakeVelox, engine: Ptr<vxm_engine>) {
     let cancel = Ptr(vxm_cancel_new());
@@ -127,12 +144,8 @@ async fn drain_gives_up_on_a_kept_build_at_its_timeout_and_free_cancels_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_keep_drain_returns_at_once_and_free_cancels_the_build() {
     let w = World::new();
-    let fake = FakeVelox::start(Reply::Hang).await;
-    let engine = engine(&w, &fake.url(), false);
     // A client still waiting at shutdown: free ends its call with SHUTTING_DOWN.
-    let pending = resolve_on_thread(engine, None);
-    fake.wait_for(Duration::from_secs(5), "the build call", |c| c.len() == 1)
-        .await;
+    let (fake, engine, pending) = a_call_waiting_on_a_hung_build(&w).await;
 
     let (left, took) = drain(engine, 10_000).await;
     assert_eq!(left, 1);
@@ -154,11 +167,7 @@ async fn without_keep_drain_returns_at_once_and_free_cancels_the_build() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_ends_calls_in_flight_and_refuses_new_ones_until_free() {
     let w = World::new();
-    let fake = FakeVelox::start(Reply::Hang).await;
-    let engine = engine(&w, &fake.url(), false);
-    let pending = resolve_on_thread(engine, None);
-    fake.wait_for(Duration::from_secs(5), "the build call", |c| c.len() == 1)
-        .await;
+    let (fake, engine, pending) = a_call_waiting_on_a_hung_build(&w).await;
 
     // Twice, the second while the first may still wait: both return once the call left.
     let shutdowns: Vec<_> = (0..2)

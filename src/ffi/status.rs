@@ -65,15 +65,12 @@ impl vxm_status {
     /// The one place where errors become C statuses.
     pub(crate) fn from_error(err: &Error) -> vxm_status {
         let kind = err.kind();
-        KINDS
-            .iter()
-            .find(|(_, k)| *k == kind)
-            .map(|(s, _)| *s)
-            .expect("every error kind has a status")
+        let status = KINDS.iter().find_map(|&(s, k)| (k == kind).then_some(s));
+        status.expect("every error kind has a status")
     }
 
     fn kind(self) -> Option<ErrorKind> {
-        KINDS.iter().find(|(s, _)| *s == self).map(|(_, k)| *k)
+        KINDS.iter().find_map(|&(s, k)| (s == self).then_some(k))
     }
 
     /// What an HTTP host answers: the error kind's status, 200 for OK.
