@@ -26,24 +26,23 @@ func MaxRequestBody() int {
 // X-Velox-Build pass through untouched; a build request is resolved once the worker
 // has returned (the worker is free during the build) and the binary is streamed.
 func (p *Plugin) Middleware(next http.Handler) http.Handler {
-	limit := MaxRequestBody() // RoadRunner asks for the middleware after Init loaded the library
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c := newCapture(w, limit)
+		c := newCapture(w, p.maxBody)
 		next.ServeHTTP(c, r)
 		c.decideIfSilent()
 		if !c.build {
 			return
 		}
-		p.handleBuild(w, r, c, limit)
+		p.handleBuild(w, r, c)
 	})
 }
 
-func (p *Plugin) handleBuild(w http.ResponseWriter, r *http.Request, c *capture, limit int) {
+func (p *Plugin) handleBuild(w http.ResponseWriter, r *http.Request, c *capture) {
 	if p.engine == nil { // Init failed or never ran; RoadRunner would not route here
 		p.fail(w, r, errShuttingDown(), 0)
 		return
 	}
-	body, bad := buildRequestBody(c, w.Header().Get("Content-Encoding"), limit)
+	body, bad := buildRequestBody(c, w.Header().Get("Content-Encoding"), p.maxBody)
 	if bad != nil {
 		p.fail(w, r, bad, 0)
 		return
