@@ -191,6 +191,7 @@ static void test_status_answers(void) {
 static void test_request_limit(void) {
     size_t max = vxm_request_max_bytes();
     CHECK(max == 1024 * 1024);
+    CHECK(max == VXM_REQUEST_MAX_BYTES);
     char *body = malloc(max + 1);
     CHECK(body != NULL);
     memset(body, ' ', max + 1);
