@@ -105,6 +105,10 @@ static void test_version_and_null_arguments(void) {
 
     /* Accessors of a NULL artifact or pending answer answer neutral values. */
     CHECK(vxm_artifact_fd(NULL) == -1);
+    CHECK(vxm_artifact_source(NULL) == UINT32_MAX);
+    CHECK(vxm_error_status(NULL) == VXM_STATUS_NULL_ARGUMENT);
+    CHECK(vxm_error_http_status(NULL) == 500);
+    CHECK(strcmp(vxm_error_code(NULL), "") == 0);
     CHECK(vxm_artifact_size(NULL) == 0);
     CHECK(strcmp(vxm_artifact_sha256(NULL), "") == 0);
     CHECK(vxm_pending_http_status(NULL) == 0);

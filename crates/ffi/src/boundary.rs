@@ -129,3 +129,41 @@ fn panic_message(panic: &(dyn Any + Send)) -> String {
         "panic with a non-string payload".to_owned()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::CStr;
+
+    use super::*;
+    use crate::error::{vxm_error_code, vxm_error_free, vxm_error_http_status};
+
+    #[test]
+    fn a_panic_in_an_accessor_answers_its_types_fallback_or_the_documented_one() {
+        assert_eq!(guard(|| -> i32 { panic!("fd") }), -1);
+        assert_eq!(guard(|| -> u64 { panic!("size") }), 0);
+        assert!(guard(|| -> *mut u8 { panic!("new") }).is_null());
+        let text = guard(|| -> *const c_char { panic!("text") });
+        assert_eq!(unsafe { CStr::from_ptr(text) }, c"");
+        assert_eq!(guard_or(u32::MAX, || -> u32 { panic!("source") }), u32::MAX);
+    }
+
+    #[test]
+    fn a_null_handle_answers_the_fallback_without_calling_the_accessor() {
+        let read = unsafe { with_ref(std::ptr::null::<u64>(), |_| -> i32 { unreachable!() }) };
+        assert_eq!(read, -1);
+        let value = 7u64;
+        assert_eq!(unsafe { with_ref(&value, |v| *v) }, 7);
+    }
+
+    #[test]
+    fn a_panic_in_a_fallible_export_is_a_panic_status_with_an_error_object() {
+        let mut err = std::ptr::null_mut();
+        let status = boundary(&mut err, || panic!("a bug"));
+        assert_eq!(status, vxm_status::Panic);
+        unsafe {
+            assert_eq!(vxm_error_http_status(err), 500);
+            assert_eq!(CStr::from_ptr(vxm_error_code(err)), c"panic");
+            vxm_error_free(err);
+        }
+    }
+}

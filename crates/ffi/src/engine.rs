@@ -3,7 +3,7 @@
 use std::sync::Once;
 
 use super::args::{arg_bytes, need_out, put_out};
-use super::boundary::{boundary, guard};
+use super::boundary::{boundary, guard, with_ref};
 use super::error::vxm_error;
 use super::status::vxm_status;
 use velox_core::engine::Engine;
@@ -70,7 +70,7 @@ pub unsafe extern "C" fn vxm_engine_new(
 #[no_mangle]
 pub unsafe extern "C" fn vxm_engine_shutdown(engine: *const vxm_engine) {
     // SAFETY: NULL or a live engine from `vxm_engine_new`, per this function's contract.
-    guard(|| unsafe { engine.as_ref() }.map_or((), vxm_engine::shutdown))
+    unsafe { with_ref(engine, vxm_engine::shutdown) }
 }
 
 /// Frees an engine. Calls in flight on other threads end promptly with `SHUTTING_DOWN`;
