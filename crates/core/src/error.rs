@@ -85,6 +85,17 @@ impl Error {
         }
     }
 
+    /// What an HTTP host should answer for this error (DESIGN.md, "Errors seen by the
+    /// HTTP client"). Decided here, once, so every host answers the same.
+    pub fn http_status(&self) -> u16 {
+        self.kind().http_status()
+    }
+
+    /// A short, stable, machine-readable name (see [`ErrorKind::code`]).
+    pub fn code(&self) -> &'static str {
+        self.kind().code()
+    }
+
     /// The error's kind: what decides its C status, HTTP status and code.
     pub fn kind(&self) -> ErrorKind {
         match self {
@@ -102,16 +113,6 @@ impl Error {
             Error::Panic(_) => ErrorKind::Panic,
             Error::NullArgument(_) => ErrorKind::NullArgument,
         }
-    }
-
-    /// What an HTTP host should answer for this error (see [`ErrorKind::http_status`]).
-    pub fn http_status(&self) -> u16 {
-        self.kind().http_status()
-    }
-
-    /// A short, stable, machine-readable name (see [`ErrorKind::code`]).
-    pub fn code(&self) -> &'static str {
-        self.kind().code()
     }
 }
 
@@ -136,8 +137,7 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    /// What an HTTP host should answer. Decided here, once, so every host answers the
-    /// same.
+    /// What an HTTP host should answer: [`Error::http_status`].
     pub fn http_status(self) -> u16 {
         match self {
             ErrorKind::InvalidRequest => 400,

@@ -1,5 +1,4 @@
-//! `vxm_status`: the result of every fallible call, and what a host answers for it. Names
-//! and order are fixed by the ABI.
+//! `vxm_status`: the result of every fallible call. Names and order are fixed by ABI.md.
 
 use std::ffi::{c_char, CString};
 use std::sync::OnceLock;
