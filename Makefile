@@ -43,6 +43,9 @@ $(STATIC_LIB) $(SHARED_LIB): Cargo.toml build.rs cbindgen.toml $(shell find src 
 header:
 	VXM_WRITE_HEADER=1 $(CARGO) build --lib
 
+readme:
+	VXM_WRITE_README=1 $(CARGO) test --test config readme_key_table_is_current
+
 header-check:
 	$(CARGO) test --test header
 
