@@ -458,14 +458,18 @@ fn readme_key_table_is_current() {
     const BEGIN: &str =
         "<!-- config-keys:begin (generated from src/config/keys.rs: make readme) -->\n";
     const END: &str = "<!-- config-keys:end -->";
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
-    let readme = std::fs::read_to_string(path).expect("README.md exists");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .find(|p| p.join("Cargo.lock").is_file())
+        .expect("the repository's root holds Cargo.lock");
+    let path = root.join("README.md");
+    let readme = std::fs::read_to_string(&path).expect("README.md exists");
     let start = readme.find(BEGIN).expect("README.md has the begin marker") + BEGIN.len();
     let end = readme.find(END).expect("README.md has the end marker");
     let fresh = keys::markdown_table();
     if std::env::var_os("VXM_WRITE_README").is_some_and(|v| v == "1") {
         let updated = format!("{}{fresh}{}", &readme[..start], &readme[end..]);
-        std::fs::write(path, updated).expect("README.md is writable");
+        std::fs::write(&path, updated).expect("README.md is writable");
         return;
     }
     assert!(
