@@ -93,7 +93,7 @@ pub fn backoff_failures() -> String {
         words.push("transport errors".to_owned());
     }
     words.extend(
-        (Code::ALL.into_iter())
+        (Code::all().into_iter())
             .filter(|c| backs_off(*c))
             .map(|c| format!("`{c}`")),
     );
