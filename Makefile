@@ -44,7 +44,7 @@ header:
 	VXM_WRITE_HEADER=1 $(CARGO) build --lib
 
 readme:
-	VXM_WRITE_README=1 $(CARGO) test --test config readme_key_table_is_current
+	VXM_WRITE_README=1 $(CARGO) test --test docs readme_key_table_is_current
 
 header-check:
 	$(CARGO) test --test header

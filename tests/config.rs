@@ -451,33 +451,6 @@ fn duplicate_keys_are_refused_naming_the_key() {
     }
 }
 
-/// README.md's table of keys is rendered from the key table; `VXM_WRITE_README=1`
-/// (`make readme`) rewrites it.
-#[test]
-fn readme_key_table_is_current() {
-    const BEGIN: &str =
-        "<!-- config-keys:begin (generated from src/config/keys.rs: make readme) -->\n";
-    const END: &str = "<!-- config-keys:end -->";
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .find(|p| p.join("Cargo.lock").is_file())
-        .expect("the repository's root holds Cargo.lock");
-    let path = root.join("README.md");
-    let readme = std::fs::read_to_string(&path).expect("README.md exists");
-    let start = readme.find(BEGIN).expect("README.md has the begin marker") + BEGIN.len();
-    let end = readme.find(END).expect("README.md has the end marker");
-    let fresh = keys::markdown_table();
-    if std::env::var_os("VXM_WRITE_README").is_some_and(|v| v == "1") {
-        let updated = format!("{}{fresh}{}", &readme[..start], &readme[end..]);
-        std::fs::write(&path, updated).expect("README.md is writable");
-        return;
-    }
-    assert!(
-        readme[start..end] == fresh,
-        "README.md's configuration table is stale: run `make readme` and commit it"
-    );
-}
-
 /// `{"a": {"b": v}}` for the dotted name `a.b`.
 fn nested(name: &str, v: Value) -> Value {
     name.rsplit('.')
