@@ -24,6 +24,17 @@ pub enum EvictionPolicy {
     Fifo,
 }
 
+impl EvictionPolicy {
+    /// The word `cache.eviction_policy` names it by.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvictionPolicy::Lru => "lru",
+            EvictionPolicy::Lfu => "lfu",
+            EvictionPolicy::Fifo => "fifo",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryConfig {
     pub max_attempts: u32,

@@ -128,12 +128,15 @@ fn cache(s: &Section) -> Result<CacheConfig> {
     let directory = PathBuf::from(s.text(&keys::CACHE_DIRECTORY)?.unwrap_or_default());
     let max_size_bytes = (s.number(&keys::CACHE_MAX_SIZE_GB)? * BYTES_PER_GB) as u64;
     let max_age = Duration::from_secs(SECONDS_PER_DAY * s.integer(&keys::CACHE_MAX_AGE_DAYS)?);
-    let eviction_policy = match s.choice(&keys::CACHE_EVICTION_POLICY)?.as_deref() {
-        Some("lru") => EvictionPolicy::Lru,
-        Some("lfu") => EvictionPolicy::Lfu,
-        Some("fifo") => EvictionPolicy::Fifo,
-        _ => return Err(s.err(&keys::CACHE_EVICTION_POLICY, "has no policy")),
-    };
+    let word = s.choice(&keys::CACHE_EVICTION_POLICY)?;
+    let eviction_policy = [
+        EvictionPolicy::Lru,
+        EvictionPolicy::Lfu,
+        EvictionPolicy::Fifo,
+    ]
+    .into_iter()
+    .find(|p| word.as_deref() == Some(p.as_str()))
+    .ok_or_else(|| s.err(&keys::CACHE_EVICTION_POLICY, "has no policy"))?;
     Ok(CacheConfig {
         enabled: s.flag(&keys::CACHE_ENABLED)?,
         directory,
