@@ -2,12 +2,16 @@
 //! embedded local builder, through the same coalescing, cache and counters as Velox builds. A stand-in `go` (a shell
 //! script) keeps this cheap; the real toolchain is exercised in `local_build_real.rs`.
 
+#[path = "support/resolver_harness.rs"]
+mod resolver_harness;
+
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use resolver_harness::{resolve, resolve_or_pending};
 use tokio_util::sync::CancellationToken;
 use velox_middleware::cache::Cache;
 use velox_middleware::local::{LocalBuildConfig, SourceMode};
@@ -114,7 +118,7 @@ async fn without_server_url_identical_requests_share_one_local_build_then_hit_th
     let waiters: Vec<_> = (0..3)
         .map(|_| {
             let r = h.resolver.clone();
-            tokio::spawn(async move { r.resolve(request(), None).await })
+            tokio::spawn(async move { resolve(&r, request(), None).await })
         })
         .collect();
     let mut sources = Vec::new();
@@ -131,7 +135,7 @@ async fn without_server_url_identical_requests_share_one_local_build_then_hit_th
     }
     assert_eq!(builds_run(h.tmp.path()), 1);
     assert_eq!(sources.iter().filter(|s| **s == Source::Joined).count(), 2);
-    let hit = h.resolver.resolve(request(), None).await.unwrap();
+    let hit = resolve(&h.resolver, request(), None).await.unwrap();
     assert_eq!(hit.source, Source::CacheHit);
     assert_eq!(Stats::get(&h.stats.builds), 1);
     // The private workspaces and output directories are gone.
@@ -144,10 +148,13 @@ async fn without_server_url_identical_requests_share_one_local_build_then_hit_th
 #[tokio::test]
 async fn a_failing_local_build_is_build_failed_with_go_s_message() {
     let h = harness(true);
-    let err = tokio::time::timeout(Duration::from_secs(20), h.resolver.resolve(request(), None))
-        .await
-        .expect("local build hung")
-        .unwrap_err();
+    let err = tokio::time::timeout(
+        Duration::from_secs(20),
+        resolve(&h.resolver, request(), None),
+    )
+    .await
+    .expect("local build hung")
+    .unwrap_err();
     let Error::BuildFailed { message, .. } = &err else {
         panic!("{err:?}")
     };
@@ -198,20 +205,26 @@ fn the_engine_builds_locally_with_the_go_binary_and_dir_from_its_config() {
 async fn a_pending_answer_tells_a_queued_local_build_its_place() {
     // One local build at a time: the second distinct request waits for the slot.
     let h = harness_with(false, serde_json::json!({"respond_after": "150ms"}));
-    let first = h
-        .resolver
-        .resolve_or_pending(request_tagged("v5.3.0"), None, Prefer::default())
-        .await
-        .unwrap();
+    let first = resolve_or_pending(
+        &h.resolver,
+        request_tagged("v5.3.0"),
+        None,
+        Prefer::default(),
+    )
+    .await
+    .unwrap();
     let Resolved::Pending(p) = first else {
         panic!("want the running build pending, got {first:?}")
     };
     assert_eq!(p.position, None, "running, not queued");
-    let second = h
-        .resolver
-        .resolve_or_pending(request_tagged("v5.3.1"), None, Prefer::default())
-        .await
-        .unwrap();
+    let second = resolve_or_pending(
+        &h.resolver,
+        request_tagged("v5.3.1"),
+        None,
+        Prefer::default(),
+    )
+    .await
+    .unwrap();
     let Resolved::Pending(p) = second else {
         panic!("want the queued build pending, got {second:?}")
     };
@@ -222,7 +235,7 @@ async fn a_pending_answer_tells_a_queued_local_build_its_place() {
     for tag in ["v5.3.0", "v5.3.1"] {
         let a = tokio::time::timeout(
             Duration::from_secs(20),
-            h.resolver.resolve(request_tagged(tag), None),
+            resolve(&h.resolver, request_tagged(tag), None),
         )
         .await
         .expect("local build hung")

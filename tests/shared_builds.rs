@@ -8,6 +8,8 @@
 
 #[path = "support/fake_velox.rs"]
 mod fake_velox;
+#[path = "support/resolver_harness.rs"]
+mod resolver_harness;
 
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -16,6 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fake_velox::{FakeVelox, Reply};
+use resolver_harness::resolve;
 use tokio_util::sync::CancellationToken;
 use velox_middleware::cache::Cache;
 use velox_middleware::resolve::Resolver;
@@ -82,7 +85,7 @@ fn child_resolves() {
                 let resolver = resolver.clone();
                 tokio::spawn(async move {
                     let req = BuildRequest::parse(REQUEST.as_bytes()).unwrap();
-                    resolver.resolve(req, None).await
+                    resolve(&resolver, req, None).await
                 })
             })
             .collect();
