@@ -20,11 +20,26 @@ use velox_middleware::resolve::Resolver;
 use velox_middleware::stats::Stats;
 use velox_middleware::{BuildRequest, Config, Error, Source};
 
-/// `go build ... -o OUT` writes `OUT`; `fail` makes `go build` fail with a compiler
-/// message; a `go build` also appends a line to `builds` in the script's directory.
-fn fake_go(dir: &Path, fail: bool) -> PathBuf {
+/// What the stand-in's `go build` does.
+#[derive(Clone, Copy, PartialEq)]
+enum GoBuild {
+    /// Writes the binary to its `-o` path (and appends a line to `builds` in the
+    /// script's directory).
+    Writes,
+    /// Fails with a compiler message.
+    Fails,
+    /// Reports success with an empty file at its `-o` path.
+    WritesEmpty,
+}
+
+fn fake_go(dir: &Path, go_build: GoBuild) -> PathBuf {
     let d = dir.display();
-    let build = if fail {
+    let contents = if go_build == GoBuild::WritesEmpty {
+        ""
+    } else {
+        "locally built rr"
+    };
+    let build = if go_build == GoBuild::Fails {
         "echo './main.go:3:2: undefined: velox' >&2; exit 1".to_string()
     } else {
         format!(
@@ -32,7 +47,7 @@ fn fake_go(dir: &Path, fail: bool) -> PathBuf {
     sleep 0.3
     out=""
     while [ $# -gt 0 ]; do [ "$1" = "-o" ] && out="$2"; shift; done
-    printf 'locally built rr' > "$out""#
+    printf '{contents}' > "$out""#
         )
     };
     let script =
@@ -56,17 +71,17 @@ struct Harness {
     tmp: tempfile::TempDir,
 }
 
-fn harness(fail: bool) -> Harness {
-    harness_with(fail, serde_json::json!({}))
+fn harness(go_build: GoBuild) -> Harness {
+    harness_with(go_build, serde_json::json!({}))
 }
 
 /// [`harness`] with more configuration keys.
-fn harness_with(fail: bool, extra: serde_json::Value) -> Harness {
+fn harness_with(go_build: GoBuild, extra: serde_json::Value) -> Harness {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().canonicalize().unwrap();
     let work = root.join("work");
     std::fs::create_dir_all(&work).unwrap();
-    let go = fake_go(&root, fail);
+    let go = fake_go(&root, go_build);
     let mut json = serde_json::json!({
         "local_build_enabled": true,
         "cache": {"enabled": true, "directory": root.join("cache")},
@@ -114,7 +129,7 @@ fn request_tagged(tag: &str) -> BuildRequest {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_server_url_identical_requests_share_one_local_build_then_hit_the_cache() {
-    let h = harness(false);
+    let h = harness(GoBuild::Writes);
     let waiters: Vec<_> = (0..3)
         .map(|_| {
             let r = h.resolver.clone();
@@ -147,7 +162,7 @@ async fn without_server_url_identical_requests_share_one_local_build_then_hit_th
 
 #[tokio::test]
 async fn a_failing_local_build_is_build_failed_with_go_s_message() {
-    let h = harness(true);
+    let h = harness(GoBuild::Fails);
     let err = tokio::time::timeout(
         Duration::from_secs(20),
         resolve(&h.resolver, request(), None),
@@ -162,13 +177,31 @@ async fn a_failing_local_build_is_build_failed_with_go_s_message() {
     assert_eq!(Stats::get(&h.stats.upstream_errors), 1);
 }
 
+/// A local build whose output cannot be served is the builder's error, counted as a
+/// Velox answer naming such a file is, and leaves no directory behind.
+#[tokio::test]
+async fn an_empty_local_output_is_refused_counted_and_removed() {
+    let h = harness(GoBuild::WritesEmpty);
+    let err = resolve(&h.resolver, request(), None).await.unwrap_err();
+    let Error::UnsafePath { reason, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(reason, "is empty");
+    assert_eq!(Stats::get(&h.stats.builds), 1);
+    assert_eq!(Stats::get(&h.stats.upstream_errors), 1);
+    let left: Vec<_> = std::fs::read_dir(h.tmp.path().canonicalize().unwrap().join("work"))
+        .unwrap()
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
 /// The `local_*` and `go_binary` keys of the `velox:` section reach the builder that
 /// `Engine::new` sets up: the stand-in go named by `go_binary` runs, in `local_build_dir`.
 #[test]
 fn the_engine_builds_locally_with_the_go_binary_and_dir_from_its_config() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().canonicalize().unwrap();
-    let go = fake_go(&root, false);
+    let go = fake_go(&root, GoBuild::Writes);
     let work = root.join("local-work");
     let json = serde_json::json!({
         "server_url": "",
@@ -204,7 +237,10 @@ fn the_engine_builds_locally_with_the_go_binary_and_dir_from_its_config() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pending_answer_tells_a_queued_local_build_its_place() {
     // One local build at a time: the second distinct request waits for the slot.
-    let h = harness_with(false, serde_json::json!({"respond_after": "150ms"}));
+    let h = harness_with(
+        GoBuild::Writes,
+        serde_json::json!({"respond_after": "150ms"}),
+    );
     let first = resolve_or_pending(
         &h.resolver,
         request_tagged("v5.3.0"),
