@@ -89,22 +89,22 @@ fn harness_with(go_build: GoBuild, extra: serde_json::Value) -> Harness {
     for (k, v) in extra.as_object().unwrap() {
         json[k] = v.clone();
     }
-    let config = Config::from_json(json.to_string().as_bytes()).unwrap();
+    let mut config = Config::from_json(json.to_string().as_bytes()).unwrap();
     assert!(config.server_url.is_none());
+    config.local = LocalBuildConfig {
+        max_concurrent: 1,
+        queue_limit: 4,
+        work_dir: work,
+        go_binary: go,
+        source: SourceMode::Generated,
+    };
     let stats = Arc::new(Stats::default());
     let cache = Arc::new(Cache::open(&config.cache, stats.clone()).unwrap());
-    let resolver = Resolver::with_local_config(
+    let resolver = Resolver::new(
         Arc::new(config),
         Some(cache),
         stats.clone(),
         CancellationToken::new(),
-        LocalBuildConfig {
-            max_concurrent: 1,
-            queue_limit: 4,
-            work_dir: work,
-            go_binary: go,
-            source: SourceMode::Generated,
-        },
     )
     .unwrap();
     Harness {

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::ingest::{self, AllowedDir, Taken};
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::local::{LocalBuild, LocalBuildConfig, LocalBuilder};
+use crate::local::{LocalBuild, LocalBuilder};
 use crate::request::BuildRequest;
 use crate::stats::Stats;
 use crate::upstream::{self, Upstream};
@@ -39,14 +39,13 @@ enum Output {
 }
 
 impl Builder {
-    /// The builder of the configuration's one build path; `local` holds the local
-    /// builder's settings (the config's own, or a test's).
-    pub(super) fn new(config: &Config, local: LocalBuildConfig) -> Result<Builder> {
+    /// The builder of the configuration's one build path.
+    pub(super) fn new(config: &Config) -> Result<Builder> {
         // Refuses neither or both: from here `server_url` alone says which.
         config.build_path()?;
         Ok(match Upstream::from_config(config)? {
             Some(upstream) => Builder::Velox(upstream),
-            None => Builder::Local(LocalBuilder::new(local)?),
+            None => Builder::Local(LocalBuilder::new(config.local.clone())?),
         })
     }
 

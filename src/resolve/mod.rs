@@ -39,7 +39,6 @@ use crate::cache::Cache;
 use crate::cancel::Cancel;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::local::LocalBuildConfig;
 use crate::request::{BuildRequest, CacheKey};
 use crate::stats::Stats;
 use builder::{blocking, Builder};
@@ -75,20 +74,7 @@ impl Resolver {
         stats: Arc<Stats>,
         shutdown: CancellationToken,
     ) -> Result<Resolver> {
-        let local = config.local.clone();
-        Resolver::with_local_config(config, cache, stats, shutdown, local)
-    }
-
-    /// As [`Resolver::new`], with other settings for the local builder than the
-    /// config's `local_*` keys (tests).
-    pub fn with_local_config(
-        config: Arc<Config>,
-        cache: Option<Arc<Cache>>,
-        stats: Arc<Stats>,
-        shutdown: CancellationToken,
-        local: LocalBuildConfig,
-    ) -> Result<Resolver> {
-        let builder = Builder::new(&config, local)?;
+        let builder = Builder::new(&config)?;
         let stats_for_map = stats.clone();
         let allowed = config
             .allowed_build_dirs
