@@ -194,11 +194,7 @@ impl Engine {
     /// Health and readiness for a host's health checks (see `crate::health`). With the
     /// cache enabled this creates and removes a small file in its directory.
     pub fn health(&self) -> Health {
-        let build_path = if self.config.server_url.is_some() {
-            "velox"
-        } else {
-            "local"
-        };
+        let build_path = self.resolver.builder_name();
         let stopping = self.stopping.load(Ordering::Acquire) || self.shutdown.is_cancelled();
         Health::new(
             build_path,

@@ -20,6 +20,7 @@ use crate::upstream::{self, Upstream};
 /// How much of a build's log goes into the log line that reports it.
 const LOG_TAIL: usize = 512;
 
+/// Exactly one per resolver, as the configuration's build path says.
 pub(super) enum Builder {
     Velox(Upstream),
     Local(LocalBuilder),
@@ -49,7 +50,7 @@ impl Builder {
         })
     }
 
-    fn name(&self) -> &'static str {
+    pub(super) fn name(&self) -> &'static str {
         match self {
             Builder::Velox(_) => "velox",
             Builder::Local(_) => "local",

@@ -108,6 +108,11 @@ impl Resolver {
         })
     }
 
+    /// What builds the binaries: `velox` or `local` (health reports).
+    pub fn builder_name(&self) -> &'static str {
+        self.shared.builder.name()
+    }
+
     /// Builds in flight right now (diagnostics and tests).
     pub fn builds_in_flight(&self) -> usize {
         self.in_flight.len()
