@@ -240,26 +240,13 @@ async fn a_pending_answer_tells_a_queued_local_build_its_place() {
         GoBuild::Writes,
         serde_json::json!({"respond_after": "150ms"}),
     );
-    let first = resolve_or_pending(
-        &h.resolver,
-        request_tagged("v5.3.0"),
-        None,
-        Prefer::default(),
-    )
-    .await
-    .unwrap();
+    let ask = |tag| resolve_or_pending(&h.resolver, request_tagged(tag), None, Prefer::default());
+    let first = ask("v5.3.0").await.unwrap();
     let Resolved::Pending(p) = first else {
         panic!("want the running build pending, got {first:?}")
     };
     assert_eq!(p.position, None, "running, not queued");
-    let second = resolve_or_pending(
-        &h.resolver,
-        request_tagged("v5.3.1"),
-        None,
-        Prefer::default(),
-    )
-    .await
-    .unwrap();
+    let second = ask("v5.3.1").await.unwrap();
     let Resolved::Pending(p) = second else {
         panic!("want the queued build pending, got {second:?}")
     };

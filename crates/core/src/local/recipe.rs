@@ -263,19 +263,7 @@ pub(crate) fn cache_fallbacks(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn plan(plugins: &[(&str, &str)]) -> Plan {
-        Plan {
-            rr_version: "v2025.1.5".into(),
-            os: "linux".into(),
-            arch: "arm64".into(),
-            plugins: plugins
-                .iter()
-                .map(|(m, t)| ModuleVersion::new(m, t))
-                .collect(),
-            ..Plan::default()
-        }
-    }
+    use crate::local::plan::test_plan as plan;
 
     fn steps(recipe: &Recipe) -> Vec<&str> {
         recipe.commands.iter().map(|c| c.step).collect()
@@ -321,7 +309,7 @@ mod tests {
                 "build",
                 "-trimpath",
                 "-ldflags",
-                "-s -w -X main.version=v2025.1.5 -X main.buildTime=T",
+                "-s -w -X main.version=v2025.1.15 -X main.buildTime=T",
                 "-o",
                 "/o/rr",
                 "."
@@ -331,7 +319,7 @@ mod tests {
             build.env,
             [
                 ("GOOS", "linux".to_string()),
-                ("GOARCH", "arm64".to_string()),
+                ("GOARCH", "amd64".to_string()),
                 ("CGO_ENABLED", "0".to_string())
             ]
         );
@@ -390,7 +378,7 @@ mod tests {
             a[..4],
             ["build", "-trimpath", "-race", "-gcflags=all=-N -l"]
         );
-        assert_eq!(a[5], "-X main.version=v2025.1.5 -X main.buildTime=T");
+        assert_eq!(a[5], "-X main.version=v2025.1.15 -X main.buildTime=T");
         assert!(build.env.contains(&("CGO_ENABLED", "1".to_string())));
     }
 
