@@ -12,6 +12,15 @@ STATIC_LIB   := $(LIB_DIR)/libvelox_middleware.a
 SHARED_LIB   := $(LIB_DIR)/libvelox_middleware.so
 BUILD        := $(CURDIR)/build
 CARGO_FLAGS  := $(if $(filter release,$(PROFILE)),--release,)
+# Clippy and the Rust tests run in the library's profile by default: one graph of
+# dependencies for the library and the tests instead of a release one and a dev one.
+# Incremental compilation (the workspace's crates only; dependencies never are) keeps an
+# edit from rebuilding the optimised test binaries from scratch; the library itself
+# (`make lib`) stays a plain release build. TEST_PROFILE=debug is the dev build, as a bare
+# `cargo test` is. docs/decisions/2026-11-29-workspace.md has the numbers.
+TEST_PROFILE ?= release
+TEST_CARGO   := CARGO_INCREMENTAL=1 $(CARGO)
+TEST_FLAGS   := $(if $(filter release,$(TEST_PROFILE)),--release,)
 
 export VELOX_MIDDLEWARE_LIB := $(SHARED_LIB)
 
@@ -65,12 +74,12 @@ fmt-check:
 	@test -z "$$(gofmt -l go-shim e2e bench)" || { gofmt -l go-shim e2e bench; echo "gofmt needed"; exit 1; }
 
 lint: fmt-check
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(TEST_CARGO) clippy --workspace --all-targets $(TEST_FLAGS) -- -D warnings
 	cd go-shim && CGO_ENABLED=1 $(GO) vet -tags velox_cgo ./...
 	cd go-shim && CGO_ENABLED=0 $(GO) vet ./...
 
 rust-test:
-	$(CARGO) test --workspace
+	$(TEST_CARGO) test --workspace $(TEST_FLAGS)
 
 c-test: lib
 	@mkdir -p $(BUILD)
