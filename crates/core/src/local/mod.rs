@@ -59,6 +59,7 @@ mod log;
 mod pipeline;
 mod plan;
 mod process;
+mod recipe;
 mod roadrunner_source;
 mod toolchain;
 mod workspace;
