@@ -1,206 +1,65 @@
 package fakevelox
 
 import (
-	"encoding/json"
-	"fmt"
-	"io"
-	"mime"
+	"context"
 	"net/http"
-	"os"
-	"path/filepath"
-	"strconv"
 	"time"
 )
 
-// connectError is the body of every Connect error answer.
-type connectError struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
-
-// buildResponse is api.response.v1.BuildResponse in JSON.
-type buildResponse struct {
-	Path string `json:"path"`
-	Logs string `json:"logs"`
-}
-
-// connectStatus is the HTTP status Connect gives each code.
-var connectStatus = map[string]int{
-	"canceled":            499,
-	"unknown":             500,
-	"invalid_argument":    400,
-	"deadline_exceeded":   504,
-	"not_found":           404,
-	"already_exists":      409,
-	"permission_denied":   403,
-	"resource_exhausted":  429,
-	"failed_precondition": 400,
-	"aborted":             409,
-	"out_of_range":        400,
-	"unimplemented":       501,
-	"internal":            500,
-	"unavailable":         503,
-	"data_loss":           500,
-	"unauthenticated":     401,
-}
-
+// handleBuild is Velox's BuildService/Build: each step below either answers and ends the
+// call or hands on to the next one.
 func (s *Server) handleBuild(w http.ResponseWriter, r *http.Request) {
-	call := Call{Start: time.Now()}
+	call, mode, size := s.beginCall()
+	defer s.endCall(call)
+
+	if mode.Kind == Down {
+		dropConnection(w)
+		return
+	}
+	req, ok := decodeBuild(w, r, call)
+	if !ok {
+		return
+	}
+	release, ok := s.admit(w, call, req)
+	if !ok {
+		return
+	}
+	defer release()
+
+	if !waitForBuild(r.Context(), mode) {
+		call.Cancelled = true
+		return
+	}
+	if answerFault(w, call, mode) {
+		return
+	}
+	s.answerBuilt(w, call, req, mode, size)
+}
+
+// beginCall counts the call in and takes the mode that applies to it.
+func (s *Server) beginCall() (*Call, Mode, int) {
+	call := &Call{Start: time.Now()}
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.seq++
 	call.Seq = s.seq
 	s.stats.Calls++
 	s.stats.InFlight++
 	s.stats.MaxInFlight = max(s.stats.MaxInFlight, s.stats.InFlight)
 	mode := s.takeModeLocked()
-	size := s.size
 	s.notifyLocked()
-	s.mu.Unlock()
+	return call, mode, s.size
+}
 
-	defer func() {
-		call.End = time.Now()
-		s.mu.Lock()
-		s.stats.InFlight--
-		s.stats.record(&call)
-		s.calls = append(s.calls, call)
-		s.notifyLocked()
-		s.mu.Unlock()
-	}()
-
-	if mode.Kind == Down {
-		// A request on a connection opened before the listener closed: drop it.
-		if hj, ok := w.(http.Hijacker); ok {
-			if conn, _, err := hj.Hijack(); err == nil {
-				_ = conn.Close()
-				return
-			}
-		}
-		panic(http.ErrAbortHandler)
-	}
-
-	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err != nil {
-		call.Cancelled = r.Context().Err() != nil
-		return
-	}
-	call.Body = body
-	if v := r.Header.Get("Connect-Timeout-Ms"); v != "" {
-		ms, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || ms <= 0 || len(v) > 10 {
-			s.answerError(w, &call, "invalid_argument", fmt.Sprintf("protocol error: invalid timeout %q", v))
-			return
-		}
-		call.TimeoutMs = ms
-	}
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		call.Status = http.StatusMethodNotAllowed
-		w.WriteHeader(call.Status)
-		return
-	}
-	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/json" {
-		w.Header().Set("Accept-Post", "application/json, application/proto")
-		call.Status = http.StatusUnsupportedMediaType
-		w.WriteHeader(call.Status)
-		return
-	}
-	// connect-go servers (Velox's) do not require the header by default; a value other
-	// than "1" is refused.
-	if v := r.Header.Get("Connect-Protocol-Version"); v != "" && v != "1" {
-		s.answerError(w, &call, "invalid_argument", fmt.Sprintf("connect-protocol-version must be \"1\": got %q", v))
-		return
-	}
-
-	req, err := parseBuildRequest(body)
-	if err != nil {
-		s.answerError(w, &call, "invalid_argument", err.Error())
-		return
-	}
-	call.RequestID = req.RequestID
-	if err := req.validate(); err != nil {
-		s.answerError(w, &call, "invalid_argument", err.Error())
-		return
-	}
-	call.Key = req.Key()
-
-	// Velox refuses an identical request while one is being handled.
-	identity := call.Key + "|" + req.RequestID
+// endCall records the finished call, whatever answer it got.
+func (s *Server) endCall(call *Call) {
+	call.End = time.Now()
 	s.mu.Lock()
-	duplicate := s.inFlight[identity]
-	if !duplicate {
-		s.inFlight[identity] = true
-		s.stats.Building++
-		s.notifyLocked()
-	}
-	s.mu.Unlock()
-	if duplicate {
-		s.answerError(w, &call, "already_exists", "build is already in progress")
-		return
-	}
-	defer func() {
-		s.mu.Lock()
-		delete(s.inFlight, identity)
-		s.stats.Building--
-		s.mu.Unlock()
-	}()
-
-	if mode.Kind == Hang {
-		<-r.Context().Done()
-		call.Cancelled = true
-		return
-	}
-	if mode.Delay > 0 {
-		t := time.NewTimer(mode.Delay)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			call.Cancelled = true
-			return
-		}
-	}
-	if r.Context().Err() != nil {
-		call.Cancelled = true
-		return
-	}
-
-	switch mode.Kind {
-	case Fail:
-		status := mode.Status
-		if status == 0 {
-			status = http.StatusServiceUnavailable
-		}
-		if mode.Code == "" {
-			call.Status = status
-			w.WriteHeader(status)
-			return
-		}
-		s.answerErrorStatus(w, &call, status, mode.Code, messageOr(mode.Message, "fakevelox: injected failure"))
-		return
-	case Conflict:
-		s.answerError(w, &call, "already_exists", messageOr(mode.Message, "build is already in progress"))
-		return
-	case Internal:
-		s.answerError(w, &call, "internal", messageOr(mode.Message, "building plugins: fakevelox: injected compile error"))
-		return
-	}
-
-	path := mode.Path
-	if path == "" {
-		path, err = s.writeBinary(call.Seq, call.Key, req.platform(), size)
-		if err != nil {
-			s.answerError(w, &call, "internal", err.Error())
-			return
-		}
-	}
-	call.Path = path
-	call.Status = http.StatusOK
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	_ = json.NewEncoder(w).Encode(buildResponse{
-		Path: path,
-		Logs: fmt.Sprintf("fakevelox: built %s (rr %s, %d plugins, %d bytes)", call.Key, req.RRVersion, len(req.Plugins), size),
-	})
+	defer s.mu.Unlock()
+	s.stats.InFlight--
+	s.stats.record(call)
+	s.calls = append(s.calls, *call)
+	s.notifyLocked()
 }
 
 // takeModeLocked returns the mode for this call and counts it down.
@@ -215,41 +74,57 @@ func (s *Server) takeModeLocked() Mode {
 	return m
 }
 
-// writeBinary writes the build's file in its own directory, as Velox does per build.
-func (s *Server) writeBinary(seq int, key string, p Platform, size int) (string, error) {
-	dir := filepath.Join(s.OutputDir, fmt.Sprintf("build-%06d", seq))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
+// dropConnection ends a request that arrived on a connection opened before the listener
+// closed, the way a server that went away would: no answer at all.
+func dropConnection(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			_ = conn.Close()
+			return
+		}
 	}
-	name := "rr"
-	if p.OS == "windows" {
-		name = "rr.exe"
-	}
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, Content(key, size), 0o755); err != nil {
-		return "", err
-	}
-	return path, nil
+	panic(http.ErrAbortHandler)
 }
 
-func (s *Server) answerError(w http.ResponseWriter, call *Call, code, message string) {
-	status, ok := connectStatus[code]
-	if !ok {
-		status = http.StatusInternalServerError
+// admit refuses a request identical to one still being handled, as Velox does; otherwise
+// it marks the request as building until release is called.
+func (s *Server) admit(w http.ResponseWriter, call *Call, req *BuildRequest) (release func(), ok bool) {
+	identity := call.Key + "|" + req.RequestID
+	s.mu.Lock()
+	duplicate := s.inFlight[identity]
+	if !duplicate {
+		s.inFlight[identity] = true
+		s.stats.Building++
+		s.notifyLocked()
 	}
-	s.answerErrorStatus(w, call, status, code, message)
+	s.mu.Unlock()
+	if duplicate {
+		answerError(w, call, "already_exists", "build is already in progress")
+		return nil, false
+	}
+	return func() {
+		s.mu.Lock()
+		delete(s.inFlight, identity)
+		s.stats.Building--
+		s.mu.Unlock()
+	}, true
 }
 
-func (s *Server) answerErrorStatus(w http.ResponseWriter, call *Call, status int, code, message string) {
-	call.Status, call.Code = status, code
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(connectError{Code: code, Message: message})
-}
-
-func messageOr(m, def string) string {
-	if m != "" {
-		return m
+// waitForBuild spends the mode's build time, or forever for Hang; false when the client
+// went away first.
+func waitForBuild(ctx context.Context, mode Mode) bool {
+	if mode.Kind == Hang {
+		<-ctx.Done()
+		return false
 	}
-	return def
+	if mode.Delay > 0 {
+		t := time.NewTimer(mode.Delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return ctx.Err() == nil
 }
