@@ -10,7 +10,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -64,23 +64,11 @@ impl Reply {
         }
     }
 
-    /// The error Velox itself sends, with the status connect-go gives the code.
+    /// The error Velox itself sends, with the status the Connect protocol gives the code.
     pub fn connect(code: &str, message: &str) -> Reply {
-        let http = match code {
-            "invalid_argument" | "out_of_range" => 400,
-            "unauthenticated" => 401,
-            "permission_denied" => 403,
-            "not_found" | "unimplemented" => 404,
-            "already_exists" | "aborted" => 409,
-            "failed_precondition" => 412,
-            "resource_exhausted" => 429,
-            "unavailable" => 503,
-            "deadline_exceeded" => 504,
-            _ => 500,
-        };
         Reply::Connect {
             delay: Duration::ZERO,
-            http,
+            http: connect_status(code),
             code: code.into(),
             message: message.into(),
         }
@@ -92,6 +80,25 @@ impl Reply {
             body: format!("<html><body>{http}</body></html>"),
         }
     }
+}
+
+/// The Connect code table both fakes answer with (the Go fake embeds the same file).
+pub const CONNECT_CODES_JSON: &str =
+    include_str!("../../go-shim/tests/fakevelox/connect_codes.json");
+
+/// The HTTP status a Connect server answers with `code`.
+pub fn connect_status(code: &str) -> u16 {
+    static TABLE: OnceLock<serde_json::Value> = OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        serde_json::from_str(CONNECT_CODES_JSON).expect("connect_codes.json is JSON")
+    });
+    let status = table["code_to_http"]
+        .get(code)
+        .unwrap_or(&table["unknown_code_http"]);
+    status
+        .as_u64()
+        .and_then(|s| u16::try_from(s).ok())
+        .expect("connect_codes.json: statuses are numbers")
 }
 
 /// One call as the fake saw it.
