@@ -61,17 +61,14 @@ lint: fmt-check
 	cd go-shim && CGO_ENABLED=1 $(GO) vet -tags velox_cgo ./... ./tests/...
 	cd go-shim && CGO_ENABLED=0 $(GO) vet ./... ./tests/...
 
-rust-test:
+# lib first: tests/c_programs.rs links the C programs to $(SHARED_LIB).
+rust-test: lib
 	$(CARGO) test
 
+# The C programs in tests/c/, compiled and run by a Rust test (the resolve test against the
+# Rust fake Velox) on $(SHARED_LIB), which VELOX_MIDDLEWARE_LIB names.
 c-test: lib
-	@mkdir -p $(BUILD)
-	$(CC) -std=c11 -Wall -Wextra -Werror -pthread -Iinclude tests/c/abi_test.c \
-	    -L$(LIB_DIR) -lvelox_middleware -Wl,-rpath,$(LIB_DIR) -o $(BUILD)/abi_test
-	$(BUILD)/abi_test
-	$(CC) -std=c11 -Wall -Wextra -Werror -pthread -Iinclude tests/c/resolve_test.c \
-	    -L$(LIB_DIR) -lvelox_middleware -Wl,-rpath,$(LIB_DIR) -o $(BUILD)/resolve_test
-	tests/c/resolve_test.sh $(BUILD)/resolve_test
+	$(CARGO) test --test c_programs
 
 # Both backends: cgo (opt-in, -tags velox_cgo) links $(STATIC_LIB); purego, the default, loads
 # $(SHARED_LIB). The purego pass also cross-compiles for RoadRunner's platforms and builds
