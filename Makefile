@@ -37,38 +37,43 @@ deps:
 
 lib: $(STATIC_LIB)
 
-$(STATIC_LIB) $(SHARED_LIB): Cargo.toml build.rs cbindgen.toml $(shell find src -name '*.rs')
-	$(CARGO) build $(CARGO_FLAGS) --lib
+# Only the library's own sources: velox-core and velox-middleware (crates/ffi).
+LIB_SOURCES := Cargo.toml Cargo.lock crates/core/Cargo.toml crates/ffi/Cargo.toml \
+               crates/ffi/build.rs crates/ffi/cbindgen.toml \
+               $(shell find crates/core/src crates/ffi/src -name '*.rs')
+
+$(STATIC_LIB) $(SHARED_LIB): $(LIB_SOURCES)
+	$(CARGO) build $(CARGO_FLAGS) -p velox-middleware --lib
 
 header:
-	VXM_WRITE_HEADER=1 $(CARGO) build --lib
+	VXM_WRITE_HEADER=1 $(CARGO) build -p velox-middleware --lib
 
 header-check:
-	$(CARGO) test --test header
+	$(CARGO) test -p velox-middleware --test header
 
 fmt:
-	$(CARGO) fmt
+	$(CARGO) fmt --all
 	cd go-shim && gofmt -w .
 	cd e2e && gofmt -w .
 	cd bench && gofmt -w .
 
 fmt-check:
-	$(CARGO) fmt -- --check
+	$(CARGO) fmt --all -- --check
 	@test -z "$$(gofmt -l go-shim e2e bench)" || { gofmt -l go-shim e2e bench; echo "gofmt needed"; exit 1; }
 
 lint: fmt-check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	cd go-shim && CGO_ENABLED=1 $(GO) vet -tags velox_cgo ./... ./tests/...
 	cd go-shim && CGO_ENABLED=0 $(GO) vet ./... ./tests/...
 
-# lib first: tests/c_programs.rs links the C programs to $(SHARED_LIB).
+# lib first: crates/ffi/tests/c_programs.rs links the C programs to $(SHARED_LIB).
 rust-test: lib
-	$(CARGO) test
+	$(CARGO) test --workspace
 
 # The C programs in tests/c/, compiled and run by a Rust test (the resolve test against the
 # Rust fake Velox) on $(SHARED_LIB), which VELOX_MIDDLEWARE_LIB names.
 c-test: lib
-	$(CARGO) test --test c_programs
+	$(CARGO) test -p velox-middleware --test c_programs
 
 # Both backends: cgo (opt-in, -tags velox_cgo) links $(STATIC_LIB); purego, the default, loads
 # $(SHARED_LIB). The purego pass also cross-compiles for RoadRunner's platforms and builds
@@ -130,7 +135,7 @@ e2e: rr rr-purego dist
 e2e-s3: rr
 	@command -v php >/dev/null || { echo "e2e-s3 needs php-cli (make deps)"; exit 1; }
 	scripts/seaweedfs.sh install >/dev/null
-	VXM_S3_TESTS=1 $(CARGO) test --test remote_tier -- --nocapture
+	VXM_S3_TESTS=1 $(CARGO) test -p velox-cache --test remote_tier -- --nocapture
 	cd e2e && VXM_S3_TESTS=1 VXM_E2E_BINARIES=rr $(GO) test -count=1 -timeout 10m -run 'S3' -v ./...
 
 # The remote tier's benchmark: a REMOTE fill of a 64 MiB binary against a local HIT
@@ -138,7 +143,7 @@ e2e-s3: rr
 bench-s3:
 	@mkdir -p $(BENCH_OUT)
 	scripts/seaweedfs.sh install >/dev/null
-	set -o pipefail; VXM_S3_TESTS=1 VXM_S3_BENCH=1 $(CARGO) test --release --test remote_tier \
+	set -o pipefail; VXM_S3_TESTS=1 VXM_S3_BENCH=1 $(CARGO) test --release -p velox-cache --test remote_tier \
 	    remote_fill_against_local_hit_64mib -- --nocapture | tee $(BENCH_OUT)/remote.txt
 
 # Benchmarks (bench/README.md): criterion, the shim's Go benchmarks in both backends, then
@@ -168,7 +173,8 @@ bench-quick: BENCH_RUN := -quick
 bench bench-quick: bench-bins
 	@scripts/install-deps.sh bench
 	rm -rf target/criterion $(BENCH_OUT)/go-*.txt
-	$(CARGO) bench --bench request --bench abi_hit --bench cache -- $(BENCH_CRITERION)
+	$(CARGO) bench -p velox-core -p velox-middleware --bench request --bench abi_hit --bench cache \
+	    -- $(BENCH_CRITERION)
 	set -o pipefail; cd go-shim && CGO_ENABLED=1 $(GO) test -tags velox_cgo -run '^$$' -bench ResolveHit -benchmem $(BENCH_GO) . \
 	    | tee $(BENCH_OUT)/go-cgo.txt
 	set -o pipefail; cd go-shim && CGO_ENABLED=0 VELOX_MIDDLEWARE_LIB=$(SHARED_LIB) $(GO) test -run '^$$' \
@@ -188,7 +194,8 @@ fuzz-smoke:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz-smoke.sh
 
 reliability: rr
-	$(CARGO) test --test crash_consistency --test cache_model --test fuzz_properties -- --nocapture
+	$(CARGO) test -p velox-core --test crash_consistency --test cache_model --test fuzz_properties \
+	    -- --nocapture
 	cd e2e && VXM_E2E_BINARIES=rr VXM_SOAK_DURATION=$(SOAK_DURATION) $(GO) test -count=1 \
 	    -timeout 30m -run 'E2EFaults|E2ESoak' -v ./...
 	$(MAKE) fuzz-smoke

@@ -21,7 +21,9 @@ for f in "$so" "$ar" "$root/include/velox_middleware.h" "$root/docs/OPERATORS.md
     [[ -f $f ]] || { echo "dist: $f is missing (run make lib)" >&2; exit 1; }
 done
 
-version=$(sed -n 's/^version *= *"\(.*\)"/\1/p' "$root/Cargo.toml" | head -1)
+# The version of the package that ships the library (what vxm_version reports).
+pkgid=$(cd "$root" && cargo pkgid -p velox-middleware)
+version=${pkgid##*[#@]}
 os=$(uname -s | tr '[:upper:]' '[:lower:]')
 case $(uname -m) in
     x86_64) arch=amd64 ;;

@@ -3,8 +3,8 @@
 //! Used by the fuzz targets and, by path, by the main crate's `tests/fuzz_properties.rs`.
 
 use serde_json::{json, Map, Value};
-use velox_middleware::config::parse_go_duration;
-use velox_middleware::{BuildRequest, Config};
+use velox_core::config::parse_go_duration;
+use velox_core::{BuildRequest, Config};
 
 /// A worker's body: parse + validation + key + the Velox body never panic. An accepted
 /// request has the same key with its plugins in any order, and serialised back to the

@@ -1,0 +1,213 @@
+//! The resolver with the disk cache: hits skip Velox, misses are stored, force_rebuild
+//! rebuilds and replaces, and a cache that cannot store never fails a build.
+
+use velox_testkit::fake_velox;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use fake_velox::{FakeVelox, Reply};
+use tokio_util::sync::CancellationToken;
+use velox_core::cache::Cache;
+use velox_core::config::RetryConfig;
+use velox_core::resolve::Resolver;
+use velox_core::stats::Stats;
+use velox_core::{Artifact, BuildRequest, Config, Source};
+
+struct World {
+    _tmp: tempfile::TempDir,
+    builds: PathBuf,
+    cache_dir: PathBuf,
+}
+
+impl World {
+    fn new() -> World {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        let builds = root.join("builds");
+        let cache_dir = root.join("cache");
+        std::fs::create_dir_all(&builds).unwrap();
+        World {
+            _tmp: tmp,
+            builds,
+            cache_dir,
+        }
+    }
+
+    fn binary(&self, name: &str, bytes: &[u8]) -> String {
+        let path = self.builds.join(name).join("rr");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, bytes).unwrap();
+        path.to_str().unwrap().to_owned()
+    }
+
+    fn config(&self, url: &str) -> Config {
+        let json = serde_json::json!({
+            "server_url": url,
+            "cache": {"enabled": true, "directory": self.cache_dir},
+            "allowed_build_dirs": [self.builds],
+        });
+        let mut c = Config::from_json(json.to_string().as_bytes()).unwrap();
+        c.retry = RetryConfig {
+            max_attempts: 3,
+            initial_delay: Duration::from_millis(5),
+            max_delay: Duration::from_millis(20),
+            backoff_multiplier: 2.0,
+        };
+        c
+    }
+}
+
+struct Harness {
+    resolver: Resolver,
+    stats: Arc<Stats>,
+    cache: Arc<Cache>,
+}
+
+fn harness(config: Config) -> Harness {
+    let stats = Arc::new(Stats::default());
+    let cache = Arc::new(Cache::open(&config.cache, stats.clone()).unwrap());
+    let resolver = Resolver::new(
+        Arc::new(config),
+        Some(cache.clone()),
+        stats.clone(),
+        CancellationToken::new(),
+    )
+    .unwrap();
+    Harness {
+        resolver,
+        stats,
+        cache,
+    }
+}
+
+fn request(force: bool) -> BuildRequest {
+    let json = serde_json::json!({
+        "rr_version": "v2025.1.5",
+        "target_platform": {"os": "linux", "arch": "amd64"},
+        "plugins": [{"module_name": "github.com/roadrunner-server/http/v5", "tag": "v5.3.0"}],
+        "force_rebuild": force,
+    });
+    BuildRequest::parse(json.to_string().as_bytes()).unwrap()
+}
+
+fn contents(a: &Artifact) -> Vec<u8> {
+    let mut out = Vec::new();
+    (&*a.file).read_to_end(&mut out).unwrap();
+    out
+}
+
+fn inside(path: &Path, dir: &Path) -> bool {
+    path.starts_with(dir)
+}
+
+#[tokio::test]
+async fn a_built_binary_is_stored_and_the_next_resolve_is_a_hit_without_velox() {
+    let w = World::new();
+    let fake = FakeVelox::start(Reply::success(w.binary("a", b"first build"))).await;
+    let h = harness(w.config(&fake.url()));
+
+    let built = h.resolver.resolve(request(false), None).await.unwrap();
+    assert_eq!(built.source, Source::Built);
+    assert!(inside(&built.path, &w.cache_dir), "{:?}", built.path);
+    assert_eq!(contents(&built), b"first build");
+
+    let hit = h.resolver.resolve(request(false), None).await.unwrap();
+    assert_eq!(hit.source, Source::CacheHit);
+    assert_eq!(contents(&hit), b"first build");
+    assert_eq!(fake.call_count(), 1);
+    assert_eq!(Stats::get(&h.stats.hits), 1);
+    assert_eq!(Stats::get(&h.stats.misses), 1);
+    assert_eq!(Stats::get(&h.stats.builds), 1);
+    assert_eq!(h.cache.usage().entries, 1);
+}
+
+#[tokio::test]
+async fn the_cached_copy_survives_velox_deleting_its_output() {
+    let w = World::new();
+    let path = w.binary("a", b"bytes");
+    let fake = FakeVelox::start(Reply::success(&path)).await;
+    let h = harness(w.config(&fake.url()));
+    h.resolver.resolve(request(false), None).await.unwrap();
+    // Velox's LRU removes its output directory later.
+    std::fs::remove_dir_all(Path::new(&path).parent().unwrap()).unwrap();
+    let hit = h.resolver.resolve(request(false), None).await.unwrap();
+    assert_eq!(hit.source, Source::CacheHit);
+    assert_eq!(contents(&hit), b"bytes");
+}
+
+#[tokio::test]
+async fn force_rebuild_skips_the_cache_and_replaces_the_entry() {
+    let w = World::new();
+    let fake = FakeVelox::start(Reply::success(w.binary("a", b"old"))).await;
+    let h = harness(w.config(&fake.url()));
+    h.resolver.resolve(request(false), None).await.unwrap();
+
+    fake.set_fallback(Reply::success(w.binary("b", b"new build")));
+    let rebuilt = h.resolver.resolve(request(true), None).await.unwrap();
+    assert_eq!(rebuilt.source, Source::Built);
+    assert_eq!(contents(&rebuilt), b"new build");
+    assert_eq!(fake.call_count(), 2);
+    assert_eq!(fake.calls()[1].body, request(true).to_velox_json());
+    assert_ne!(
+        request(true).to_velox_json(),
+        request(false).to_velox_json()
+    );
+
+    let hit = h.resolver.resolve(request(false), None).await.unwrap();
+    assert_eq!(hit.source, Source::CacheHit);
+    assert_eq!(contents(&hit), b"new build");
+    // The forced resolve was neither a hit nor a miss: it never looked.
+    assert_eq!(Stats::get(&h.stats.misses), 1);
+    assert_eq!(Stats::get(&h.stats.hits), 1);
+}
+
+#[tokio::test]
+async fn a_cache_that_cannot_store_still_serves_the_build() {
+    let w = World::new();
+    let path = w.binary("a", b"served anyway");
+    let fake = FakeVelox::start(Reply::success(&path)).await;
+    let h = harness(w.config(&fake.url()));
+    // The directory vanishes under the cache: every store fails.
+    std::fs::remove_dir_all(&w.cache_dir).unwrap();
+    std::fs::write(&w.cache_dir, b"not a directory").unwrap();
+
+    let a = h.resolver.resolve(request(false), None).await.unwrap();
+    assert_eq!(a.source, Source::Built);
+    assert_eq!(a.path, PathBuf::from(&path));
+    assert_eq!(contents(&a), b"served anyway");
+}
+
+/// The host-thread path (`cached`, then `resolve_missed` on a miss) counts and serves
+/// exactly like `resolve`: one miss and one build, then a hit with no call to Velox.
+#[tokio::test]
+async fn the_host_thread_cache_step_counts_one_miss_then_serves_the_hit() {
+    let w = World::new();
+    let fake = FakeVelox::start(Reply::success(w.binary("a", b"split path"))).await;
+    let h = harness(w.config(&fake.url()));
+
+    assert!(h.resolver.cached(&request(false)).is_none());
+    assert_eq!(Stats::get(&h.stats.hits) + Stats::get(&h.stats.misses), 0);
+    let built = h
+        .resolver
+        .resolve_missed(request(false), None)
+        .await
+        .unwrap();
+    assert_eq!(built.source, Source::Built);
+    assert_eq!(Stats::get(&h.stats.misses), 1);
+
+    let hit = h
+        .resolver
+        .cached(&request(false))
+        .expect("stored by the build");
+    assert_eq!(hit.source, Source::CacheHit);
+    assert_eq!(contents(&hit), b"split path");
+    assert_eq!(Stats::get(&h.stats.hits), 1);
+    assert_eq!(Stats::get(&h.stats.misses), 1);
+    assert_eq!(fake.call_count(), 1);
+    // force_rebuild never takes the shortcut, and is not counted as a lookup.
+    assert!(h.resolver.cached(&request(true)).is_none());
+    assert_eq!(Stats::get(&h.stats.hits), 1);
+}

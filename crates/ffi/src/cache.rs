@@ -1,0 +1,169 @@
+//! Cache operations: key, lookup, store, remove, cleanup, stats.
+
+use std::ffi::c_char;
+use std::path::Path;
+
+use super::artifact::vxm_artifact;
+use super::engine::vxm_engine;
+use super::error::vxm_error;
+use super::status::vxm_status;
+use super::strings::{answer_engine_json, answer_json, put_string};
+use super::{boundary, bytes, c_str, handle, need_out, put};
+use velox_core::engine::Engine;
+use velox_core::request::BuildRequest;
+
+/// Validates a build request and writes its cache key (64 lowercase hex, the seed
+/// plugin's key for seed-format requests) to `*out_key`; free it with `vxm_string_free`.
+/// Needs no engine. Thread-safe; does not block.
+#[no_mangle]
+pub unsafe extern "C" fn vxm_request_key(
+    request_json: *const u8,
+    request_len: usize,
+    out_key: *mut *mut c_char,
+    out_error: *mut *mut vxm_error,
+) -> vxm_status {
+    boundary(out_error, || {
+        need_out(out_key, "out_key")?;
+        // SAFETY: per this function's contract.
+        let json = unsafe { bytes(request_json, request_len, "request_json") }?;
+        let request = BuildRequest::parse(json)?;
+        put_string(out_key, request.key().as_str());
+        Ok(())
+    })
+}
+
+/// Looks the request up in the cache only (never builds). `NOT_FOUND` on a miss or when
+/// the cache is disabled, without an error object. A hit does no disk write. A hit on an
+/// entry the seed plugin wrote, not yet hashed, reads the binary once to hash it (see
+/// `vxm_artifact_sha256`). Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn vxm_cache_lookup(
+    engine: *const vxm_engine,
+    request_json: *const u8,
+    request_len: usize,
+    out_artifact: *mut *mut vxm_artifact,
+    out_error: *mut *mut vxm_error,
+) -> vxm_status {
+    boundary(out_error, || {
+        need_out(out_artifact, "out_artifact")?;
+        // SAFETY: per this function's contract.
+        let engine = unsafe { handle(engine, "engine") }?;
+        // SAFETY: per this function's contract.
+        let json = unsafe { bytes(request_json, request_len, "request_json") }?;
+        let artifact = engine.inner.lookup(json)?;
+        // SAFETY: checked above.
+        unsafe { put(out_artifact, vxm_artifact::new(artifact), "out_artifact") }
+    })
+}
+
+/// Stores the file at `binary_path` (NUL-terminated) under the request's key. The cache
+/// takes a copy of its own (a reflink where the filesystem supports it, never a hard
+/// link), written 0644 (0755 if the source had an exec bit) without setuid, setgid or
+/// sticky bits, and records its SHA-256 (see `vxm_artifact_sha256`); the source is left
+/// in place and later changes to it do not reach the cache. `binary_path` is opened
+/// without following a symbolic link and without blocking: a link, a FIFO or anything
+/// else that is not a regular file is `UNSAFE_PATH`. Makes room first so that the
+/// limits hold. Blocks for the copy. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn vxm_cache_store(
+    engine: *const vxm_engine,
+    request_json: *const u8,
+    request_len: usize,
+    binary_path: *const c_char,
+    build_duration_ms: u64,
+    out_artifact: *mut *mut vxm_artifact,
+    out_error: *mut *mut vxm_error,
+) -> vxm_status {
+    boundary(out_error, || {
+        need_out(out_artifact, "out_artifact")?;
+        // SAFETY: per this function's contract.
+        let engine = unsafe { handle(engine, "engine") }?;
+        // SAFETY: per this function's contract.
+        let json = unsafe { bytes(request_json, request_len, "request_json") }?;
+        // SAFETY: per this function's contract.
+        let path = unsafe { c_str(binary_path, "binary_path") }?;
+        let artifact = engine
+            .inner
+            .store(json, Path::new(path), build_duration_ms)?;
+        // SAFETY: checked above.
+        unsafe { put(out_artifact, vxm_artifact::new(artifact), "out_artifact") }
+    })
+}
+
+/// Removes the entry with this key (64 lowercase hex). `NOT_FOUND` when there was none.
+/// Artifacts already handed out stay readable. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn vxm_cache_remove(
+    engine: *const vxm_engine,
+    key: *const c_char,
+    out_error: *mut *mut vxm_error,
+) -> vxm_status {
+    boundary(out_error, || {
+        // SAFETY: per this function's contract.
+        let engine = unsafe { handle(engine, "engine") }?;
+        // SAFETY: per this function's contract.
+        let key = unsafe { c_str(key, "key") }?;
+        if engine.inner.remove(key)? {
+            Ok(())
+        } else {
+            Err(velox_core::error::Error::NotFound)
+        }
+    })
+}
+
+/// Applies the age, size and count limits now (the periodic cleanup does the same).
+/// Blocks for the deletions. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn vxm_cache_cleanup(
+    engine: *const vxm_engine,
+    out_error: *mut *mut vxm_error,
+) -> vxm_status {
+    boundary(out_error, || {
+        // SAFETY: per this function's contract.
+        let engine = unsafe { handle(engine, "engine") }?;
+        engine.inner.cleanup()
+    })
+}
+
+/// Writes a JSON object of counters to `*out_json` (free with `vxm_string_free`): at
+/// least `entries`, `bytes`, `hits`, `misses`, `builds`, `joined`, `evictions`,
+/// `upstream_errors`. Thread-safe; does not block.
+#[no_mangle]
+pub unsafe extern "C" fn vxm_stats_json(
+    engine: *const vxm_engine,
+    out_json: *mut *mut c_char,
+    out_error: *mut *mut vxm_error,
+) -> vxm_status {
+    // SAFETY: per this function's contract.
+    unsafe { answer_engine_json(engine, out_json, out_error, Engine::stats_json) }
+}
+
+/// Whether a build request is in the cache directory `directory` (NUL-terminated),
+/// being built, or neither, as a JSON object written to `*out_json` (free with
+/// `vxm_string_free`). Needs no engine, starts no thread and lists no directory: two
+/// small file reads and a stat, so a web page may call it on every request.
+///
+/// `{"state":"cached","key":K,"size":N,"sha256":S}` (`sha256` is null when the entry's
+/// metadata records none), `{"state":"building","key":K,"age_ms":N,"pid":P,"host":H}`
+/// (a live build lease: a process with that pid on this host, or any lease from another
+/// host, not older than its owner's `build_timeout`), or `{"state":"absent","key":K}`.
+/// `VXM_STATUS_INVALID_REQUEST` for a bad request; `VXM_STATUS_IO` when `directory` is
+/// missing or not a directory. Read-only; thread-safe; does not block beyond the reads.
+#[no_mangle]
+pub unsafe extern "C" fn vxm_cache_state_json(
+    directory: *const c_char,
+    request_json: *const u8,
+    request_len: usize,
+    out_json: *mut *mut c_char,
+    out_error: *mut *mut vxm_error,
+) -> vxm_status {
+    answer_json(out_json, out_error, || {
+        // SAFETY: per this function's contract.
+        let directory = unsafe { c_str(directory, "directory") }?;
+        // SAFETY: per this function's contract.
+        let json = unsafe { bytes(request_json, request_len, "request_json") }?;
+        let request = BuildRequest::parse(json)?;
+        let state = velox_core::cache::state::query(Path::new(directory), &request.key())?;
+        Ok(serde_json::to_string(&state).expect("state always serialises"))
+    })
+}

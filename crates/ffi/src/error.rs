@@ -1,0 +1,89 @@
+//! `vxm_error`: what went wrong, for the caller to read and free.
+
+use std::ffi::{c_char, CString};
+
+use super::guard;
+use super::status::vxm_status;
+use velox_core::error::Error;
+
+/// Details of a failed call. Owned by the caller; free with `vxm_error_free`.
+pub struct vxm_error {
+    status: vxm_status,
+    http_status: u16,
+    code: CString,
+    message: CString,
+}
+
+impl vxm_error {
+    pub(crate) fn boxed(status: vxm_status, err: &Error) -> *mut vxm_error {
+        let message = match err {
+            Error::BuildFailed { logs, .. } if !logs.is_empty() => {
+                format!("{err}\n--- build log (tail) ---\n{logs}")
+            }
+            _ => err.to_string(),
+        };
+        Box::into_raw(Box::new(vxm_error {
+            status,
+            http_status: err.http_status(),
+            code: cstring_lossy(err.code()),
+            message: cstring_lossy(&message),
+        }))
+    }
+}
+
+/// Interior NULs would cut a C string short; they cannot occur in our messages except
+/// through outside text, which is replaced.
+pub(crate) fn cstring_lossy(s: &str) -> CString {
+    CString::new(s.replace('\0', "\u{FFFD}")).expect("NULs were replaced")
+}
+
+/// The status this error was returned with. Thread-safe; never blocks.
+#[no_mangle]
+pub unsafe extern "C" fn vxm_error_status(err: *const vxm_error) -> vxm_status {
+    guard(vxm_status::NullArgument, || {
+        // SAFETY: NULL or a live error from this library.
+        unsafe { err.as_ref() }.map_or(vxm_status::NullArgument, |e| e.status)
+    })
+}
+
+/// The error text (UTF-8, NUL-terminated), owned by `err` and valid until
+/// `vxm_error_free(err)`. Names the configuration key or request field at fault where
+/// there is one. Returns an empty string for NULL.
+#[no_mangle]
+pub unsafe extern "C" fn vxm_error_message(err: *const vxm_error) -> *const c_char {
+    guard(c"".as_ptr(), || {
+        // SAFETY: NULL or a live error from this library.
+        unsafe { err.as_ref() }.map_or(c"".as_ptr(), |e| e.message.as_ptr())
+    })
+}
+
+/// A short stable machine-readable name of the error (`"invalid_request"`,
+/// `"build_failed"`, ...), for JSON bodies and metrics. Owned by `err`.
+#[no_mangle]
+pub unsafe extern "C" fn vxm_error_code(err: *const vxm_error) -> *const c_char {
+    guard(c"".as_ptr(), || {
+        // SAFETY: NULL or a live error from this library.
+        unsafe { err.as_ref() }.map_or(c"".as_ptr(), |e| e.code.as_ptr())
+    })
+}
+
+/// The HTTP status an HTTP host should answer for this error (400, 422, 502, 503,
+/// 504, ...; 499 for a cancelled call, where nothing should be written). 500 for NULL.
+#[no_mangle]
+pub unsafe extern "C" fn vxm_error_http_status(err: *const vxm_error) -> u16 {
+    guard(500, || {
+        // SAFETY: NULL or a live error from this library.
+        unsafe { err.as_ref() }.map_or(500, |e| e.http_status)
+    })
+}
+
+/// Frees an error. NULL is a no-op.
+#[no_mangle]
+pub unsafe extern "C" fn vxm_error_free(err: *mut vxm_error) {
+    guard((), || {
+        if !err.is_null() {
+            // SAFETY: made by `vxm_error::boxed`, freed once by the caller.
+            drop(unsafe { Box::from_raw(err) });
+        }
+    })
+}

@@ -1,0 +1,155 @@
+//! A host's stop through the C ABI: `vxm_engine_drain` then `vxm_engine_free`, with
+//! and without `keep_abandoned_builds`, against a real HTTP fake of `vx server`.
+
+use velox_testkit::fake_velox;
+use velox_testkit::ffi_host;
+
+use std::ffi::CStr;
+use std::ptr;
+use std::time::{Duration, Instant};
+
+use fake_velox::{FakeVelox, Reply};
+use ffi_host::{resolve_on_thread, Ptr, Resolved, World};
+use velox_middleware::artifact::vxm_artifact_free;
+use velox_middleware::cache::vxm_stats_json;
+use velox_middleware::cancel::*;
+use velox_middleware::drain::vxm_engine_drain;
+use velox_middleware::engine::*;
+use velox_middleware::error::*;
+use velox_middleware::status::vxm_status;
+use velox_middleware::strings::vxm_string_free;
+
+/// Timeouts long enough that only the drain and the free end a build.
+fn engine(w: &World, url: &str, keep: bool) -> Ptr<vxm_engine> {
+    let settings = serde_json::json!({
+        "build_timeout": "20s",
+        "request_timeout": "20s",
+        "retry": {"max_attempts": 1},
+        "keep_abandoned_builds": keep,
+    });
+    w.engine(url, settings)
+}
+
+/// A host request thread calling `vxm_resolve`; returns its status.
+async fn resolve_status(pending: tokio::sync::oneshot::Receiver<Resolved>) -> vxm_status {
+    let r = tokio::time::timeout(Duration::from_secs(5), pending)
+        .await
+        .unwrap()
+        .unwrap();
+    unsafe {
+        vxm_error_free(r.error.0);
+        vxm_artifact_free(r.artifact.0);
+    }
+    r.status
+}
+
+/// `vxm_engine_drain` on a plain thread (it blocks); returns (builds left, time taken).
+async fn drain(engine: Ptr<vxm_engine>, timeout_ms: u64) -> (u64, Duration) {
+    tokio::task::spawn_blocking(move || {
+        let engine = engine;
+        let start = Instant::now();
+        let mut left = u64::MAX;
+        let status = unsafe { vxm_engine_drain(engine.0, timeout_ms, &mut left, ptr::null_mut()) };
+        assert_eq!(status, vxm_status::Ok);
+        (left, start.elapsed())
+    })
+    .await
+    .unwrap()
+}
+
+fn stats(engine: Ptr<vxm_engine>) -> serde_json::Value {
+    let mut json = ptr::null_mut();
+    let status = unsafe { vxm_stats_json(engine.0, &mut json, ptr::null_mut()) };
+    assert_eq!(status, vxm_status::Ok);
+    let parsed = serde_json::from_str(&unsafe { CStr::from_ptr(json) }.to_string_lossy()).unwrap();
+    unsafe { vxm_string_free(json) };
+    parsed
+}
+
+/// The host's client left (its cancel fired): the build is abandoned.
+async fn abandon_a_build(fake: &FakeVelox, engine: Ptr<vxm_engine>) {
+    let cancel = Ptr(vxm_cancel_new());
+    let pending = resolve_on_thread(engine, Some(cancel));
+    fake.wait_for(Duration::from_secs(5), "the build call", |c| c.len() == 1)
+        .await;
+    unsafe { vxm_cancel_trigger(cancel.0) };
+    let status = resolve_status(pending).await;
+    assert_eq!(status, vxm_status::Cancelled);
+    unsafe { vxm_cancel_free(cancel.0) };
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_lets_a_kept_build_finish_into_the_cache() {
+    let w = World::new();
+    let fake = FakeVelox::start(Reply::success_after(
+        Duration::from_millis(400),
+        w.binary(b"kept binary"),
+    ))
+    .await;
+    let engine = engine(&w, &fake.url(), true);
+    abandon_a_build(&fake, engine).await;
+    assert_eq!(stats(engine)["builds_in_flight"], 1);
+
+    let (left, took) = drain(engine, 10_000).await;
+    assert_eq!(left, 0);
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    let s = stats(engine);
+    assert_eq!(s["entries"], 1, "{s}");
+    assert_eq!(s["builds_in_flight"], 0);
+    assert_eq!(s["build_duration"]["count"], 1);
+    assert!(!fake.calls()[0].dropped);
+    unsafe { vxm_engine_free(engine.0) };
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_gives_up_on_a_kept_build_at_its_timeout_and_free_cancels_it() {
+    let w = World::new();
+    let fake = FakeVelox::start(Reply::Hang).await;
+    let engine = engine(&w, &fake.url(), true);
+    abandon_a_build(&fake, engine).await;
+
+    let (left, took) = drain(engine, 200).await;
+    assert_eq!(left, 1);
+    assert!(
+        took >= Duration::from_millis(200) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+    unsafe { vxm_engine_free(engine.0) };
+    fake.wait_for(Duration::from_secs(5), "the upstream call dropped", |c| {
+        c[0].dropped
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_keep_drain_returns_at_once_and_free_cancels_the_build() {
+    let w = World::new();
+    let fake = FakeVelox::start(Reply::Hang).await;
+    let engine = engine(&w, &fake.url(), false);
+    // A client still waiting at shutdown: free ends its call with SHUTTING_DOWN.
+    let pending = resolve_on_thread(engine, None);
+    fake.wait_for(Duration::from_secs(5), "the build call", |c| c.len() == 1)
+        .await;
+
+    let (left, took) = drain(engine, 10_000).await;
+    assert_eq!(left, 1);
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    tokio::task::spawn_blocking(move || {
+        let engine = engine;
+        unsafe { vxm_engine_free(engine.0) }
+    })
+    .await
+    .unwrap();
+    let status = resolve_status(pending).await;
+    assert_eq!(status, vxm_status::ShuttingDown);
+    fake.wait_for(Duration::from_secs(5), "the upstream call dropped", |c| {
+        c[0].dropped
+    })
+    .await;
+}
+
+#[test]
+fn drain_of_a_null_engine_is_a_status() {
+    let status = unsafe { vxm_engine_drain(ptr::null(), 0, ptr::null_mut(), ptr::null_mut()) };
+    assert_eq!(status, vxm_status::NullArgument);
+}

@@ -1,0 +1,114 @@
+//! Shared helpers for the cache tests: configs, requests, keys computed independently
+//! (sha2 over the seed's canonical string), source binaries.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use velox_core::cache::{Cache, CacheOptions, Ingest, ManualClock};
+use velox_core::config::{CacheConfig, EvictionPolicy};
+use velox_core::request::{BuildRequest, CacheKey};
+use velox_core::stats::Stats;
+
+pub fn config(dir: &Path) -> CacheConfig {
+    CacheConfig {
+        enabled: true,
+        directory: dir.to_path_buf(),
+        max_size_bytes: 0,
+        max_entries: 0,
+        max_age: Duration::ZERO,
+        cleanup_interval: Duration::ZERO,
+        eviction_policy: EvictionPolicy::Lru,
+        access_update_interval: Duration::from_secs(3600),
+    }
+}
+
+pub struct Opened {
+    pub cache: Cache,
+    pub clock: Arc<ManualClock>,
+    pub stats: Arc<Stats>,
+}
+
+pub fn open(cfg: &CacheConfig) -> Opened {
+    open_with(cfg, Ingest::ReflinkOrCopy)
+}
+
+pub fn open_with(cfg: &CacheConfig, ingest: Ingest) -> Opened {
+    let clock = Arc::new(ManualClock::starting_now());
+    let stats = Arc::new(Stats::default());
+    let cache = Cache::open_with(
+        cfg,
+        stats.clone(),
+        CacheOptions {
+            clock: clock.clone(),
+            ingest,
+        },
+    )
+    .expect("cache opens");
+    Opened {
+        cache,
+        clock,
+        stats,
+    }
+}
+
+/// A request whose plugin tag varies with `n`, so each `n` is its own build.
+pub fn request(n: u32) -> BuildRequest {
+    let json = format!(
+        r#"{{"rr_version":"v2025.1.2","target_platform":{{"os":"linux","arch":"amd64"}},"plugins":[{{"module_name":"github.com/roadrunner-server/http/v5","tag":"v5.2.{n}"}}]}}"#
+    );
+    BuildRequest::parse(json.as_bytes()).expect("fixture request is valid")
+}
+
+/// The seed's key, computed here from its definition, not by the code under test.
+pub fn seed_key(req: &BuildRequest) -> CacheKey {
+    let mut plugins: Vec<_> = req
+        .plugins
+        .iter()
+        .map(|p| (p.module_name.clone(), p.tag.clone()))
+        .collect();
+    plugins.sort();
+    let mut s = format!(
+        "{}|{}|{}",
+        req.rr_version, req.target_platform.os, req.target_platform.arch
+    );
+    for (m, t) in plugins {
+        s.push_str(&format!("|{m}@{t}"));
+    }
+    let hex: String = Sha256::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    CacheKey::parse(&hex).unwrap()
+}
+
+/// A file of `size` bytes whose content depends on `seed`.
+pub fn binary(dir: &Path, name: &str, size: usize, seed: u8) -> PathBuf {
+    let path = dir.join(name);
+    let bytes: Vec<u8> = (0..size)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect();
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// Names in the directory, sorted, the bookkeeping files (`.velox.*`: locks, usage)
+/// excluded.
+pub fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| !n.starts_with(".velox."))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Reads the whole file through the artifact's descriptor (pread: no shared offset).
+pub fn read_all(file: &std::fs::File, size: u64) -> Vec<u8> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; size as usize];
+    file.read_exact_at(&mut buf, 0).unwrap();
+    buf
+}

@@ -1,0 +1,129 @@
+//! A C host, written in Rust: an engine made through `vxm_engine_new` in a temp
+//! directory, and `vxm_resolve` called from plain threads the way a host's request
+//! threads call it. Shared by the ABI tests that need a fake Velox server.
+
+use std::ffi::CStr;
+use std::path::PathBuf;
+use std::ptr;
+use std::time::Instant;
+
+use velox_middleware::artifact::vxm_artifact;
+use velox_middleware::cancel::vxm_cancel;
+use velox_middleware::engine::{vxm_engine, vxm_engine_new};
+use velox_middleware::error::{vxm_error, vxm_error_message};
+use velox_middleware::resolve::vxm_resolve;
+use velox_middleware::status::vxm_status;
+
+pub const REQUEST: &str = r#"{"rr_version":"v2025.1.5","target_platform":{"os":"linux","arch":"amd64"},"plugins":[{"module_name":"github.com/roadrunner-server/http/v5","tag":"v5.3.0"}]}"#;
+
+/// Raw pointers cross to the calling thread as a host would pass them.
+pub struct Ptr<T>(pub *mut T);
+unsafe impl<T> Send for Ptr<T> {}
+impl<T> Clone for Ptr<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Ptr<T> {}
+
+/// A temp directory holding the build output directory (the allowed one) and the cache.
+pub struct World {
+    _tmp: tempfile::TempDir,
+    pub builds: PathBuf,
+    pub cache_dir: PathBuf,
+}
+
+impl World {
+    pub fn new() -> World {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        let builds = root.join("builds");
+        std::fs::create_dir_all(&builds).unwrap();
+        World {
+            cache_dir: root.join("cache"),
+            builds,
+            _tmp: tmp,
+        }
+    }
+
+    /// Writes a build output the fake server can name; returns its path.
+    pub fn binary(&self, bytes: &[u8]) -> String {
+        let path = self.builds.join("h").join("rr");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, bytes).unwrap();
+        path.to_str().unwrap().to_owned()
+    }
+
+    /// An engine for `url` with `settings` (timeouts, retry, ...) plus this world's
+    /// cache and allowed build directory.
+    pub fn engine(&self, url: &str, settings: serde_json::Value) -> Ptr<vxm_engine> {
+        let mut config = settings;
+        config["server_url"] = url.into();
+        config["cache"] = serde_json::json!({"enabled": true, "directory": self.cache_dir});
+        config["allowed_build_dirs"] = serde_json::json!([self.builds]);
+        let config = config.to_string();
+        let mut engine = ptr::null_mut();
+        let mut err = ptr::null_mut();
+        let status =
+            unsafe { vxm_engine_new(config.as_ptr(), config.len(), &mut engine, &mut err) };
+        assert_eq!(status, vxm_status::Ok, "{}", unsafe { message(err) });
+        Ptr(engine)
+    }
+}
+
+impl Default for World {
+    fn default() -> Self {
+        World::new()
+    }
+}
+
+/// The message of a library error, or "" for NULL.
+///
+/// # Safety
+/// `err` is NULL or a live `vxm_error` made by the library.
+pub unsafe fn message(err: *const vxm_error) -> String {
+    if err.is_null() {
+        return String::new();
+    }
+    unsafe { CStr::from_ptr(vxm_error_message(err)) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// What `vxm_resolve` gave back; the caller frees the artifact and the error.
+pub struct Resolved {
+    pub status: vxm_status,
+    pub artifact: Ptr<vxm_artifact>,
+    pub error: Ptr<vxm_error>,
+    pub returned: Instant,
+}
+
+/// Calls `vxm_resolve` for [`REQUEST`] on a new thread, as a host's request thread would.
+pub fn resolve_on_thread(
+    engine: Ptr<vxm_engine>,
+    cancel: Option<Ptr<vxm_cancel>>,
+) -> tokio::sync::oneshot::Receiver<Resolved> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let (engine, cancel) = (engine, cancel);
+        let mut artifact = ptr::null_mut();
+        let mut error = ptr::null_mut();
+        let status = unsafe {
+            vxm_resolve(
+                engine.0,
+                REQUEST.as_ptr(),
+                REQUEST.len(),
+                cancel.map_or(ptr::null(), |c| c.0),
+                &mut artifact,
+                &mut error,
+            )
+        };
+        let _ = tx.send(Resolved {
+            status,
+            artifact: Ptr(artifact),
+            error: Ptr(error),
+            returned: Instant::now(),
+        });
+    });
+    rx
+}

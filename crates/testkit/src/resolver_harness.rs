@@ -1,0 +1,65 @@
+//! A resolver without a cache, against a build directory the fake Velox server's answers
+//! point into: shared by the resolver tests that drive it through a real HTTP fake.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use velox_core::resolve::Resolver;
+use velox_core::stats::Stats;
+use velox_core::Config;
+
+pub fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// A build directory the fake's answers point into, and the resolver is allowed to read.
+pub struct Builds {
+    dir: tempfile::TempDir,
+}
+
+impl Builds {
+    pub fn new() -> Builds {
+        Builds {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().canonicalize().unwrap()
+    }
+
+    /// Writes `bytes` to `<root>/<name>/rr` and returns that path, as the fake answers it.
+    pub fn binary(&self, name: &str, bytes: &[u8]) -> String {
+        let path = self.root().join(name).join("rr");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, bytes).unwrap();
+        path.to_str().unwrap().to_owned()
+    }
+}
+
+impl Default for Builds {
+    fn default() -> Self {
+        Builds::new()
+    }
+}
+
+/// A resolver with its stats and the shutdown token that ends it.
+pub struct Harness {
+    pub resolver: Arc<Resolver>,
+    pub stats: Arc<Stats>,
+    pub shutdown: CancellationToken,
+}
+
+/// A resolver over `config` with no cache.
+pub fn harness(config: Config) -> Harness {
+    let stats = Arc::new(Stats::default());
+    let shutdown = CancellationToken::new();
+    let resolver = Resolver::new(Arc::new(config), None, stats.clone(), shutdown.clone()).unwrap();
+    Harness {
+        resolver: Arc::new(resolver),
+        stats,
+        shutdown,
+    }
+}
