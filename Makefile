@@ -48,6 +48,9 @@ $(STATIC_LIB) $(SHARED_LIB): $(LIB_SOURCES)
 header:
 	VXM_WRITE_HEADER=1 $(CARGO) build -p velox-middleware --lib
 
+readme:
+	VXM_WRITE_README=1 $(CARGO) test -p velox-core --test docs readme_key_table_is_current
+
 header-check:
 	$(CARGO) test -p velox-middleware --test header
 

@@ -69,7 +69,7 @@ type Stats struct {
 	DirEntries *uint64 `json:"dir_entries"`
 	DirBytes   *uint64 `json:"dir_bytes"`
 
-	// Beyond ABI.md's minimum (go-shim/metrics.go exports them).
+	// Beyond docs/ABI.md's minimum (go-shim/metrics.go exports them).
 	BuildsInFlight       uint64            `json:"builds_in_flight"`
 	BuildsFailed         map[string]uint64 `json:"builds_failed"`
 	EvictionsByReason    map[string]uint64 `json:"evictions_by_reason"`

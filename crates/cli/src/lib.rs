@@ -19,7 +19,7 @@ use serde_json::{json, Map, Value};
 pub use args::{Command, Options, USAGE};
 use velox_core::cache::inspect::{self, Inspection};
 use velox_core::cache::Cache;
-use velox_core::config::{CacheConfig, Config, EvictionPolicy};
+use velox_core::config::{keys, CacheConfig, Config, EvictionPolicy};
 use velox_core::request::CacheKey;
 use velox_core::stats::Stats;
 
@@ -101,13 +101,19 @@ fn cache_config(opts: &Options) -> Result<CacheConfig, String> {
         return Err("no cache directory: give --dir or a --config with cache.directory".into());
     }
     for (key, value) in [
-        ("eviction_policy", opts.policy.as_ref().map(|p| json!(p))),
-        ("max_size_gb", opts.max_size_gb.map(|v| json!(v))),
-        ("max_entries", opts.max_entries.map(|v| json!(v))),
-        ("max_age_days", opts.max_age_days.map(|v| json!(v))),
+        (
+            &keys::CACHE_EVICTION_POLICY,
+            opts.policy.as_ref().map(|p| json!(p)),
+        ),
+        (&keys::CACHE_MAX_SIZE_GB, opts.max_size_gb.map(|v| json!(v))),
+        (&keys::CACHE_MAX_ENTRIES, opts.max_entries.map(|v| json!(v))),
+        (
+            &keys::CACHE_MAX_AGE_DAYS,
+            opts.max_age_days.map(|v| json!(v)),
+        ),
     ] {
         if let Some(v) = value {
-            cache.insert(key.into(), v);
+            cache.insert(key.leaf().into(), v);
         }
     }
     cache.insert("enabled".into(), json!(true));

@@ -8,7 +8,7 @@ use serde_json::json;
 use super::Outcome;
 use velox_core::cache::inspect::{EntryInfo, Inspection};
 use velox_core::cache::Usage;
-use velox_core::config::{CacheConfig, EvictionPolicy};
+use velox_core::config::CacheConfig;
 use velox_core::stats::Stats;
 
 pub(super) fn stats(found: &Inspection, cfg: &CacheConfig, now: i64) -> Outcome {
@@ -30,7 +30,7 @@ pub(super) fn stats(found: &Inspection, cfg: &CacheConfig, now: i64) -> Outcome 
         human_bytes(bytes),
         limit(cfg.max_size_bytes, human_bytes)
     );
-    let _ = writeln!(text, "policy     {}", policy_name(cfg.eviction_policy));
+    let _ = writeln!(text, "policy     {}", cfg.eviction_policy.as_str());
     if !cfg.max_age.is_zero() {
         let _ = writeln!(text, "max age    {} days", cfg.max_age.as_secs() / 86_400);
     }
@@ -52,7 +52,7 @@ pub(super) fn stats(found: &Inspection, cfg: &CacheConfig, now: i64) -> Outcome 
             "directory": found.directory,
             "entries": found.entries.len(),
             "bytes": bytes,
-            "policy": policy_name(cfg.eviction_policy),
+            "policy": cfg.eviction_policy.as_str(),
             "max_entries": cfg.max_entries,
             "max_size_bytes": cfg.max_size_bytes,
             "max_age_seconds": cfg.max_age.as_secs(),
@@ -72,7 +72,7 @@ pub(super) fn ls(found: &Inspection, cfg: &CacheConfig, now: i64) -> Outcome {
         "# {} entries, {}, in {} eviction order (first = next to go)",
         found.entries.len(),
         human_bytes(found.bytes()),
-        policy_name(cfg.eviction_policy)
+        cfg.eviction_policy.as_str()
     );
     let _ = writeln!(
         text,
@@ -109,7 +109,7 @@ pub(super) fn ls(found: &Inspection, cfg: &CacheConfig, now: i64) -> Outcome {
         text,
         json: json!({
             "directory": found.directory,
-            "policy": policy_name(cfg.eviction_policy),
+            "policy": cfg.eviction_policy.as_str(),
             "entries": entries,
         }),
         code: 0,
@@ -242,14 +242,6 @@ fn limit(max: u64, show: impl Fn(u64) -> String) -> String {
         String::new()
     } else {
         format!(" of {}", show(max))
-    }
-}
-
-fn policy_name(p: EvictionPolicy) -> &'static str {
-    match p {
-        EvictionPolicy::Lru => "lru",
-        EvictionPolicy::Lfu => "lfu",
-        EvictionPolicy::Fifo => "fifo",
     }
 }
 

@@ -180,7 +180,7 @@ impl Engine {
             "evictions": Stats::get(&s.evictions),
             "upstream_errors": Stats::get(&s.upstream_errors),
             "cache_enabled": self.cache.is_some(),
-            // Beyond ABI.md's minimum: what the Prometheus metrics are made of.
+            // Beyond docs/ABI.md's minimum: what the Prometheus metrics are made of.
             "builds_in_flight": self.resolver.builds_in_flight(),
             "builds_failed": s.builds_failed.snapshot(),
             "evictions_by_reason": s.evictions_by_reason.snapshot(),

@@ -85,8 +85,8 @@ impl Error {
         }
     }
 
-    /// What an HTTP host should answer for this error (DESIGN.md, "Errors seen by the
-    /// HTTP client"). Decided here, once, so every host answers the same.
+    /// What an HTTP host should answer for this error (docs/ABI.md, "Status codes").
+    /// Decided here, once, so every host answers the same.
     pub fn http_status(&self) -> u16 {
         match self {
             Error::InvalidRequest { .. } => 400,

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use velox_core::config::keys::{self, Key, Kind, Zero};
 use velox_core::config::{parse_go_duration, EvictionPolicy};
 use velox_core::local::{LocalBuildConfig, SourceMode};
 use velox_core::{Config, Error};
@@ -446,6 +447,97 @@ fn duplicate_keys_are_refused_naming_the_key() {
                 assert!(reason.contains("twice"), "{reason}");
             }
             other => panic!("{raw} should be refused, got {other:?}"),
+        }
+    }
+}
+
+/// `{"a": {"b": v}}` for the dotted name `a.b`.
+fn nested(name: &str, v: Value) -> Value {
+    name.rsplit('.')
+        .fold(v, |inner, part| json!({ part: inner }))
+}
+
+/// A key given on its own, with what it needs to be read (the remote tier's keys are
+/// only read when its url is set).
+fn alone(k: &Key, v: Value) -> Value {
+    let mut doc = nested(k.name, v);
+    if k.name.starts_with("cache.remote.") && k.name != keys::CACHE_REMOTE_URL.name {
+        doc["cache"]["remote"]["url"] = json!("s3://velox-test");
+    }
+    doc
+}
+
+#[test]
+fn every_literal_default_written_out_gives_the_defaults() {
+    let mut doc = json!({});
+    for k in keys::KEYS {
+        if let Some(lit) = k.default_literal() {
+            merge(&mut doc, nested(k.name, json!(lit)));
+        }
+    }
+    assert_eq!(cfg(doc).unwrap(), Config::default());
+}
+
+fn merge(into: &mut Value, from: Value) {
+    match (into, from) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in b {
+                merge(a.entry(k).or_insert(Value::Null), v);
+            }
+        }
+        (slot, v) => *slot = v,
+    }
+}
+
+#[test]
+fn every_key_refuses_a_wrong_type_naming_itself() {
+    for k in keys::KEYS {
+        assert_eq!(key_of_error(alone(k, json!({"x": 1}))), k.name);
+    }
+}
+
+#[test]
+fn every_word_of_a_choice_is_accepted() {
+    for k in keys::KEYS {
+        if let Kind::OneOf(words) = k.kind {
+            for w in words {
+                let upper = w.to_ascii_uppercase();
+                assert!(cfg(alone(k, json!(upper))).is_ok(), "{}: {w}", k.name);
+            }
+            assert_eq!(key_of_error(alone(k, json!("nonsense"))), k.name);
+        }
+    }
+}
+
+/// The table's bounds are the parser's: just outside them is refused naming the key.
+#[test]
+fn every_bound_in_the_table_is_enforced() {
+    for k in keys::KEYS {
+        let mut outside = Vec::new();
+        match k.kind {
+            Kind::Duration { min, max, zero } => {
+                if let Some(max) = max {
+                    outside.push(json!(format!("{}ms", max.as_millis() + 1)));
+                }
+                if !min.is_zero() {
+                    outside.push(json!(format!("{}ns", min.as_nanos() - 1)));
+                }
+                let _ = zero;
+            }
+            Kind::Integer { min, max, zero } => {
+                outside.push(json!(max + 1));
+                if min > 0 && zero == Zero::Plain {
+                    outside.push(json!(min - 1));
+                }
+            }
+            Kind::Number { min, max, .. } => {
+                outside.push(json!(max * 1.5));
+                outside.push(json!(if min == 0.0 { -1.0 } else { min / 2.0 }));
+            }
+            Kind::Flag | Kind::Text | Kind::OneOf(_) | Kind::Dirs => {}
+        }
+        for v in outside {
+            assert_eq!(key_of_error(alone(k, v.clone())), k.name, "{v}");
         }
     }
 }

@@ -1,4 +1,4 @@
-//! `vxm_status`: the result of every fallible call. Names and order are fixed by ABI.md.
+//! `vxm_status`: the result of every fallible call. Names and order are fixed by docs/ABI.md.
 
 use velox_core::error::Error;
 

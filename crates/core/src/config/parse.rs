@@ -1,31 +1,19 @@
-//! JSON -> [`Config`], with the seed plugin's defaults and a named error for every bad key.
+//! JSON -> [`Config`]: every value read through its row of the key table (`keys.rs`), with
+//! a named error for every bad key.
 
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use super::keys::{self, Key, Kind, Zero};
 use super::{parse_go_duration, CacheConfig, Config, EvictionPolicy, RetryConfig};
 use crate::error::{Error, Result};
 use crate::local::{LocalBuildConfig, SourceMode};
 
 const BYTES_PER_GB: f64 = 1024.0 * 1024.0 * 1024.0;
-const LOG_LEVELS: &[&str] = &["error", "warn", "info", "debug", "trace", "off"];
-
-// Upper bounds of the numeric keys. Every number is bounded so that no accepted config
-// can overflow the arithmetic done with it later (a backoff multiplier of 1e300 did).
-const MAX_TIMEOUT: Duration = Duration::from_secs(7 * 86_400);
-const MAX_RETRY_DELAY: Duration = Duration::from_secs(3_600);
-const MAX_ATTEMPTS: u64 = 100;
-const MAX_BACKOFF_MULTIPLIER: f64 = 100.0;
-const MAX_SIZE_GB: f64 = 1024.0 * 1024.0;
-const MAX_ENTRIES: u64 = 100_000_000;
-const MAX_AGE_DAYS: u64 = 36_500;
-/// Periodic work more often than this is a mistake (`"1ns"` kept a core busy).
-const MIN_INTERVAL: Duration = Duration::from_secs(1);
-const MAX_INTERVAL: Duration = Duration::from_secs(7 * 86_400);
-const MAX_LOCAL_BUILDS: u64 = 1_024;
-const MAX_LOCAL_QUEUE: u64 = 1_000_000;
+const SECONDS_PER_DAY: u64 = 86_400;
 
 pub(super) fn parse(json: &[u8]) -> Result<Config> {
     // Duplicate keys are refused, as in build requests: with "last one wins" a reviewer
@@ -44,81 +32,36 @@ pub(super) fn parse(json: &[u8]) -> Result<Config> {
         Value::Null => Section::empty(),
         _ => return Err(Error::config("velox", "must be a JSON object")),
     };
-    top.only(&[
-        "server_url",
-        "build_timeout",
-        "request_timeout",
-        "retry",
-        "cache",
-        "allowed_build_dirs",
-        "keep_abandoned_builds",
-        "build_linger",
-        "respond_after",
-        "library_path",
-        "log_level",
-        "local_build_enabled",
-        "local_builds",
-        "local_build_queue",
-        "local_build_dir",
-        "go_binary",
-        "local_build_source",
-    ])?;
-    let defaults = Config::default();
+    top.only_known()?;
 
-    let server_url = match top.string("server_url")? {
+    let server_url = match top.text(&keys::SERVER_URL)? {
         None => None,
-        Some(s) if s.trim().is_empty() => None,
-        Some(s) => Some(server_url(s).map_err(|r| Error::config("server_url", r))?),
+        Some(s) => Some(server_url(s).map_err(|r| top.err(&keys::SERVER_URL, r))?),
     };
+    let build_timeout = top.duration(&keys::BUILD_TIMEOUT)?;
+    let request_timeout = top.duration(&keys::REQUEST_TIMEOUT)?;
 
-    let build_timeout = top
-        .duration("build_timeout")?
-        .filter(|d| !d.is_zero())
-        .unwrap_or(defaults.build_timeout);
-    at_least_one_second(&top, "build_timeout", build_timeout)?;
-    at_most(&top, "build_timeout", build_timeout, MAX_TIMEOUT)?;
-    let request_timeout = top
-        .duration("request_timeout")?
-        .filter(|d| !d.is_zero())
-        .unwrap_or(defaults.request_timeout);
-    at_least_one_second(&top, "request_timeout", request_timeout)?;
-    at_most(&top, "request_timeout", request_timeout, MAX_TIMEOUT)?;
-
-    let retry = retry(&top.section("retry")?, defaults.retry)?;
+    let retry = retry(&top.section("retry")?)?;
     let cache_section = top.section("cache")?;
-    let cache = cache(&cache_section, defaults.cache)?;
+    let cache = cache(&cache_section)?;
     let remote = crate::remote::RemoteConfig::parse(cache_section.get("remote"))?;
 
-    let allowed_build_dirs = match top.get("allowed_build_dirs") {
-        None => defaults.allowed_build_dirs,
+    let allowed_build_dirs = match top.get(keys::ALLOWED_BUILD_DIRS.leaf()) {
+        None => vec![default_build_dir()],
         Some(v) => build_dirs(v)?,
     };
 
-    let keep_abandoned_builds = top.boolean("keep_abandoned_builds")?.unwrap_or(false);
+    let keep_abandoned_builds = top.flag(&keys::KEEP_ABANDONED_BUILDS)?;
     // A build cannot outlive build_timeout anyway: the cap only makes that visible.
-    let build_linger = (top.duration("build_linger")?)
-        .unwrap_or(defaults.build_linger)
-        .min(build_timeout);
-    let respond_after = top.duration("respond_after")?.filter(|d| !d.is_zero());
+    let build_linger = top.optional_duration(&keys::BUILD_LINGER)?;
+    let build_linger = build_linger.unwrap_or_default().min(build_timeout);
+    let respond_after = (top.optional_duration(&keys::RESPOND_AFTER)?).filter(|d| !d.is_zero());
     // Only checked for type: the Go purego loader reads it before the library exists.
-    let _ = top.string("library_path")?;
-    let log_level = match top.string("log_level")? {
-        None => None,
-        Some(s) if s.trim().is_empty() => None,
-        Some(s) => {
-            let level = s.trim().to_ascii_lowercase();
-            if !LOG_LEVELS.contains(&level.as_str()) {
-                return Err(Error::config(
-                    "log_level",
-                    format!("{s:?} is not one of {}", LOG_LEVELS.join(", ")),
-                ));
-            }
-            Some(level)
-        }
-    };
+    let _ = top.text(&keys::LIBRARY_PATH)?;
+    let log_level = top.choice(&keys::LOG_LEVEL)?;
 
-    let local_build_enabled = top.boolean("local_build_enabled")?.unwrap_or(false);
-    let local = local(&top, defaults.local)?;
+    let local_build_enabled = top.flag(&keys::LOCAL_BUILD_ENABLED)?;
+    let local = local(&top)?;
 
     Ok(Config {
         server_url,
@@ -137,154 +80,73 @@ pub(super) fn parse(json: &[u8]) -> Result<Config> {
     })
 }
 
-fn local(s: &Section, d: LocalBuildConfig) -> Result<LocalBuildConfig> {
-    let max_concurrent = match s.bounded("local_builds", MAX_LOCAL_BUILDS)? {
-        None => d.max_concurrent,
-        Some(0) => return Err(s.err("local_builds", "must be at least 1")),
-        Some(n) => n as usize,
-    };
-    let queue_limit = match s.bounded("local_build_queue", MAX_LOCAL_QUEUE)? {
-        None => d.queue_limit,
-        Some(n) => n as usize,
-    };
-    let work_dir = match s.string("local_build_dir")? {
-        None => d.work_dir,
-        Some(p) if p.trim().is_empty() => d.work_dir,
+fn local(s: &Section) -> Result<LocalBuildConfig> {
+    let work_dir = match s.text(&keys::LOCAL_BUILD_DIR)? {
+        // Not canonicalized: the builder only creates directories under it.
+        None => std::env::temp_dir(),
         Some(p) => {
             let dir = PathBuf::from(p);
             if !dir.is_absolute() {
-                return Err(s.err("local_build_dir", "must be an absolute path"));
+                return Err(s.err(&keys::LOCAL_BUILD_DIR, "must be an absolute path"));
             }
             dir
         }
     };
-    let go_binary = match s.string("go_binary")? {
-        None => d.go_binary,
-        Some(p) if p.trim().is_empty() => d.go_binary,
-        Some(p) => PathBuf::from(p),
-    };
-    let source = match s.string("local_build_source")? {
-        None => d.source,
-        Some(m) if m.trim().is_empty() => d.source,
-        Some(m) => SourceMode::parse(&m.trim().to_ascii_lowercase()).ok_or_else(|| {
-            s.err(
-                "local_build_source",
-                format!("{m:?} is not one of auto, generated, roadrunner"),
-            )
-        })?,
-    };
+    let source = s.choice(&keys::LOCAL_BUILD_SOURCE)?;
+    let source = source.as_deref().and_then(SourceMode::parse);
     Ok(LocalBuildConfig {
-        max_concurrent,
-        queue_limit,
+        max_concurrent: s.integer(&keys::LOCAL_BUILDS)? as usize,
+        queue_limit: s.integer(&keys::LOCAL_BUILD_QUEUE)? as usize,
         work_dir,
-        go_binary,
-        source,
+        go_binary: PathBuf::from(s.text(&keys::GO_BINARY)?.unwrap_or_default()),
+        source: source.ok_or_else(|| s.err(&keys::LOCAL_BUILD_SOURCE, "has no builder"))?,
     })
 }
 
-fn retry(s: &Section, d: RetryConfig) -> Result<RetryConfig> {
-    s.only(&[
-        "max_attempts",
-        "initial_delay",
-        "max_delay",
-        "backoff_multiplier",
-    ])?;
-    // Zero means "default" here, exactly as the seed plugin's InitDefaults.
-    let max_attempts = match s.bounded("max_attempts", MAX_ATTEMPTS)? {
-        None | Some(0) => d.max_attempts,
-        Some(n) => n as u32,
-    };
-    let initial_delay = s
-        .duration("initial_delay")?
-        .filter(|v| !v.is_zero())
-        .unwrap_or(d.initial_delay);
-    let max_delay = s
-        .duration("max_delay")?
-        .filter(|v| !v.is_zero())
-        .unwrap_or(d.max_delay);
-    at_most(s, "initial_delay", initial_delay, MAX_RETRY_DELAY)?;
-    at_most(s, "max_delay", max_delay, MAX_RETRY_DELAY)?;
+fn retry(s: &Section) -> Result<RetryConfig> {
+    s.only_known()?;
+    let max_attempts = s.integer(&keys::RETRY_MAX_ATTEMPTS)?;
+    let initial_delay = s.duration(&keys::RETRY_INITIAL_DELAY)?;
+    let max_delay = s.duration(&keys::RETRY_MAX_DELAY)?;
     if max_delay < initial_delay {
         return Err(s.err(
-            "max_delay",
+            &keys::RETRY_MAX_DELAY,
             format!("{max_delay:?} is shorter than initial_delay ({initial_delay:?})"),
         ));
     }
-    let backoff_multiplier = match s.float("backoff_multiplier")? {
-        None => d.backoff_multiplier,
-        Some(0.0) => d.backoff_multiplier,
-        Some(m) if m < 1.0 => return Err(s.err("backoff_multiplier", "must be at least 1.0")),
-        Some(m) if m > MAX_BACKOFF_MULTIPLIER => {
-            return Err(s.err(
-                "backoff_multiplier",
-                format!("{m} is more than {MAX_BACKOFF_MULTIPLIER}"),
-            ))
-        }
-        Some(m) => m,
-    };
     Ok(RetryConfig {
-        max_attempts,
+        // The table bounds it far below u32::MAX.
+        max_attempts: max_attempts as u32,
         initial_delay,
         max_delay,
-        backoff_multiplier,
+        backoff_multiplier: s.number(&keys::RETRY_BACKOFF_MULTIPLIER)?,
     })
 }
 
-fn cache(s: &Section, d: CacheConfig) -> Result<CacheConfig> {
-    s.only(&[
-        "enabled",
-        "directory",
-        "max_size_gb",
-        "max_entries",
-        "max_age_days",
-        "cleanup_interval",
-        "eviction_policy",
-        "access_update_interval",
-        "remote",
-    ])?;
-    let directory = match s.string("directory")? {
-        None => d.directory,
-        Some(p) if p.trim().is_empty() => d.directory,
-        Some(p) => PathBuf::from(p),
-    };
-    let max_size_bytes = match s.float("max_size_gb")? {
-        None => 0,
-        Some(gb) if gb < 0.0 => return Err(s.err("max_size_gb", "must not be negative")),
-        Some(gb) if gb > MAX_SIZE_GB => {
-            return Err(s.err("max_size_gb", format!("{gb} is more than {MAX_SIZE_GB}")))
-        }
-        Some(gb) => (gb * BYTES_PER_GB) as u64,
-    };
-    let max_age_days = s.bounded("max_age_days", MAX_AGE_DAYS)?.unwrap_or(0);
-    let max_age = Duration::from_secs(86_400)
-        .checked_mul(
-            u32::try_from(max_age_days).map_err(|_| s.err("max_age_days", "is too large"))?,
-        )
-        .ok_or_else(|| s.err("max_age_days", "is too large"))?;
-    let eviction_policy = match s.string("eviction_policy")? {
-        None => d.eviction_policy,
-        Some(p) => match p.trim().to_ascii_lowercase().as_str() {
-            "" | "lru" => EvictionPolicy::Lru,
-            "lfu" => EvictionPolicy::Lfu,
-            "fifo" => EvictionPolicy::Fifo,
-            _ => {
-                return Err(s.err(
-                    "eviction_policy",
-                    format!("{p:?} is not one of lru, lfu, fifo"),
-                ))
-            }
-        },
-    };
+fn cache(s: &Section) -> Result<CacheConfig> {
+    s.only_known()?;
+    let directory = PathBuf::from(s.text(&keys::CACHE_DIRECTORY)?.unwrap_or_default());
+    let max_size_bytes = (s.number(&keys::CACHE_MAX_SIZE_GB)? * BYTES_PER_GB) as u64;
+    let max_age = Duration::from_secs(SECONDS_PER_DAY * s.integer(&keys::CACHE_MAX_AGE_DAYS)?);
+    let word = s.choice(&keys::CACHE_EVICTION_POLICY)?;
+    let eviction_policy = [
+        EvictionPolicy::Lru,
+        EvictionPolicy::Lfu,
+        EvictionPolicy::Fifo,
+    ]
+    .into_iter()
+    .find(|p| word.as_deref() == Some(p.as_str()))
+    .ok_or_else(|| s.err(&keys::CACHE_EVICTION_POLICY, "has no policy"))?;
     Ok(CacheConfig {
-        enabled: s.boolean("enabled")?.unwrap_or(d.enabled),
+        enabled: s.flag(&keys::CACHE_ENABLED)?,
         directory,
         max_size_bytes,
-        max_entries: s.bounded("max_entries", MAX_ENTRIES)?.unwrap_or(0),
+        max_entries: s.integer(&keys::CACHE_MAX_ENTRIES)?,
         max_age,
         // Unlike the seed, an explicit 0 is honoured: no periodic cleanup / write at once.
-        cleanup_interval: interval(s, "cleanup_interval", d.cleanup_interval)?,
+        cleanup_interval: s.duration(&keys::CACHE_CLEANUP_INTERVAL)?,
         eviction_policy,
-        access_update_interval: interval(s, "access_update_interval", d.access_update_interval)?,
+        access_update_interval: s.duration(&keys::CACHE_ACCESS_UPDATE_INTERVAL)?,
     })
 }
 
@@ -305,7 +167,7 @@ fn server_url(s: &str) -> std::result::Result<String, String> {
 }
 
 fn build_dirs(v: &Value) -> Result<Vec<PathBuf>> {
-    let key = "allowed_build_dirs";
+    let key = keys::ALLOWED_BUILD_DIRS.name;
     let items: Vec<(String, &Value)> = match v {
         // A single string is one directory (convenient for environment overrides).
         Value::String(_) => vec![(key.to_owned(), v)],
@@ -344,33 +206,12 @@ pub(super) fn default_build_dir() -> PathBuf {
     std::fs::canonicalize(&tmp).unwrap_or(tmp)
 }
 
-/// A periodic interval: explicit 0 = off, otherwise between 1 s and 7 days.
-fn interval(s: &Section, key: &str, default: Duration) -> Result<Duration> {
-    let d = s.duration(key)?.unwrap_or(default);
-    if !d.is_zero() && d < MIN_INTERVAL {
-        return Err(s.err(
-            key,
-            format!("{d:?} is shorter than {MIN_INTERVAL:?} (write 0 to turn it off)"),
-        ));
-    }
-    at_most(s, key, d, MAX_INTERVAL)?;
-    Ok(d)
-}
-
-fn at_most(s: &Section, key: &str, d: Duration, max: Duration) -> Result<()> {
-    if d > max {
-        Err(s.err(key, format!("{d:?} is longer than {max:?}")))
-    } else {
-        Ok(())
-    }
-}
-
-fn at_least_one_second(s: &Section, key: &str, d: Duration) -> Result<()> {
-    if d < Duration::from_secs(1) {
-        Err(s.err(key, format!("{d:?} is shorter than 1s")))
-    } else {
-        Ok(())
-    }
+/// A key's literal default, as its type. Every row's literal is tested to parse, so the
+/// error is for a table edited without running the tests.
+fn literal<T: FromStr>(k: &Key) -> Result<T> {
+    k.default_literal()
+        .and_then(|lit| lit.parse().ok())
+        .ok_or_else(|| Error::config(k.name, "has no usable built-in default"))
 }
 
 /// One JSON object of the configuration, with its dotted prefix for error messages.
@@ -402,16 +243,19 @@ impl<'a> Section<'a> {
         }
     }
 
-    fn err(&self, name: &str, reason: impl Into<String>) -> Error {
-        Error::config(self.key(name), reason)
+    fn err(&self, k: &Key, reason: impl Into<String>) -> Error {
+        debug_assert_eq!(k.name, self.key(k.leaf()), "read in the wrong section");
+        Error::config(k.name, reason)
     }
 
-    fn only(&self, known: &[&str]) -> Result<()> {
+    /// Refuses a key the table does not have in this mapping.
+    fn only_known(&self) -> Result<()> {
+        let known = keys::children(&self.prefix);
         let unknown = self
             .map
             .and_then(|m| m.keys().find(|k| !known.contains(&k.as_str())));
         match unknown {
-            Some(k) => Err(self.err(k, "unknown key")),
+            Some(k) => Err(Error::config(self.key(k), "unknown key")),
             None => Ok(()),
         }
     }
@@ -430,31 +274,72 @@ impl<'a> Section<'a> {
         }
     }
 
-    fn string(&self, name: &str) -> Result<Option<&'a str>> {
-        match self.get(name) {
+    fn string(&self, k: &Key) -> Result<Option<&'a str>> {
+        match self.get(k.leaf()) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(self.err(name, "must be a string")),
+            Some(_) => Err(self.err(k, "must be a string")),
         }
     }
 
-    fn boolean(&self, name: &str) -> Result<Option<bool>> {
-        match self.get(name) {
-            None => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
-                "true" | "1" => Ok(Some(true)),
-                "false" | "0" | "" => Ok(Some(false)),
-                _ => Err(self.err(name, format!("{s:?} is not true or false"))),
-            },
-            Some(_) => Err(self.err(name, "must be true or false")),
+    /// A [`Kind::Text`] key: the value as given, else the default; blank = absent.
+    fn text(&self, k: &Key) -> Result<Option<&'a str>> {
+        Ok(match self.string(k)? {
+            Some(s) if !s.trim().is_empty() => Some(s),
+            _ => k.default_literal(),
+        })
+    }
+
+    /// A [`Kind::OneOf`] key: one of its words, lowercase, else the default; blank = absent.
+    fn choice(&self, k: &Key) -> Result<Option<String>> {
+        let Kind::OneOf(words) = k.kind else {
+            return Err(self.err(k, "is not a choice in the key table"));
+        };
+        let Some(s) = self.string(k)?.filter(|s| !s.trim().is_empty()) else {
+            return Ok(k.default_literal().map(str::to_owned));
+        };
+        let word = s.trim().to_ascii_lowercase();
+        if !words.contains(&word.as_str()) {
+            return Err(self.err(k, format!("{s:?} is not one of {}", words.join(", "))));
         }
+        Ok(Some(word))
+    }
+
+    /// A [`Kind::Flag`] key.
+    fn flag(&self, k: &Key) -> Result<bool> {
+        match self.get(k.leaf()) {
+            None => literal(k),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" => Ok(true),
+                "false" | "0" | "" => Ok(false),
+                _ => Err(self.err(k, format!("{s:?} is not true or false"))),
+            },
+            Some(_) => Err(self.err(k, "must be true or false")),
+        }
+    }
+
+    /// A [`Kind::Integer`] key: the value within its bounds, else the default.
+    fn integer(&self, k: &Key) -> Result<u64> {
+        let Kind::Integer { min, max, zero } = k.kind else {
+            return Err(self.err(k, "is not an integer in the key table"));
+        };
+        let n = match self.raw_integer(k)? {
+            Some(n) if n > max => return Err(self.err(k, format!("{n} is more than {max}"))),
+            Some(0) if zero == Zero::Default => literal(k)?,
+            Some(n) => n,
+            None => literal(k)?,
+        };
+        if n < min && !(n == 0 && matches!(zero, Zero::Means(_))) {
+            return Err(self.err(k, format!("must be at least {min}")));
+        }
+        Ok(n)
     }
 
     /// A non-negative integer, as a JSON number or a string of digits.
-    fn integer(&self, name: &str) -> Result<Option<u64>> {
-        let bad = || self.err(name, "must be a non-negative integer");
-        match self.get(name) {
+    fn raw_integer(&self, k: &Key) -> Result<Option<u64>> {
+        let bad = || self.err(k, "must be a non-negative integer");
+        match self.get(k.leaf()) {
             None => Ok(None),
             Some(Value::Number(n)) => n.as_u64().map(Some).ok_or_else(bad),
             Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
@@ -463,18 +348,36 @@ impl<'a> Section<'a> {
         }
     }
 
-    /// [`Section::integer`] no larger than `max`.
-    fn bounded(&self, name: &str, max: u64) -> Result<Option<u64>> {
-        match self.integer(name)? {
-            Some(n) if n > max => Err(self.err(name, format!("{n} is more than {max}"))),
-            other => Ok(other),
+    /// A [`Kind::Number`] key: the value within its bounds, else the default.
+    fn number(&self, k: &Key) -> Result<f64> {
+        let Kind::Number { min, max, zero } = k.kind else {
+            return Err(self.err(k, "is not a number in the key table"));
+        };
+        let m = match self.raw_number(k)? {
+            Some(m) if m == 0.0 && zero == Zero::Default => literal(k)?,
+            Some(m) => m,
+            None => literal(k)?,
+        };
+        if m < min && !(m == 0.0 && matches!(zero, Zero::Means(_))) {
+            return Err(self.err(
+                k,
+                if min == 0.0 {
+                    "must not be negative".to_owned()
+                } else {
+                    format!("must be at least {min:?}")
+                },
+            ));
         }
+        if m > max {
+            return Err(self.err(k, format!("{m} is more than {max}")));
+        }
+        Ok(m)
     }
 
     /// A finite number, as a JSON number or a string.
-    fn float(&self, name: &str) -> Result<Option<f64>> {
-        let bad = || self.err(name, "must be a number");
-        let value = match self.get(name) {
+    fn raw_number(&self, k: &Key) -> Result<Option<f64>> {
+        let bad = || self.err(k, "must be a number");
+        let value = match self.get(k.leaf()) {
             None => return Ok(None),
             Some(Value::Number(n)) => n.as_f64().ok_or_else(bad)?,
             Some(Value::String(s)) if s.trim().is_empty() => return Ok(None),
@@ -488,23 +391,61 @@ impl<'a> Section<'a> {
         }
     }
 
-    /// A Go duration string. Bare numbers other than 0 are refused (see `from_json`).
-    fn duration(&self, name: &str) -> Result<Option<Duration>> {
-        match self.get(name) {
+    /// A [`Kind::Duration`] key with a literal default.
+    fn duration(&self, k: &Key) -> Result<Duration> {
+        self.optional_duration(k)?
+            .ok_or_else(|| self.err(k, "has no built-in default"))
+    }
+
+    /// A [`Kind::Duration`] key within its bounds, else its default (`None` when the
+    /// table has no literal for it).
+    fn optional_duration(&self, k: &Key) -> Result<Option<Duration>> {
+        let Kind::Duration { min, max, zero } = k.kind else {
+            return Err(self.err(k, "is not a duration in the key table"));
+        };
+        let d = match self.raw_duration(k)? {
+            Some(d) if d.is_zero() && zero == Zero::Default => None,
+            other => other,
+        };
+        let d = match (d, k.default_literal()) {
+            (Some(d), _) => d,
+            (None, Some(lit)) => {
+                parse_go_duration(lit).map_err(|r| self.err(k, format!("default: {r}")))?
+            }
+            (None, None) => return Ok(None),
+        };
+        let off = matches!(zero, Zero::Means(_));
+        if d.is_zero() && off {
+            return Ok(Some(d));
+        }
+        if d < min {
+            let hint = if off { " (write 0 to turn it off)" } else { "" };
+            return Err(self.err(k, format!("{d:?} is shorter than {min:?}{hint}")));
+        }
+        if let Some(max) = max.filter(|max| d > *max) {
+            return Err(self.err(k, format!("{d:?} is longer than {max:?}")));
+        }
+        Ok(Some(d))
+    }
+
+    /// A Go duration string. Bare numbers other than 0 are refused: Go would read an
+    /// integer as nanoseconds, so `300` is almost certainly a mistake.
+    fn raw_duration(&self, k: &Key) -> Result<Option<Duration>> {
+        match self.get(k.leaf()) {
             None => Ok(None),
             Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
             Some(Value::String(s)) => parse_go_duration(s.trim())
                 .map(Some)
-                .map_err(|r| self.err(name, r)),
+                .map_err(|r| self.err(k, r)),
             Some(Value::Number(n)) if n.as_f64() == Some(0.0) => Ok(Some(Duration::ZERO)),
             Some(Value::Number(n)) => Err(self.err(
-                name,
+                k,
                 format!(
                     "bare number {n} has no unit: write a Go duration such as \"{n}s\" \
                      (Go would read {n} as nanoseconds)"
                 ),
             )),
-            Some(_) => Err(self.err(name, "must be a Go duration string such as \"5m\"")),
+            Some(_) => Err(self.err(k, "must be a Go duration string such as \"5m\"")),
         }
     }
 }

@@ -1,8 +1,5 @@
-//! Settings of the embedded local builder.
-//!
-//! The `velox:` config parser lives in `src/config/`; these are the keys it is asked to
-//! add (all optional): `local_builds` (max_concurrent), `local_build_queue`
-//! (queue_limit), `local_build_dir` (work_dir), `go_binary`, `local_build_source`.
+//! Settings of the embedded local builder, as `crate::config` parses them from the
+//! keys named in each field's doc (their defaults and bounds: `crate::config::keys`).
 
 use std::path::PathBuf;
 
@@ -33,8 +30,8 @@ impl SourceMode {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalBuildConfig {
-    /// `local_builds`: builds running at once. Each one is a `go build` that uses every
-    /// core it is given, so the default is 1.
+    /// `local_builds`: builds running at once, each a `go build` that uses every core it
+    /// is given.
     pub max_concurrent: usize,
     /// `local_build_queue`: builds allowed to wait for a slot; one more is refused with
     /// `UpstreamUnavailable` ("local build queue full") instead of piling up.

@@ -29,16 +29,11 @@
 //! * Timeouts are the caller's: wrap `build` in `tokio::time::timeout` or cancel.
 //! * Progress is logged with `tracing` (`step`, `elapsed_ms`, `elapsed_s` every 15 s).
 //!
-//! # Config keys (optional, in the `velox:` section)
+//! # Config keys
 //!
-//! | key | field | default |
-//! | --- | --- | --- |
-//! | `local_build_enabled` | (the engine's choice) | false: required to build locally |
-//! | `local_builds` | `max_concurrent` | 1 |
-//! | `local_build_queue` | `queue_limit` | 16 |
-//! | `local_build_dir` | `work_dir` | the system temp directory |
-//! | `go_binary` | `go_binary` | `go` (from `PATH`) |
-//! | `local_build_source` | `source` | `auto` (`generated`, `roadrunner`) |
+//! `local_build_enabled` and the `local_build*` / `go_binary` keys of the `velox:` section
+//! are rows of the key table (`crate::config::keys`), which also renders README.md's
+//! configuration table; [`LocalBuildConfig`] holds what they parse to.
 //!
 //! # What gets built, and the `rr_version` caveat
 //!

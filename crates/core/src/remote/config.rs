@@ -4,9 +4,8 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
+use crate::config::keys;
 use crate::error::{Error, Result};
-
-const DEFAULT_REGION: &str = "us-east-1";
 
 /// The remote tier's settings. Absent (`None` in [`crate::Config::remote`]) unless
 /// `cache.remote.url` is set: without it nothing changes.
@@ -46,15 +45,6 @@ impl fmt::Debug for RemoteConfig {
     }
 }
 
-const KEYS: [&str; 6] = [
-    "url",
-    "endpoint",
-    "region",
-    "allow_http",
-    "access_key_id",
-    "secret_access_key",
-];
-
 impl RemoteConfig {
     /// Parses the `cache.remote` mapping (`None` or `null` = absent). An empty `url`
     /// switches the tier off, as an unset `${ENV}` expansion gives it.
@@ -64,7 +54,8 @@ impl RemoteConfig {
             Some(Value::Object(m)) => m,
             Some(_) => return Err(Error::config("cache.remote", "must be a mapping of keys")),
         };
-        if let Some(k) = map.keys().find(|k| !KEYS.contains(&k.as_str())) {
+        let known = keys::children("cache.remote");
+        if let Some(k) = map.keys().find(|k| !known.contains(&k.as_str())) {
             return Err(err(k, "unknown key"));
         }
         let url = match string(map, "url")? {
@@ -88,9 +79,10 @@ impl RemoteConfig {
             }
         }
         let region = match string(map, "region")? {
-            None => DEFAULT_REGION.to_owned(),
-            Some(r) if r.trim().is_empty() => DEFAULT_REGION.to_owned(),
-            Some(r) => r.trim().to_owned(),
+            Some(r) if !r.trim().is_empty() => r.trim(),
+            _ => keys::CACHE_REMOTE_REGION
+                .default_literal()
+                .unwrap_or_default(),
         };
         let nonempty = |k: &str| -> Result<Option<String>> {
             Ok(string(map, k)?.filter(|s| !s.is_empty()).map(str::to_owned))
@@ -116,7 +108,7 @@ impl RemoteConfig {
             bucket,
             prefix,
             endpoint,
-            region,
+            region: region.to_owned(),
             allow_http,
             access_key_id,
             secret_access_key,

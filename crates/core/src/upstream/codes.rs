@@ -24,6 +24,28 @@ pub enum Code {
 }
 
 impl Code {
+    /// Every code, in the protocol's numeric order (1 to 16).
+    pub fn all() -> [Code; 16] {
+        [
+            Code::Canceled,
+            Code::Unknown,
+            Code::InvalidArgument,
+            Code::DeadlineExceeded,
+            Code::NotFound,
+            Code::AlreadyExists,
+            Code::PermissionDenied,
+            Code::ResourceExhausted,
+            Code::FailedPrecondition,
+            Code::Aborted,
+            Code::OutOfRange,
+            Code::Unimplemented,
+            Code::Internal,
+            Code::Unavailable,
+            Code::DataLoss,
+            Code::Unauthenticated,
+        ]
+    }
+
     /// The snake_case name of the wire format; `None` for anything else.
     pub fn parse(s: &str) -> Option<Code> {
         Some(match s {
@@ -95,27 +117,11 @@ mod tests {
 
     #[test]
     fn every_code_round_trips_through_its_wire_name() {
-        let all = [
-            Code::Canceled,
-            Code::Unknown,
-            Code::InvalidArgument,
-            Code::DeadlineExceeded,
-            Code::NotFound,
-            Code::AlreadyExists,
-            Code::PermissionDenied,
-            Code::ResourceExhausted,
-            Code::FailedPrecondition,
-            Code::Aborted,
-            Code::OutOfRange,
-            Code::Unimplemented,
-            Code::Internal,
-            Code::Unavailable,
-            Code::DataLoss,
-            Code::Unauthenticated,
-        ];
-        for code in all {
+        for code in Code::all() {
             assert_eq!(Code::parse(code.as_str()), Some(code));
         }
+        let distinct: std::collections::HashSet<Code> = Code::all().into_iter().collect();
+        assert_eq!(distinct.len(), 16);
         assert_eq!(Code::parse("ALREADY_EXISTS"), None);
         assert_eq!(Code::parse(""), None);
     }

@@ -76,6 +76,37 @@ pub fn verdict(failure: &Failure) -> Verdict {
     }
 }
 
+/// The failures [`verdict`] answers with [`Verdict::Backoff`], in words, for the README's
+/// `retry.max_attempts` row: derived from `verdict` so that the two cannot disagree.
+pub fn backoff_failures() -> String {
+    let backs_off = |code: Code| {
+        verdict(&Failure::Status {
+            http: 0,
+            code,
+            message: String::new(),
+            from_body: true,
+            logs: String::new(),
+        }) == Verdict::Backoff
+    };
+    let mut words = Vec::new();
+    if verdict(&Failure::Transport(String::new())) == Verdict::Backoff {
+        words.push("transport errors".to_owned());
+    }
+    words.extend(
+        (Code::all().into_iter())
+            .filter(|c| backs_off(*c))
+            .map(|c| format!("`{c}`")),
+    );
+    let bare: Vec<String> = (100..600)
+        .filter(|s| backs_off(Code::from_http_status(*s)))
+        .map(|s: u16| s.to_string())
+        .collect();
+    if !bare.is_empty() {
+        words.push(format!("bare {}", bare.join("/")));
+    }
+    words.join(", ")
+}
+
 /// The error a resolve ends with when `failure` was the last word.
 pub fn final_error(failure: Failure, calls: u32) -> Error {
     match failure {
@@ -256,6 +287,15 @@ mod tests {
             max_delay: Duration::from_millis(max_ms),
             backoff_multiplier: mult,
         }
+    }
+
+    #[test]
+    fn the_backoff_list_names_every_retried_code_and_bare_status() {
+        assert_eq!(
+            backoff_failures(),
+            "transport errors, `deadline_exceeded`, `resource_exhausted`, `aborted`, \
+             `unavailable`, bare 429/502/503/504"
+        );
     }
 
     fn status(code: Code, from_body: bool) -> Failure {

@@ -1,0 +1,214 @@
+//! The repository's documents agree with the code, and no file points outside the
+//! repository: README.md's key table is the key table's rendering, docs/ABI.md's status
+//! table is what the errors answer, and nothing names a sibling directory, a machine's
+//! scratch path, a tracker's issue number or a document that is not in the tree (a
+//! reader of a checkout has only the checkout).
+
+use std::path::{Path, PathBuf};
+
+use velox_core::config::keys;
+use velox_core::Error;
+
+/// The repository's root: the directory holding Cargo.lock.
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .find(|p| p.join("Cargo.lock").is_file())
+        .expect("Cargo.lock above the crate")
+        .to_path_buf()
+}
+
+/// README.md's table of keys is rendered from the key table; `VXM_WRITE_README=1`
+/// (`make readme`) rewrites it.
+#[test]
+fn readme_key_table_is_current() {
+    const BEGIN: &str =
+        "<!-- config-keys:begin (generated from crates/core/src/config/keys.rs: make readme) -->\n";
+    const END: &str = "<!-- config-keys:end -->";
+    let path = root().join("README.md");
+    let readme = std::fs::read_to_string(&path).expect("README.md exists");
+    let start = readme.find(BEGIN).expect("README.md has the begin marker") + BEGIN.len();
+    let end = readme.find(END).expect("README.md has the end marker");
+    let fresh = keys::markdown_table();
+    if std::env::var_os("VXM_WRITE_README").is_some_and(|v| v == "1") {
+        let updated = format!("{}{fresh}{}", &readme[..start], &readme[end..]);
+        std::fs::write(&path, updated).expect("README.md is writable");
+        return;
+    }
+    assert!(
+        readme[start..end] == fresh,
+        "README.md's configuration table is stale: run `make readme` and commit it"
+    );
+}
+
+/// (status, code, HTTP) of every row of the guide's status table.
+fn guide_rows() -> Vec<(String, String, String)> {
+    let guide = std::fs::read_to_string(root().join("docs/ABI.md")).expect("docs/ABI.md");
+    let strip = |cell: &str| cell.trim().trim_matches('`').to_owned();
+    guide
+        .lines()
+        .skip_while(|l| !l.starts_with("| status | code | HTTP |"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| {
+            let cells: Vec<&str> = l.split('|').collect();
+            (strip(cells[1]), strip(cells[2]), strip(cells[3]))
+        })
+        .collect()
+}
+
+/// The status names in the header's enum, in order.
+fn header_statuses() -> Vec<String> {
+    let header = std::fs::read_to_string(root().join("include/velox_middleware.h"))
+        .expect("include/velox_middleware.h");
+    header
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("VXM_STATUS_"))
+        .filter_map(|l| l.split_once(" = ").map(|(name, _)| name.to_owned()))
+        .collect()
+}
+
+#[test]
+fn the_status_table_follows_the_header_and_the_code() {
+    let rows = guide_rows();
+    let names: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
+    assert_eq!(names, header_statuses(), "docs/ABI.md's statuses, in order");
+    let errors = [
+        Error::NullArgument("x"),
+        Error::config("k", "r"),
+        Error::request("f", "r"),
+        Error::NotFound,
+        Error::UpstreamRejected {
+            code: "invalid_argument".into(),
+            message: String::new(),
+        },
+        Error::BuildFailed {
+            code: "internal".into(),
+            message: String::new(),
+            logs: String::new(),
+        },
+        Error::UpstreamUnavailable {
+            attempts: 1,
+            message: String::new(),
+        },
+        Error::Timeout { seconds: 1 },
+        Error::Cancelled,
+        Error::UnsafePath {
+            path: PathBuf::new(),
+            reason: String::new(),
+        },
+        Error::io("x", std::io::Error::other("x")),
+        Error::ShuttingDown,
+        Error::Panic(String::new()),
+    ];
+    assert_eq!(errors.len() + 1, rows.len(), "one error per status but OK");
+    for e in errors {
+        let status = e.code().to_ascii_uppercase();
+        let row = rows.iter().find(|r| r.0 == status);
+        let row = row.unwrap_or_else(|| panic!("docs/ABI.md has no row for {status}"));
+        assert_eq!(row.1, e.code(), "{status}'s code");
+        assert_eq!(row.2, e.http_status().to_string(), "{status}'s HTTP status");
+    }
+}
+
+/// Directories that hold build output or other repositories' files, not ours.
+const SKIPPED_DIRS: &[&str] = &[".git", "target", "node_modules", "vendor", "build", "dist"];
+
+fn text_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        // `.git` is a file in a linked worktree.
+        if SKIPPED_DIRS.iter().any(|s| name == *s) {
+            continue;
+        }
+        if kind.is_dir() {
+            text_files(&path, out);
+        } else if kind.is_file() {
+            out.push(path);
+        }
+    }
+}
+
+/// What is wrong with `line`, if it points outside the repository.
+fn outside_reference(line: &str) -> Option<&'static str> {
+    if line.contains("../shared") {
+        return Some("a path into a sibling directory");
+    }
+    if line.contains("/work/") {
+        return Some("a machine's scratch path");
+    }
+    if line.contains("DESIGN.md") {
+        return Some("a design document that is not in the repository");
+    }
+    let abi_outside_docs = line
+        .match_indices("ABI.md")
+        .any(|(at, _)| !line[..at].ends_with("docs/"));
+    if abi_outside_docs {
+        return Some("the ABI guide by a name that is not its path (docs/ABI.md)");
+    }
+    let lower = line.to_ascii_lowercase();
+    let numbered = lower.match_indices("issue ").any(|(at, word)| {
+        let rest = lower[at + word.len()..].trim_start_matches('#');
+        rest.starts_with(|c: char| c.is_ascii_digit())
+    });
+    if numbered {
+        return Some("a tracker's issue number");
+    }
+    None
+}
+
+#[test]
+fn no_file_points_outside_the_repository() {
+    let root = root();
+    let mut files = Vec::new();
+    text_files(&root, &mut files);
+    assert!(
+        files.len() > 50,
+        "walked {} files from {root:?}",
+        files.len()
+    );
+    let mut found = Vec::new();
+    // This file names what it looks for.
+    files.retain(|f| !f.ends_with(file!()));
+    for file in files {
+        // Binary and non-UTF-8 files (images, fuzz corpora) are not read by people.
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        for (n, line) in text.lines().enumerate() {
+            if let Some(why) = outside_reference(line) {
+                let shown = file.strip_prefix(&root).unwrap_or(&file).display();
+                found.push(format!("{shown}:{}: {why}: {}", n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(found.is_empty(), "{}", found.join("\n"));
+}
+
+#[test]
+fn each_kind_of_outside_reference_is_caught() {
+    for bad in [
+        "see ../shared/notes",
+        "a checkout in /work/main",
+        "as DESIGN.md says",
+        "names fixed by ABI.md",
+        "fixed in issue 6",
+        "Issue #12 asked for it",
+    ] {
+        assert!(outside_reference(bad).is_some(), "{bad}");
+    }
+    for good in [
+        "see docs/ABI.md",
+        "an issue with the cache",
+        "the issues list",
+    ] {
+        assert_eq!(outside_reference(good), None, "{good}");
+    }
+}
