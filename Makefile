@@ -74,9 +74,10 @@ rust-test: lib
 	$(CARGO) test --workspace
 
 # The C programs in tests/c/, compiled and run by a Rust test (the resolve test against the
-# Rust fake Velox) on $(SHARED_LIB), which VELOX_MIDDLEWARE_LIB names.
+# Rust fake Velox) on $(SHARED_LIB), which VELOX_MIDDLEWARE_LIB names. --workspace: the
+# features rust-test unifies, so the test binary is rust-test's, not a second build.
 c-test: lib
-	$(CARGO) test -p velox-middleware --test c_programs
+	$(CARGO) test --workspace --test c_programs
 
 # Both backends: cgo (opt-in, -tags velox_cgo) links $(STATIC_LIB); purego, the default, loads
 # $(SHARED_LIB). The purego pass also cross-compiles for RoadRunner's platforms and builds
