@@ -12,6 +12,15 @@ STATIC_LIB   := $(LIB_DIR)/libvelox_middleware.a
 SHARED_LIB   := $(LIB_DIR)/libvelox_middleware.so
 BUILD        := $(CURDIR)/build
 CARGO_FLAGS  := $(if $(filter release,$(PROFILE)),--release,)
+# Clippy and the Rust tests run in the library's profile by default: one graph of
+# dependencies for the library and the tests instead of a release one and a dev one.
+# Incremental compilation (the workspace's crates only; dependencies never are) keeps an
+# edit from rebuilding the optimised test binaries from scratch; the library itself
+# (`make lib`) stays a plain release build. TEST_PROFILE=debug is the dev build, as a bare
+# `cargo test` is. docs/decisions/2026-11-29-workspace.md has the numbers.
+TEST_PROFILE ?= release
+TEST_CARGO   := CARGO_INCREMENTAL=1 $(CARGO)
+TEST_FLAGS   := $(if $(filter release,$(TEST_PROFILE)),--release,)
 
 export VELOX_MIDDLEWARE_LIB := $(SHARED_LIB)
 
@@ -65,19 +74,19 @@ fmt-check:
 	@test -z "$$(gofmt -l go-shim e2e bench)" || { gofmt -l go-shim e2e bench; echo "gofmt needed"; exit 1; }
 
 lint: fmt-check
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(TEST_CARGO) clippy --workspace --all-targets $(TEST_FLAGS) -- -D warnings
 	cd go-shim && CGO_ENABLED=1 $(GO) vet -tags velox_cgo ./... ./tests/...
 	cd go-shim && CGO_ENABLED=0 $(GO) vet ./... ./tests/...
 
 # lib first: crates/ffi/tests/c_programs.rs links the C programs to $(SHARED_LIB).
 rust-test: lib
-	$(CARGO) test --workspace
+	$(TEST_CARGO) test --workspace $(TEST_FLAGS)
 
 # The C programs in tests/c/, compiled and run by a Rust test (the resolve test against the
-# Rust fake Velox) on $(SHARED_LIB), which VELOX_MIDDLEWARE_LIB names. --workspace: the
-# features rust-test unifies, so the test binary is rust-test's, not a second build.
+# Rust fake Velox) on $(SHARED_LIB), which VELOX_MIDDLEWARE_LIB names. Same flags and
+# --workspace as rust-test: the test binary is rust-test's, not a second build.
 c-test: lib
-	$(CARGO) test --workspace --test c_programs
+	$(TEST_CARGO) test --workspace $(TEST_FLAGS) --test c_programs
 
 # Both backends: cgo (opt-in, -tags velox_cgo) links $(STATIC_LIB); purego, the default, loads
 # $(SHARED_LIB). The purego pass also cross-compiles for RoadRunner's platforms and builds

@@ -4,6 +4,7 @@
 //! served, and a remote that is down or goes away never fails a download.
 
 use velox_testkit::fake_velox;
+use velox_testkit::resolver_harness;
 use velox_testkit::seaweedfs;
 
 use std::io::Read;
@@ -13,6 +14,7 @@ use std::time::Duration;
 
 use fake_velox::{FakeVelox, Reply};
 use object_store::{Attribute, Attributes, PutOptions, PutPayload};
+use resolver_harness::resolve;
 use seaweedfs::Seaweed;
 use tokio_util::sync::CancellationToken;
 use velox_core::cache::Cache;
@@ -75,7 +77,7 @@ fn host(velox: &str, endpoint: &str, prefix: &str, builds: &Path) -> Host {
 impl Host {
     /// A download that must succeed.
     async fn get(&self, tag: &str) -> Artifact {
-        self.resolver.resolve(request(tag), None).await.unwrap()
+        resolve(&self.resolver, request(tag), None).await.unwrap()
     }
 }
 
@@ -174,7 +176,7 @@ async fn three_hosts_build_a_key_once_and_a_fourth_fills_from_the_bucket(
     for i in 0..30 {
         let resolver = hosts[i % 3].resolver.clone();
         tasks.push(tokio::spawn(async move {
-            resolver.resolve(request("v5.3.0"), None).await
+            resolve(&resolver, request("v5.3.0"), None).await
         }));
     }
     let mut sources = Vec::new();
@@ -221,7 +223,7 @@ async fn a_corrupt_object_is_refused_counted_and_rebuilt(s3: &Seaweed, builds: &
     let good_sha = sha256_of(&path);
     put_binary(&tier, &req, b"tampered".to_vec(), good_sha.clone()).await;
 
-    let a = h.resolver.resolve(req, None).await.unwrap();
+    let a = resolve(&h.resolver, req, None).await.unwrap();
     assert_eq!(a.source, Source::Built, "the corrupt object was not served");
     assert_eq!(contents(&a), good);
     assert_eq!(a.sha256, good_sha);
@@ -314,7 +316,7 @@ async fn a_live_lease_is_waited_for_and_an_expired_one_taken_over(s3: &Seaweed, 
     put_lease(req.clone(), now + 600).await;
     let h = host(&fake.url(), &s3.endpoint(), "lease", builds);
     let resolver = h.resolver.clone();
-    let waiting = tokio::spawn(async move { resolver.resolve(request("v8.0.0"), None).await });
+    let waiting = tokio::spawn(async move { resolve(&resolver, request("v8.0.0"), None).await });
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(
         !waiting.is_finished(),
@@ -342,7 +344,7 @@ async fn a_live_lease_is_waited_for_and_an_expired_one_taken_over(s3: &Seaweed, 
     );
     let sibling = Cache::open(&sibling_cfg.cache, Arc::new(Stats::default())).unwrap();
     let (waiter, _) = process(&sibling_cfg);
-    let waiting = tokio::spawn(async move { waiter.resolve(request("v8.2.0"), None).await });
+    let waiting = tokio::spawn(async move { resolve(&waiter, request("v8.2.0"), None).await });
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert!(
         !waiting.is_finished(),
@@ -359,7 +361,7 @@ async fn a_live_lease_is_waited_for_and_an_expired_one_taken_over(s3: &Seaweed, 
     // An expired lease (a crashed holder): taken over at once, built here.
     let req = request("v8.1.0");
     put_lease(req.clone(), now - 1).await;
-    let a = h.resolver.resolve(req.clone(), None).await.unwrap();
+    let a = resolve(&h.resolver, req.clone(), None).await.unwrap();
     assert_eq!(a.source, Source::Built);
     assert_eq!(remote_count(&h, "lease_taken_over"), 1);
     assert_eq!(fake.call_count(), 1);
@@ -376,8 +378,8 @@ async fn processes_sharing_a_directory_ask_the_bucket_once(s3: &Seaweed, builds:
     let (a, a_stats) = process(&cfg);
     let (b, b_stats) = process(&cfg);
     let (ra, rb) = tokio::join!(
-        a.resolve(request("v8.3.0"), None),
-        b.resolve(request("v8.3.0"), None)
+        resolve(&a, request("v8.3.0"), None),
+        resolve(&b, request("v8.3.0"), None)
     );
     assert_eq!(contents(&ra.unwrap()), bytes);
     assert_eq!(contents(&rb.unwrap()), bytes);

@@ -72,16 +72,7 @@ impl Engine {
 
     /// Blocks the calling thread until the binary is ready or the call ends otherwise.
     pub fn resolve(&self, request_json: &[u8], cancel: Option<&Cancel>) -> Result<Artifact> {
-        let _call = self.calls.enter()?;
-        let request = BuildRequest::parse(request_json)?;
-        if cancel.is_some_and(Cancel::is_triggered) {
-            return Err(Error::Cancelled);
-        }
-        // The host's thread blocks anyway: a hit is served from it without waking the runtime.
-        if let Some(hit) = self.resolver.cached(&request) {
-            return Ok(hit);
-        }
-        runtime().block_on(self.resolver.resolve_missed(request, cancel.cloned()))
+        self.answer(request_json, None, cancel)?.ready()
     }
 
     /// As [`Engine::resolve`], but answers [`Resolved::Pending`] for a build still running
@@ -93,20 +84,29 @@ impl Engine {
         prefer: &str,
         cancel: Option<&Cancel>,
     ) -> Result<Resolved> {
+        self.answer(request_json, Some(Prefer::parse(prefer)), cancel)
+    }
+
+    /// Both resolves; `prefer` is `None` for a caller that cannot take a `Pending`.
+    fn answer(
+        &self,
+        request_json: &[u8],
+        prefer: Option<Prefer>,
+        cancel: Option<&Cancel>,
+    ) -> Result<Resolved> {
         let _call = self.calls.enter()?;
         let request = BuildRequest::parse(request_json)?;
         if cancel.is_some_and(Cancel::is_triggered) {
             return Err(Error::Cancelled);
         }
+        // The host's thread blocks anyway: a hit is served from it without waking the runtime.
         if let Some(hit) = self.resolver.cached(&request) {
             return Ok(Resolved::Ready(hit));
         }
-        let prefer = Prefer::parse(prefer);
-        runtime().block_on(self.resolver.resolve_missed_or_pending(
-            request,
-            cancel.cloned(),
-            prefer,
-        ))
+        let missed = self
+            .resolver
+            .resolve_missed(request, cancel.cloned(), prefer);
+        runtime().block_on(missed)
     }
 
     /// `Err(NotFound)` on a miss or when the cache is disabled.
@@ -194,11 +194,7 @@ impl Engine {
     /// Health and readiness for a host's health checks (see `crate::health`). With the
     /// cache enabled this creates and removes a small file in its directory.
     pub fn health(&self) -> Health {
-        let build_path = if self.config.server_url.is_some() {
-            "velox"
-        } else {
-            "local"
-        };
+        let build_path = self.resolver.builder_name();
         let stopping = self.stopping.load(Ordering::Acquire) || self.shutdown.is_cancelled();
         Health::new(
             build_path,

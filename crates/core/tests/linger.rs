@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use fake_velox::{FakeVelox, Reply};
-use resolver_harness::{harness, ms, Builds, Harness};
+use resolver_harness::{harness, ms, resolve, resolve_or_pending, Builds, Harness};
 use velox_core::config::RetryConfig;
 use velox_core::resolve::respond::{Prefer, Resolved};
 use velox_core::stats::Stats;
@@ -51,7 +51,7 @@ async fn leave_during_the_build(h: &Harness, fake: &FakeVelox) {
     let cancel = Cancel::new();
     let resolver = h.resolver.clone();
     let c = cancel.clone();
-    let waiter = tokio::spawn(async move { resolver.resolve(request(), Some(c)).await });
+    let waiter = tokio::spawn(async move { resolve(&resolver, request(), Some(c)).await });
     fake.wait_for(ms(3000), "the build call", |c| c.len() == 1)
         .await;
     cancel.trigger();
@@ -68,7 +68,7 @@ async fn a_retry_after_the_client_left_joins_the_lingering_build() {
     leave_during_the_build(&h, &fake).await;
     tokio::time::sleep(ms(200)).await;
     assert_eq!(h.resolver.builds_in_flight(), 1, "the build lingers");
-    let again = h.resolver.resolve(request(), None).await.unwrap();
+    let again = resolve(&h.resolver, request(), None).await.unwrap();
     assert_eq!(again.source, Source::Joined);
     let calls = fake.calls();
     assert_eq!(calls.len(), 1, "one upstream build");
@@ -110,9 +110,7 @@ async fn respond_after_answers_pending_and_the_build_goes_on_even_without_linger
     let fake = FakeVelox::start(Reply::success_after(ms(900), &path)).await;
     let extra = serde_json::json!({"respond_after": "100ms", "build_linger": "0"});
     let h = harness(config(&fake.url(), &builds.root(), extra));
-    let first = h
-        .resolver
-        .resolve_or_pending(request(), None, Prefer::default())
+    let first = resolve_or_pending(&h.resolver, request(), None, Prefer::default())
         .await
         .unwrap();
     let Resolved::Pending(p) = first else {
@@ -129,13 +127,11 @@ async fn respond_after_answers_pending_and_the_build_goes_on_even_without_linger
     // Nobody waits now, and build_linger is 0: the promise keeps the build alive.
     tokio::time::sleep(ms(300)).await;
     assert!(!fake.calls()[0].dropped);
-    let second = h
-        .resolver
-        .resolve_or_pending(request(), None, Prefer::default())
+    let second = resolve_or_pending(&h.resolver, request(), None, Prefer::default())
         .await
         .unwrap();
     assert!(matches!(second, Resolved::Pending(_)), "{second:?}");
-    let done = h.resolver.resolve(request(), None).await.unwrap();
+    let done = resolve(&h.resolver, request(), None).await.unwrap();
     assert_eq!(done.source, Source::Joined);
     assert_eq!(fake.call_count(), 1);
     assert_eq!(Stats::get(&h.stats.async_answers), 2);
@@ -149,18 +145,14 @@ async fn prefer_respond_async_answers_pending_without_the_config_key() {
     let h = harness(config(&fake.url(), &builds.root(), serde_json::json!({})));
     // Without the key or the header the caller waits for the binary.
     let prefer = Prefer::parse("respond-async, wait=0");
-    let r = h
-        .resolver
-        .resolve_or_pending(request(), None, prefer)
+    let r = resolve_or_pending(&h.resolver, request(), None, prefer)
         .await
         .unwrap();
     let Resolved::Pending(p) = r else {
         panic!("want a pending answer, got {r:?}")
     };
     assert!(p.preference_applied);
-    let r = h
-        .resolver
-        .resolve_or_pending(request(), None, Prefer::default())
+    let r = resolve_or_pending(&h.resolver, request(), None, Prefer::default())
         .await
         .unwrap();
     assert!(matches!(r, Resolved::Ready(_)), "{r:?}");
@@ -179,9 +171,7 @@ async fn a_failure_nobody_waited_for_is_answered_to_the_next_poll_not_rebuilt() 
     .await;
     let extra = serde_json::json!({"respond_after": "50ms"});
     let h = harness(config(&fake.url(), &builds.root(), extra));
-    let r = h
-        .resolver
-        .resolve_or_pending(request(), None, Prefer::default())
+    let r = resolve_or_pending(&h.resolver, request(), None, Prefer::default())
         .await
         .unwrap();
     assert!(matches!(r, Resolved::Pending(_)), "{r:?}");
@@ -194,9 +184,7 @@ async fn a_failure_nobody_waited_for_is_answered_to_the_next_poll_not_rebuilt() 
         tokio::time::sleep(ms(10)).await;
     }
     for _ in 0..5 {
-        let err = h
-            .resolver
-            .resolve_or_pending(request(), None, Prefer::default())
+        let err = resolve_or_pending(&h.resolver, request(), None, Prefer::default())
             .await
             .unwrap_err();
         assert!(err.to_string().contains("exit status 1"), "{err}");
@@ -206,7 +194,7 @@ async fn a_failure_nobody_waited_for_is_answered_to_the_next_poll_not_rebuilt() 
     // A forced rebuild is asked for on purpose and builds again.
     let mut forced = request();
     forced.force_rebuild = true;
-    let _ = h.resolver.resolve(forced, None).await;
+    let _ = resolve(&h.resolver, forced, None).await;
     assert_eq!(fake.call_count(), 2);
 }
 
@@ -216,7 +204,7 @@ async fn a_failure_a_waiter_received_is_not_remembered() {
     let fake = FakeVelox::start(Reply::connect("internal", "boom")).await;
     let h = harness(config(&fake.url(), &builds.root(), serde_json::json!({})));
     for n in 1..=2 {
-        let err = h.resolver.resolve(request(), None).await.unwrap_err();
+        let err = resolve(&h.resolver, request(), None).await.unwrap_err();
         assert!(err.to_string().contains("boom"), "{err}");
         assert_eq!(fake.call_count(), n);
     }

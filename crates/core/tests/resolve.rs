@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use fake_velox::{FakeVelox, Reply};
-use resolver_harness::{harness, ms, Builds, Harness};
+use resolver_harness::{harness, ms, resolve, Builds, Harness};
 use velox_core::config::RetryConfig;
 use velox_core::stats::Stats;
 use velox_core::{Artifact, BuildRequest, Cancel, Config, Error, Source};
@@ -56,7 +56,7 @@ fn spawn_resolve(
 ) -> tokio::task::JoinHandle<(Result<Artifact, Error>, Instant)> {
     let resolver = h.resolver.clone();
     tokio::spawn(async move {
-        let r = resolver.resolve(req, cancel).await;
+        let r = resolve(&resolver, req, cancel).await;
         (r, Instant::now())
     })
 }
@@ -67,7 +67,7 @@ async fn a_miss_is_built_upstream_and_served_from_the_build_dir_without_a_cache(
     let path = builds.binary("one", b"\x7fELF binary");
     let fake = FakeVelox::start(Reply::success(&path)).await;
     let h = harness(config(Some(&fake.url()), &builds.root()));
-    let a = h.resolver.resolve(request("v5.3.0"), None).await.unwrap();
+    let a = resolve(&h.resolver, request("v5.3.0"), None).await.unwrap();
     assert_eq!(a.source, Source::Built);
     assert_eq!(a.path, PathBuf::from(&path));
     assert_eq!(a.size, 11);
@@ -210,7 +210,7 @@ async fn keep_abandoned_builds_lets_an_unwatched_build_finish() {
     cancel.trigger();
     assert!(matches!(waiter.await.unwrap().0, Err(Error::Cancelled)));
     // A retrying user finds the abandoned build still in flight and joins it.
-    let again = h.resolver.resolve(request("v5.3.0"), None).await.unwrap();
+    let again = resolve(&h.resolver, request("v5.3.0"), None).await.unwrap();
     assert_eq!(again.source, Source::Joined);
     let calls = fake.calls();
     assert_eq!(calls.len(), 1);
@@ -225,7 +225,7 @@ async fn build_timeout_bounds_the_whole_resolve() {
     cfg.build_timeout = ms(300);
     let h = harness(cfg);
     let started = Instant::now();
-    let r = h.resolver.resolve(request("v5.3.0"), None).await;
+    let r = resolve(&h.resolver, request("v5.3.0"), None).await;
     let took = started.elapsed();
     let err = r.unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
@@ -258,7 +258,7 @@ async fn shutdown_ends_every_waiter_promptly() {
     })
     .await;
     // Later calls are refused at once.
-    let r = h.resolver.resolve(request("v5.3.2"), None).await;
+    let r = resolve(&h.resolver, request("v5.3.2"), None).await;
     assert!(matches!(r, Err(Error::ShuttingDown)));
 }
 
@@ -292,9 +292,7 @@ async fn invalid_argument_is_rejected_without_retry() {
     let builds = Builds::new();
     let fake = FakeVelox::start(Reply::connect("invalid_argument", "rr_version: bad")).await;
     let h = harness(config(Some(&fake.url()), &builds.root()));
-    let err = h
-        .resolver
-        .resolve(request("v5.3.0"), None)
+    let err = resolve(&h.resolver, request("v5.3.0"), None)
         .await
         .unwrap_err();
     assert!(matches!(err, Error::UpstreamRejected { .. }), "{err:?}");
@@ -305,9 +303,7 @@ async fn invalid_argument_is_rejected_without_retry() {
 async fn refused_path(answer: String, builds: &Builds) -> String {
     let fake = FakeVelox::start(Reply::success(answer)).await;
     let h = harness(config(Some(&fake.url()), &builds.root()));
-    let err = h
-        .resolver
-        .resolve(request("v5.3.0"), None)
+    let err = resolve(&h.resolver, request("v5.3.0"), None)
         .await
         .unwrap_err();
     assert_eq!(err.http_status(), 502);

@@ -2,6 +2,7 @@
 //! rebuilds and replaces, and a cache that cannot store never fails a build.
 
 use velox_testkit::fake_velox;
+use velox_testkit::resolver_harness;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -9,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fake_velox::{FakeVelox, Reply};
+use resolver_harness::resolve;
 use tokio_util::sync::CancellationToken;
 use velox_core::cache::Cache;
 use velox_core::config::RetryConfig;
@@ -109,12 +111,12 @@ async fn a_built_binary_is_stored_and_the_next_resolve_is_a_hit_without_velox() 
     let fake = FakeVelox::start(Reply::success(w.binary("a", b"first build"))).await;
     let h = harness(w.config(&fake.url()));
 
-    let built = h.resolver.resolve(request(false), None).await.unwrap();
+    let built = resolve(&h.resolver, request(false), None).await.unwrap();
     assert_eq!(built.source, Source::Built);
     assert!(inside(&built.path, &w.cache_dir), "{:?}", built.path);
     assert_eq!(contents(&built), b"first build");
 
-    let hit = h.resolver.resolve(request(false), None).await.unwrap();
+    let hit = resolve(&h.resolver, request(false), None).await.unwrap();
     assert_eq!(hit.source, Source::CacheHit);
     assert_eq!(contents(&hit), b"first build");
     assert_eq!(fake.call_count(), 1);
@@ -130,10 +132,10 @@ async fn the_cached_copy_survives_velox_deleting_its_output() {
     let path = w.binary("a", b"bytes");
     let fake = FakeVelox::start(Reply::success(&path)).await;
     let h = harness(w.config(&fake.url()));
-    h.resolver.resolve(request(false), None).await.unwrap();
+    resolve(&h.resolver, request(false), None).await.unwrap();
     // Velox's LRU removes its output directory later.
     std::fs::remove_dir_all(Path::new(&path).parent().unwrap()).unwrap();
-    let hit = h.resolver.resolve(request(false), None).await.unwrap();
+    let hit = resolve(&h.resolver, request(false), None).await.unwrap();
     assert_eq!(hit.source, Source::CacheHit);
     assert_eq!(contents(&hit), b"bytes");
 }
@@ -143,10 +145,10 @@ async fn force_rebuild_skips_the_cache_and_replaces_the_entry() {
     let w = World::new();
     let fake = FakeVelox::start(Reply::success(w.binary("a", b"old"))).await;
     let h = harness(w.config(&fake.url()));
-    h.resolver.resolve(request(false), None).await.unwrap();
+    resolve(&h.resolver, request(false), None).await.unwrap();
 
     fake.set_fallback(Reply::success(w.binary("b", b"new build")));
-    let rebuilt = h.resolver.resolve(request(true), None).await.unwrap();
+    let rebuilt = resolve(&h.resolver, request(true), None).await.unwrap();
     assert_eq!(rebuilt.source, Source::Built);
     assert_eq!(contents(&rebuilt), b"new build");
     assert_eq!(fake.call_count(), 2);
@@ -156,7 +158,7 @@ async fn force_rebuild_skips_the_cache_and_replaces_the_entry() {
         request(false).to_velox_json()
     );
 
-    let hit = h.resolver.resolve(request(false), None).await.unwrap();
+    let hit = resolve(&h.resolver, request(false), None).await.unwrap();
     assert_eq!(hit.source, Source::CacheHit);
     assert_eq!(contents(&hit), b"new build");
     // The forced resolve was neither a hit nor a miss: it never looked.
@@ -174,14 +176,14 @@ async fn a_cache_that_cannot_store_still_serves_the_build() {
     std::fs::remove_dir_all(&w.cache_dir).unwrap();
     std::fs::write(&w.cache_dir, b"not a directory").unwrap();
 
-    let a = h.resolver.resolve(request(false), None).await.unwrap();
+    let a = resolve(&h.resolver, request(false), None).await.unwrap();
     assert_eq!(a.source, Source::Built);
     assert_eq!(a.path, PathBuf::from(&path));
     assert_eq!(contents(&a), b"served anyway");
 }
 
-/// The host-thread path (`cached`, then `resolve_missed` on a miss) counts and serves
-/// exactly like `resolve`: one miss and one build, then a hit with no call to Velox.
+/// The host's path step by step: `cached` counts nothing on a miss, `resolve_missed`
+/// counts the miss and builds, then `cached` serves the hit with no call to Velox.
 #[tokio::test]
 async fn the_host_thread_cache_step_counts_one_miss_then_serves_the_hit() {
     let w = World::new();
@@ -192,8 +194,10 @@ async fn the_host_thread_cache_step_counts_one_miss_then_serves_the_hit() {
     assert_eq!(Stats::get(&h.stats.hits) + Stats::get(&h.stats.misses), 0);
     let built = h
         .resolver
-        .resolve_missed(request(false), None)
+        .resolve_missed(request(false), None, None)
         .await
+        .unwrap()
+        .ready()
         .unwrap();
     assert_eq!(built.source, Source::Built);
     assert_eq!(Stats::get(&h.stats.misses), 1);

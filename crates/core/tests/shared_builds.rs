@@ -7,6 +7,7 @@
 //! of one request, every artifact's bytes checked) and exits non-zero on any failure.
 
 use velox_testkit::fake_velox;
+use velox_testkit::resolver_harness;
 
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -15,6 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fake_velox::{FakeVelox, Reply};
+use resolver_harness::resolve;
 use tokio_util::sync::CancellationToken;
 use velox_core::cache::Cache;
 use velox_core::resolve::Resolver;
@@ -81,7 +83,7 @@ fn child_resolves() {
                 let resolver = resolver.clone();
                 tokio::spawn(async move {
                     let req = BuildRequest::parse(REQUEST.as_bytes()).unwrap();
-                    resolver.resolve(req, None).await
+                    resolve(&resolver, req, None).await
                 })
             })
             .collect();

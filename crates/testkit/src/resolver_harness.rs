@@ -6,9 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
+use velox_core::resolve::respond::{Prefer, Resolved};
 use velox_core::resolve::Resolver;
 use velox_core::stats::Stats;
-use velox_core::Config;
+use velox_core::{Artifact, BuildRequest, Cancel, Config, Error};
 
 pub fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -62,4 +63,37 @@ pub fn harness(config: Config) -> Harness {
         stats,
         shutdown,
     }
+}
+
+/// What the engine does with a request, minus the runtime it blocks on: the cache on the
+/// calling thread, then a build. Tests drive the resolver only this way, so that they
+/// test the path hosts take.
+pub async fn resolve_or_pending(
+    resolver: &Resolver,
+    req: BuildRequest,
+    cancel: Option<Cancel>,
+    prefer: Prefer,
+) -> Result<Resolved, Error> {
+    answer(resolver, req, cancel, Some(prefer)).await
+}
+
+/// [`resolve_or_pending`] for a caller that cannot take a `Pending` answer.
+pub async fn resolve(
+    resolver: &Resolver,
+    req: BuildRequest,
+    cancel: Option<Cancel>,
+) -> Result<Artifact, Error> {
+    answer(resolver, req, cancel, None).await?.ready()
+}
+
+async fn answer(
+    resolver: &Resolver,
+    req: BuildRequest,
+    cancel: Option<Cancel>,
+    prefer: Option<Prefer>,
+) -> Result<Resolved, Error> {
+    if let Some(hit) = resolver.cached(&req) {
+        return Ok(Resolved::Ready(hit));
+    }
+    resolver.resolve_missed(req, cancel, prefer).await
 }

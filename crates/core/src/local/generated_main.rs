@@ -245,23 +245,11 @@ func serve(args []string) int {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn plan(plugins: &[(&str, &str)]) -> Plan {
-        Plan {
-            rr_version: "v2025.1.15".into(),
-            os: "linux".into(),
-            arch: "amd64".into(),
-            plugins: plugins
-                .iter()
-                .map(|(m, t)| ModuleVersion::new(m, t))
-                .collect(),
-            ..Default::default()
-        }
-    }
+    use crate::local::plan::test_plan;
 
     #[test]
     fn registers_each_requested_plugin_under_its_own_alias() {
-        let src = main_go(&plan(&[
+        let src = main_go(&test_plan(&[
             ("github.com/roadrunner-server/http/v5", "v5.3.0"),
             ("github.com/roadrunner-server/logger/v5", "v5.1.9"),
         ]));
@@ -278,7 +266,7 @@ mod tests {
 
     #[test]
     fn uses_a_requested_config_plugin_instead_of_the_default() {
-        let p = plan(&[("github.com/roadrunner-server/config/v5", "v5.1.7")]);
+        let p = test_plan(&[("github.com/roadrunner-server/config/v5", "v5.1.7")]);
         let src = main_go(&p);
         assert!(
             !src.contains("&p0.Plugin{}"),

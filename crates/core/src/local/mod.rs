@@ -59,6 +59,7 @@ mod log;
 mod pipeline;
 mod plan;
 mod process;
+mod recipe;
 mod roadrunner_source;
 mod toolchain;
 mod workspace;
@@ -196,7 +197,12 @@ impl LocalBuilder {
                 "local build failed"
             ),
         }
-        result?;
+        if let Err(e) = result {
+            // Gone before the caller hears of the failure, as the workspace is; a drop
+            // would remove it in the background, after the caller looked.
+            output.remove().await;
+            return Err(e);
+        }
         Ok(LocalBuild {
             path: out_file,
             logs,

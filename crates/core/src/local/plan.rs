@@ -233,6 +233,22 @@ fn check_module(field: &str, m: &str) -> Result<()> {
     }
 }
 
+/// A plan for RoadRunner v2025.1.15 on linux/amd64 with `plugins` (module, tag), for
+/// the unit tests of what is made from plans.
+#[cfg(test)]
+pub(crate) fn test_plan(plugins: &[(&str, &str)]) -> Plan {
+    Plan {
+        rr_version: "v2025.1.15".into(),
+        os: "linux".into(),
+        arch: "amd64".into(),
+        plugins: plugins
+            .iter()
+            .map(|(m, t)| ModuleVersion::new(m, t))
+            .collect(),
+        ..Plan::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,9 +10,13 @@
 //! holds a lease file there and the others wait for its entry (`shared_build.rs`).
 //!
 //! With `local_build_enabled` (and no `server_url`) the build task uses the embedded local builder
-//! (`crate::local`) instead of Velox; everything else (coalescing, cancellation, the
-//! cache, the counters) is the same.
+//! (`crate::local`) instead of Velox (`builder.rs`); everything else (coalescing,
+//! cancellation, the cache, the counters) is the same.
+//!
+//! Hosts look in the cache on their own thread ([`Resolver::cached`]) and enter the
+//! runtime only for a miss ([`Resolver::resolve_missed`]); there is no other way in.
 
+mod builder;
 pub mod coalesce;
 pub mod estimate;
 pub mod failures;
@@ -33,12 +37,11 @@ use tracing::Instrument;
 use crate::artifact::{Artifact, Source};
 use crate::cache::Cache;
 use crate::cancel::Cancel;
-use crate::config::{BuildPath, Config};
+use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::local::{LocalBuild, LocalBuildConfig, LocalBuilder};
 use crate::request::{BuildRequest, CacheKey};
 use crate::stats::Stats;
-use crate::upstream::Upstream;
+use builder::{blocking, Builder};
 use coalesce::{InFlight, Role};
 use estimate::Estimates;
 use ingest::AllowedDir;
@@ -56,9 +59,7 @@ struct Shared {
     cache: Option<Arc<Cache>>,
     stats: Arc<Stats>,
     shutdown: CancellationToken,
-    upstream: Option<Upstream>,
-    /// Set exactly when `upstream` is not.
-    local: Option<LocalBuilder>,
+    builder: Builder,
     allowed: Vec<AllowedDir>,
     /// The shared object-storage tier (`cache.remote`), only with a local cache.
     remote: Option<Arc<crate::remote::RemoteTier>>,
@@ -73,23 +74,7 @@ impl Resolver {
         stats: Arc<Stats>,
         shutdown: CancellationToken,
     ) -> Result<Resolver> {
-        let local = config.local.clone();
-        Resolver::with_local_config(config, cache, stats, shutdown, local)
-    }
-
-    /// As [`Resolver::new`], with other settings for the local builder than the
-    /// config's `local_*` keys (tests).
-    pub fn with_local_config(
-        config: Arc<Config>,
-        cache: Option<Arc<Cache>>,
-        stats: Arc<Stats>,
-        shutdown: CancellationToken,
-        local: LocalBuildConfig,
-    ) -> Result<Resolver> {
-        let (upstream, local) = match config.build_path()? {
-            BuildPath::Velox(_) => (Upstream::from_config(&config)?, None),
-            BuildPath::Local => (None, Some(LocalBuilder::new(local)?)),
-        };
+        let builder = Builder::new(&config)?;
         let stats_for_map = stats.clone();
         let allowed = config
             .allowed_build_dirs
@@ -114,14 +99,18 @@ impl Resolver {
                 cache,
                 stats,
                 shutdown,
-                upstream,
-                local,
+                builder,
                 allowed,
                 remote,
                 estimates: Estimates::default(),
             }),
             in_flight: InFlight::new(stats_for_map),
         })
+    }
+
+    /// What builds the binaries: `velox` or `local` (health reports).
+    pub fn builder_name(&self) -> &'static str {
+        self.shared.builder.name()
     }
 
     /// Builds in flight right now (diagnostics and tests).
@@ -134,41 +123,10 @@ impl Resolver {
         self.in_flight.waiters(key)
     }
 
-    /// Cache hit, else join an identical build in flight, else build upstream.
-    /// Returns `Cancelled` when `cancel` fires, `ShuttingDown` when the engine's
-    /// shutdown token fires, `Timeout` after `build_timeout`.
-    pub async fn resolve(&self, req: BuildRequest, cancel: Option<Cancel>) -> Result<Artifact> {
-        ready(self.resolve_with(req, cancel, Lookup::InTask, None).await)
-    }
-
-    /// As [`Resolver::resolve`], but a build still running after `respond_after` (or
-    /// what the client's `Prefer` asks, see `respond.rs`) is answered with a
-    /// [`Pending`] and goes on into the cache.
-    pub async fn resolve_or_pending(
-        &self,
-        req: BuildRequest,
-        cancel: Option<Cancel>,
-        prefer: Prefer,
-    ) -> Result<Resolved> {
-        self.resolve_with(req, cancel, Lookup::InTask, Some(prefer))
-            .await
-    }
-
-    /// [`Resolver::resolve_or_pending`] after a miss of [`Resolver::cached`].
-    pub async fn resolve_missed_or_pending(
-        &self,
-        req: BuildRequest,
-        cancel: Option<Cancel>,
-        prefer: Prefer,
-    ) -> Result<Resolved> {
-        self.resolve_with(req, cancel, Lookup::Done, Some(prefer))
-            .await
-    }
-
-    /// The cache step of [`Resolver::resolve`] alone, on the calling thread: a hit (counted)
-    /// or `None` (nothing counted) for a miss, `force_rebuild` or a disabled cache. Hosts
-    /// block their own thread anyway, so a hit needs no hop through the runtime; after
-    /// `None`, finish with [`Resolver::resolve_missed`].
+    /// The cache alone, on the calling thread: a hit (counted) or `None` (nothing
+    /// counted) for a miss, `force_rebuild` or a disabled cache. Hosts block their own
+    /// thread anyway, so a hit needs no hop through the runtime; after `None`, finish
+    /// with [`Resolver::resolve_missed`].
     pub fn cached(&self, req: &BuildRequest) -> Option<Artifact> {
         if req.force_rebuild {
             return None;
@@ -178,22 +136,16 @@ impl Resolver {
         Some(hit)
     }
 
-    /// [`Resolver::resolve`] for a request that [`Resolver::cached`] did not find: counts
-    /// the miss and goes straight to joining or starting a build.
+    /// A request that [`Resolver::cached`] did not find: counts the miss, then joins an
+    /// identical build in flight or starts one. With `prefer`, a build still running
+    /// after `respond_after` (or what the client's `Prefer` asks, see `respond.rs`) is
+    /// answered with a [`Pending`] and goes on into the cache; without it the caller
+    /// waits for the end. Returns `Cancelled` when `cancel` fires, `ShuttingDown` when
+    /// the engine's shutdown token fires, `Timeout` after `build_timeout`.
     pub async fn resolve_missed(
         &self,
         req: BuildRequest,
         cancel: Option<Cancel>,
-    ) -> Result<Artifact> {
-        ready(self.resolve_with(req, cancel, Lookup::Done, None).await)
-    }
-
-    /// `prefer` is `None` for callers that cannot take a [`Pending`] answer.
-    async fn resolve_with(
-        &self,
-        req: BuildRequest,
-        cancel: Option<Cancel>,
-        lookup: Lookup,
         prefer: Option<Prefer>,
     ) -> Result<Resolved> {
         let build_timeout = self.shared.config.build_timeout;
@@ -201,7 +153,7 @@ impl Resolver {
         let key = req.key();
         let span = tracing::info_span!("resolve", key = %key, rr_version = %req.rr_version);
         let cancel = cancel.map(|c| c.token().clone()).unwrap_or_default();
-        let work = self.resolve_inner(req, key, deadline, lookup, prefer);
+        let work = self.resolve_inner(req, key, deadline, prefer);
         async {
             tokio::select! {
                 biased;
@@ -225,23 +177,12 @@ impl Resolver {
         req: BuildRequest,
         key: CacheKey,
         deadline: Instant,
-        lookup: Lookup,
         prefer: Option<Prefer>,
     ) -> Result<Resolved> {
         let shared = &self.shared;
         // Hits and misses count lookups: none with `force_rebuild` or without a cache.
         if !req.force_rebuild && shared.cache.is_some() {
-            let found = match lookup {
-                Lookup::InTask => shared.lookup(&key).await,
-                Lookup::Done => None,
-            };
-            match found {
-                Some(hit) => {
-                    Stats::bump(&shared.stats.hits);
-                    return Ok(Resolved::Ready(hit));
-                }
-                None => Stats::bump(&shared.stats.misses),
-            }
+            Stats::bump(&shared.stats.misses);
         }
 
         let abandon = Abandon::from_config(&shared.config);
@@ -310,23 +251,6 @@ impl Resolver {
     }
 }
 
-/// The artifact of a resolve that could not answer [`Resolved::Pending`].
-fn ready(resolved: Result<Resolved>) -> Result<Artifact> {
-    match resolved? {
-        Resolved::Ready(artifact) => Ok(artifact),
-        Resolved::Pending(_) => Err(Error::Panic(
-            "a synchronous resolve was answered 202".into(),
-        )),
-    }
-}
-
-/// Whether the cache is still to be asked inside the resolve task.
-#[derive(Clone, Copy)]
-enum Lookup {
-    InTask,
-    Done,
-}
-
 impl Shared {
     /// [`lookup_in`] off the async threads.
     async fn lookup(&self, key: &CacheKey) -> Option<Artifact> {
@@ -349,10 +273,8 @@ impl Shared {
         lookup_in(self.cache.as_ref()?, key)
     }
 
-    /// The place of a build in the local builder's queue, if it waits there.
     fn queue_position(&self, queue_ticket: u64) -> Option<u64> {
-        let place = self.local.as_ref()?.queue_position(queue_ticket)?;
-        Some(place as u64)
+        self.builder.queue_position(queue_ticket)
     }
 
     /// The build task: stops at shutdown, whoever still waits. `queue` holds the local
@@ -421,7 +343,8 @@ impl Shared {
         }
     }
 
-    /// Builds with Velox or the local builder, and stores the result.
+    /// Builds with Velox or the local builder, and stores the result. An output that
+    /// cannot be served counts as the builder's error: it answered with nothing usable.
     async fn build_here(
         &self,
         req: &BuildRequest,
@@ -429,107 +352,22 @@ impl Shared {
         deadline: Instant,
         queue: &AtomicU64,
     ) -> Result<Artifact> {
-        let Some(upstream) = self.upstream.as_ref() else {
-            return self.build_locally(req, key, deadline, queue).await;
-        };
-        Stats::bump(&self.stats.builds);
-        let started = Instant::now();
-        let output = match upstream.build(&req.to_velox_json(), deadline).await {
-            Ok(output) => output,
+        let timeout = self.config.build_timeout;
+        let built = (self.builder)
+            .build(req, deadline, timeout, queue, &self.stats)
+            .await?;
+        self.record_estimate(req, built.ms);
+        let stored = match built.take(&self.allowed).await {
+            Ok(taken) => Ok(self.store_or_serve(req, key, taken, built.ms).await),
             Err(err) => {
                 self.stats.upstream_error(&err);
-                tracing::warn!(error = %err, "build failed");
-                return Err(err);
+                tracing::warn!(error = %err, "build output refused");
+                Err(err)
             }
         };
-        let build_ms = started.elapsed().as_millis() as u64;
-        self.stats.build_duration.observe_ms(build_ms);
-        self.record_estimate(req, build_ms);
-        tracing::info!(
-            build_ms,
-            path = %output.path,
-            logs = %crate::upstream::tail(&output.logs, 512),
-            "velox built the binary"
-        );
-        let taken = self.ingest(req, key, &output.path, build_ms).await;
-        if let Err(err) = &taken {
-            // Velox answered, but with something we cannot serve: its error too.
-            self.stats.upstream_error(err);
-            tracing::warn!(error = %err, path = %output.path, "build output refused");
-        }
-        taken
-    }
-
-    /// The embedded builder, bounded by the same deadline. Dropping its future (the last
-    /// waiter left, shutdown) kills the go processes.
-    async fn build_locally(
-        &self,
-        req: &BuildRequest,
-        key: &CacheKey,
-        deadline: Instant,
-        queue: &AtomicU64,
-    ) -> Result<Artifact> {
-        let local = self
-            .local
-            .as_ref()
-            .ok_or_else(|| Error::UpstreamUnavailable {
-                attempts: 0,
-                message: "no server_url configured and no local builder".into(),
-            })?;
-        Stats::bump(&self.stats.builds);
-        let timeout = Error::Timeout {
-            seconds: self.config.build_timeout.as_secs(),
-        };
-        let build = local.build_queued(req, CancellationToken::new(), queue);
-        let built = tokio::time::timeout_at(deadline, build)
-            .await
-            .unwrap_or(Err(timeout));
-        let build = match built {
-            Ok(build) => build,
-            Err(err) => {
-                self.stats.upstream_error(&err);
-                tracing::warn!(error = %err, "local build failed");
-                return Err(err);
-            }
-        };
-        let build_ms = build.duration.as_millis() as u64;
-        self.stats.build_duration.observe_ms(build_ms);
-        self.record_estimate(req, build_ms);
-        tracing::info!(build_ms, path = %build.path.display(), "local build done");
-        self.ingest_local(req, key, build, build_ms).await
-    }
-
-    /// A local build's output is ours (a private directory), so it needs no path
-    /// checks beyond being a non-empty regular file. It is stored or opened before
-    /// `build` is dropped, which removes the directory.
-    async fn ingest_local(
-        &self,
-        req: &BuildRequest,
-        key: &CacheKey,
-        build: LocalBuild,
-        build_ms: u64,
-    ) -> Result<Artifact> {
-        let path = build.path.clone();
-        let taken = blocking(move || ingest::take_trusted(&path)).await?;
-        let artifact = self.store_or_serve(req, key, taken, build_ms).await;
-        build.discard().await;
-        Ok(artifact)
-    }
-
-    /// Validates and opens the build output, then stores it in the cache. A store
-    /// failure (disk full, permissions) degrades to serving the opened file directly.
-    async fn ingest(
-        &self,
-        req: &BuildRequest,
-        key: &CacheKey,
-        raw_path: &str,
-        build_ms: u64,
-    ) -> Result<Artifact> {
-        let allowed = self.allowed.clone();
-        let raw = raw_path.to_owned();
-        let taken = blocking(move || ingest::take(&raw, &allowed)).await?;
-        tracing::debug!(path = %taken.path.display(), size = taken.size, "build output taken");
-        Ok(self.store_or_serve(req, key, taken, build_ms).await)
+        // Only once the binary is stored or open: this removes a local build's directory.
+        built.discard().await;
+        stored
     }
 
     /// Stores a taken binary in the cache and returns the cached artifact; with the
@@ -592,13 +430,6 @@ fn lookup_in(cache: &Cache, key: &CacheKey) -> Option<Artifact> {
             None
         }
     }
-}
-
-/// Runs blocking filesystem work off the async threads.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .unwrap_or_else(|join| Err(Error::Panic(format!("blocking task: {join}"))))
 }
 
 /// Joiners share the build's file; a fresh open file description gives each its own

@@ -100,6 +100,18 @@ pub enum Resolved {
     Pending(Pending),
 }
 
+impl Resolved {
+    /// The binary of a resolve that was not allowed to answer [`Resolved::Pending`].
+    pub fn ready(self) -> crate::error::Result<crate::artifact::Artifact> {
+        match self {
+            Resolved::Ready(artifact) => Ok(artifact),
+            Resolved::Pending(_) => Err(crate::error::Error::Panic(
+                "a synchronous resolve was answered 202".into(),
+            )),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
