@@ -17,7 +17,7 @@ import (
 	"text/template"
 	"time"
 
-	"github.com/velox-middleware/go-shim/fakevelox"
+	"github.com/velox-middleware/go-shim/tests/fakevelox"
 )
 
 //go:embed rr.yaml.tmpl

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/velox-middleware/go-shim/fakevelox"
+	"github.com/velox-middleware/go-shim/tests/fakevelox"
 )
 
 type driver struct {
