@@ -75,27 +75,26 @@ fmt-check:
 
 lint: fmt-check
 	$(TEST_CARGO) clippy --workspace --all-targets $(TEST_FLAGS) -- -D warnings
-	cd go-shim && CGO_ENABLED=1 $(GO) vet -tags velox_cgo ./...
-	cd go-shim && CGO_ENABLED=0 $(GO) vet ./...
+	cd go-shim && CGO_ENABLED=1 $(GO) vet -tags velox_cgo ./... ./tests/...
+	cd go-shim && CGO_ENABLED=0 $(GO) vet ./... ./tests/...
 
-rust-test:
+# lib first: crates/ffi/tests/c_programs.rs links the C programs to $(SHARED_LIB).
+rust-test: lib
 	$(TEST_CARGO) test --workspace $(TEST_FLAGS)
 
+# The C programs in tests/c/, compiled and run by a Rust test (the resolve test against the
+# Rust fake Velox) on $(SHARED_LIB), which VELOX_MIDDLEWARE_LIB names. Same flags and
+# --workspace as rust-test: the test binary is rust-test's, not a second build.
 c-test: lib
-	@mkdir -p $(BUILD)
-	$(CC) -std=c11 -Wall -Wextra -Werror -pthread -Iinclude tests/c/abi_test.c \
-	    -L$(LIB_DIR) -lvelox_middleware -Wl,-rpath,$(LIB_DIR) -o $(BUILD)/abi_test
-	$(BUILD)/abi_test
-	$(CC) -std=c11 -Wall -Wextra -Werror -pthread -Iinclude tests/c/resolve_test.c \
-	    -L$(LIB_DIR) -lvelox_middleware -Wl,-rpath,$(LIB_DIR) -o $(BUILD)/resolve_test
-	tests/c/resolve_test.sh $(BUILD)/resolve_test
+	$(TEST_CARGO) test --workspace $(TEST_FLAGS) --test c_programs
 
 # Both backends: cgo (opt-in, -tags velox_cgo) links $(STATIC_LIB); purego, the default, loads
 # $(SHARED_LIB). The purego pass also cross-compiles for RoadRunner's platforms and builds
-# a copy of go-shim alone (portability_test.go).
+# a copy of go-shim alone (portability_test.go). ./tests/... is the fake Velox's own module,
+# reached through go-shim/go.work.
 go-test: lib
-	cd go-shim && CGO_ENABLED=1 $(GO) test -tags velox_cgo -count=1 -timeout 300s ./...
-	cd go-shim && CGO_ENABLED=0 VELOX_MIDDLEWARE_LIB=$(SHARED_LIB) $(GO) test -count=1 -timeout 300s ./...
+	cd go-shim && CGO_ENABLED=1 $(GO) test -tags velox_cgo -count=1 -timeout 300s ./... ./tests/...
+	cd go-shim && CGO_ENABLED=0 VELOX_MIDDLEWARE_LIB=$(SHARED_LIB) $(GO) test -count=1 -timeout 300s ./... ./tests/...
 
 # The demo worker's query parser and responses (plain php-cli, no Composer).
 php-test:

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/velox-middleware/go-shim/fakevelox"
+	"github.com/velox-middleware/go-shim/tests/fakevelox"
 )
 
 // TestE2EDemoBrowser opens the demo page in a real headless Chromium in front of a build

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/velox-middleware/go-shim/fakevelox"
+	"github.com/velox-middleware/go-shim/tests/fakevelox"
 )
 
 // TestE2EDemo runs RoadRunner with the demo's worker (demo/worker.php) in front of the

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/velox-middleware/go-shim/fakevelox"
+	"github.com/velox-middleware/go-shim/tests/fakevelox"
 )
 
 // Faults through the whole stack: a real RoadRunner with the plugin, the PHP worker, and

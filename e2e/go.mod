@@ -18,6 +18,7 @@ require (
 	github.com/roadrunner-server/status/v5 v5.1.9
 	github.com/spf13/viper v1.21.0
 	github.com/velox-middleware/go-shim v0.0.0-00010101000000-000000000000
+	github.com/velox-middleware/go-shim/tests v0.0.0-00010101000000-000000000000
 )
 
 require (
@@ -94,4 +95,7 @@ require (
 	gopkg.in/natefinch/lumberjack.v2 v2.2.1 // indirect
 )
 
-replace github.com/velox-middleware/go-shim => ../go-shim
+replace (
+	github.com/velox-middleware/go-shim => ../go-shim
+	github.com/velox-middleware/go-shim/tests => ../go-shim/tests
+)

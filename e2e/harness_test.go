@@ -18,7 +18,7 @@ import (
 	"time"
 
 	shim "github.com/velox-middleware/go-shim"
-	"github.com/velox-middleware/go-shim/fakevelox"
+	"github.com/velox-middleware/go-shim/tests/fakevelox"
 )
 
 // The in-process fakes name builds with the library's key ($VELOX_MIDDLEWARE_LIB, which

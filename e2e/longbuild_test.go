@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/velox-middleware/go-shim/fakevelox"
+	"github.com/velox-middleware/go-shim/tests/fakevelox"
 )
 
 // Long builds for real clients: a build outlives a client that gave up (build_linger),

@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/velox-middleware/go-shim/fakevelox"
+	"github.com/velox-middleware/go-shim/tests/fakevelox"
 )
 
 // scrape reads RoadRunner's /metrics and returns the velox_* samples by their full

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/velox-middleware/go-shim/fakevelox"
+	"github.com/velox-middleware/go-shim/tests/fakevelox"
 )
 
 // phpPage is the worker's /page?size=N body: SHA-256 blocks of "page:i", cut to N.

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/velox-middleware/go-shim/fakevelox"
+	"github.com/velox-middleware/go-shim/tests/fakevelox"
 )
 
 // RoadRunner's own `serve`, as operators run it: the main changes into the config's

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/velox-middleware/go-shim/fakevelox"
+	"github.com/velox-middleware/go-shim/tests/fakevelox"
 )
 
 // Bounded load and soak through the whole stack: many concurrent clients mixing cache

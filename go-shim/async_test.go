@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/velox-middleware/go-shim/fakevelox"
+	"github.com/velox-middleware/go-shim/tests/fakevelox"
 )
 
 // A client asking Prefer: respond-async gets the library's 202 as it is: status,

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/velox-middleware/go-shim/fakevelox"
+	"github.com/velox-middleware/go-shim/tests/fakevelox"
 )
 
 // roadRunnerTimeouts is RoadRunner's http server (servers/http11: read, header and write

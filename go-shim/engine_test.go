@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/velox-middleware/go-shim/fakevelox"
+	"github.com/velox-middleware/go-shim/tests/fakevelox"
 )
 
 func newTestEngine(t *testing.T) (*Engine, *fakevelox.Server) {

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/roadrunner-server/api/v4/plugins/v1/status"
-	"github.com/velox-middleware/go-shim/fakevelox"
+	"github.com/velox-middleware/go-shim/tests/fakevelox"
 	"go.uber.org/zap/zaptest/observer"
 )
 

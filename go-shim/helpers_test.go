@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/velox-middleware/go-shim/fakevelox"
+	"github.com/velox-middleware/go-shim/tests/fakevelox"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 )

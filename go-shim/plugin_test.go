@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	rrerrors "github.com/roadrunner-server/errors"
-	"github.com/velox-middleware/go-shim/fakevelox"
+	"github.com/velox-middleware/go-shim/tests/fakevelox"
 )
 
 // The shape RoadRunner's container (endure) and http plugin look for. A wrong Init

@@ -75,17 +75,38 @@ func TestCompilesForEveryRoadRunnerPlatform(t *testing.T) {
 
 // A Velox build fetches go-shim as a module: the directory alone, without this
 // repository's include/ and target/, with the host's CGO_ENABLED. Both values must build
-// from the module cache alone (GOPROXY=off: nothing is downloaded).
+// from the module cache alone (GOPROXY=off: nothing is downloaded). A module zip leaves
+// out the nested test module, and no workspace applies there, so the copy drops both.
 func TestModuleBuildsAloneWithAndWithoutCgo(t *testing.T) {
 	onePass(t)
 	dir := filepath.Join(t.TempDir(), "go-shim")
 	if err := os.CopyFS(dir, os.DirFS(".")); err != nil {
 		t.Fatal(err)
 	}
+	for _, name := range testOnly {
+		if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, cgo := range []string{"1", "0"} {
 		t.Run("CGO_ENABLED="+cgo, func(t *testing.T) {
 			goCommand(t, dir, []string{"CGO_ENABLED=" + cgo, "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off"},
 				"build", "./...")
 		})
+	}
+}
+
+// testOnly are the parts of this directory that exist for the tests alone: the module
+// with the fake Velox and the workspace that ties it in.
+var testOnly = []string{"tests", "go.work", "go.work.sum"}
+
+// The fake Velox must stay out of the graph Velox builds: go.mod names no test module.
+func TestModuleDoesNotRequireTheTestModule(t *testing.T) {
+	goMod, err := os.ReadFile("go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(goMod), "go-shim/tests") {
+		t.Fatalf("go.mod requires or replaces the test module:\n%s", goMod)
 	}
 }

@@ -31,5 +31,7 @@ if ((${#need_apt[@]})); then
 fi
 
 cargo fetch --quiet
-if [ -f go-shim/go.mod ]; then (cd go-shim && go mod download); fi
+# GOWORK=off: the modules go-shim itself needs, as a Velox build fetches them (go.work
+# would also write a go.work.sum for the whole workspace graph).
+if [ -f go-shim/go.mod ]; then (cd go-shim && GOWORK=off go mod download); fi
 if [ -f e2e/go.mod ]; then (cd e2e && go mod download); fi

@@ -1,7 +1,8 @@
-/* vxm_resolve from a C host, against tests/fake_velox.py (started by
- * tests/c/resolve_test.sh, which passes its URL and directories in the environment):
- * build then cache hit, a rejected request, cancel from another thread (and the fake
- * sees the upstream call dropped), and freeing the engine under a blocked call. */
+/* vxm_resolve from a C host, against the Rust fake Velox (started by the Rust test
+ * crates/ffi/tests/c_programs.rs, which passes its URL, its journal and the directories
+ * in the environment): build then cache hit, a rejected request, cancel from another
+ * thread (and the fake sees the upstream call dropped), and freeing the engine under a
+ * blocked call. */
 
 #define _POSIX_C_SOURCE 200809L
 
@@ -32,7 +33,8 @@ static const char BINARY[] = "\x7f" "ELF fake roadrunner binary\n";
 static const char *env(const char *name) {
     const char *v = getenv(name);
     if (v == NULL || v[0] == '\0') {
-        fprintf(stderr, "resolve_test: %s is not set (run tests/c/resolve_test.sh)\n", name);
+        fprintf(stderr, "resolve_test: %s is not set (run by crates/ffi/tests/c_programs.rs)\n",
+                name);
         exit(2);
     }
     return v;
@@ -80,7 +82,7 @@ static vxm_engine *new_engine(void) {
     return engine;
 }
 
-/* True when the fake's events file holds `line` within `seconds`. */
+/* True when the fake's journal holds `line` within `seconds`. */
 static int saw_event(const char *line, double seconds) {
     double until = now_s() + seconds;
     char buf[256];

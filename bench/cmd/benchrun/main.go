@@ -15,7 +15,7 @@ import (
 	"time"
 
 	velox "github.com/velox-middleware/go-shim"
-	"github.com/velox-middleware/go-shim/fakevelox"
+	"github.com/velox-middleware/go-shim/tests/fakevelox"
 )
 
 type driver struct {

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/velox-middleware/go-shim/fakevelox"
+	"github.com/velox-middleware/go-shim/tests/fakevelox"
 )
 
 // httpResult is one point (a server, a file size, a concurrency) over every round: the

@@ -6,8 +6,10 @@
 //! a client hanging up is seen and recorded.
 
 use std::collections::VecDeque;
+use std::io::Write;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -61,23 +63,11 @@ impl Reply {
         }
     }
 
-    /// The error Velox itself sends, with the status connect-go gives the code.
+    /// The error Velox itself sends, with the status the Connect protocol gives the code.
     pub fn connect(code: &str, message: &str) -> Reply {
-        let http = match code {
-            "invalid_argument" | "out_of_range" => 400,
-            "unauthenticated" => 401,
-            "permission_denied" => 403,
-            "not_found" | "unimplemented" => 404,
-            "already_exists" | "aborted" => 409,
-            "failed_precondition" => 412,
-            "resource_exhausted" => 429,
-            "unavailable" => 503,
-            "deadline_exceeded" => 504,
-            _ => 500,
-        };
         Reply::Connect {
             delay: Duration::ZERO,
-            http,
+            http: connect_status(code),
             code: code.into(),
             message: message.into(),
         }
@@ -89,6 +79,25 @@ impl Reply {
             body: format!("<html><body>{http}</body></html>"),
         }
     }
+}
+
+/// The Connect code table both fakes answer with (the Go fake embeds the same file).
+pub const CONNECT_CODES_JSON: &str =
+    include_str!("../../../go-shim/tests/fakevelox/connect_codes.json");
+
+/// The HTTP status a Connect server answers with `code`.
+pub fn connect_status(code: &str) -> u16 {
+    static TABLE: OnceLock<serde_json::Value> = OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        serde_json::from_str(CONNECT_CODES_JSON).expect("connect_codes.json is JSON")
+    });
+    let status = table["code_to_http"]
+        .get(code)
+        .unwrap_or(&table["unknown_code_http"]);
+    status
+        .as_u64()
+        .and_then(|s| u16::try_from(s).ok())
+        .expect("connect_codes.json: statuses are numbers")
 }
 
 /// One call as the fake saw it.
@@ -115,11 +124,16 @@ impl Call {
     }
 }
 
+/// Chooses an answer from the request body.
+type Responder = Arc<dyn Fn(&serde_json::Value) -> Reply + Send + Sync>;
+
 #[derive(Default)]
 struct State {
     script: VecDeque<Reply>,
+    responder: Option<Responder>,
     fallback: Option<Reply>,
     calls: Vec<Call>,
+    journal: Option<PathBuf>,
 }
 
 /// The server. Dropping it stops accepting; connections in progress end with the
@@ -172,6 +186,19 @@ impl FakeVelox {
         self.state.lock().unwrap().script.extend(replies);
     }
 
+    /// Answers with what `f` says for the request body once the script is used up, in
+    /// place of the fallback: for a client that picks the fault per request.
+    pub fn respond_with(&self, f: impl Fn(&serde_json::Value) -> Reply + Send + Sync + 'static) {
+        self.state.lock().unwrap().responder = Some(Arc::new(f));
+    }
+
+    /// Appends `call <tag>` to `path` when a call arrives and `dropped <tag>` when its
+    /// client hangs up before the answer, the tag being the request's first plugin's: a
+    /// client in another process (a C program) cannot call [`FakeVelox::wait_for`].
+    pub fn journal_to(&self, path: impl Into<PathBuf>) {
+        self.state.lock().unwrap().journal = Some(path.into());
+    }
+
     pub fn set_fallback(&self, reply: Reply) {
         self.state.lock().unwrap().fallback = Some(reply);
     }
@@ -216,6 +243,18 @@ impl FakeVelox {
     }
 }
 
+/// One line in the journal, if there is one; a line is written whole, in one append.
+fn note(journal: Option<&Path>, event: &str, tag: &str) {
+    let Some(path) = journal else { return };
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .expect("fake velox: open the journal");
+    file.write_all(format!("{event} {tag}\n").as_bytes())
+        .expect("fake velox: write the journal");
+}
+
 fn bump(tx: &watch::Sender<u64>) {
     tx.send_modify(|n| *n += 1);
 }
@@ -224,28 +263,43 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>, tx: Arc<watch::S
     let Some((method, path, headers, body)) = read_request(&mut stream).await else {
         return;
     };
-    let body_json = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
-    let (index, reply) = {
+    let body_json: serde_json::Value =
+        serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+    let tag = body_json["plugins"][0]["tag"]
+        .as_str()
+        .unwrap_or("-")
+        .to_owned();
+    let (index, scripted, responder, fallback, journal) = {
         let mut st = state.lock().unwrap();
-        let reply = if method != "POST" || path != BUILD_PATH {
-            Reply::connect("unimplemented", "no such procedure")
+        let scripted = if method != "POST" || path != BUILD_PATH {
+            Some(Reply::connect("unimplemented", "no such procedure"))
         } else {
-            st.script
-                .pop_front()
-                .or_else(|| st.fallback.clone())
-                .expect("fake velox has a fallback")
+            st.script.pop_front()
         };
         st.calls.push(Call {
             method,
             path,
             headers,
-            body: body_json,
+            body: body_json.clone(),
             started: Instant::now(),
             ended: None,
             dropped: false,
         });
-        (st.calls.len() - 1, reply)
+        let index = st.calls.len() - 1;
+        (
+            index,
+            scripted,
+            st.responder.clone(),
+            st.fallback.clone(),
+            st.journal.clone(),
+        )
     };
+    // Outside the lock: a responder may write the artifact it answers with.
+    let reply = scripted
+        .or_else(|| responder.map(|f| f(&body_json)))
+        .or(fallback)
+        .expect("fake velox has a fallback");
+    note(journal.as_deref(), "call", &tag);
     bump(&tx);
 
     let delay = match &reply {
@@ -263,6 +317,7 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>, tx: Arc<watch::S
     };
     if hung_up {
         record(true);
+        note(journal.as_deref(), "dropped", &tag);
         return;
     }
     match reply {

@@ -14,7 +14,7 @@ import (
 	"syscall"
 
 	velox "github.com/velox-middleware/go-shim"
-	"github.com/velox-middleware/go-shim/fakevelox"
+	"github.com/velox-middleware/go-shim/tests/fakevelox"
 )
 
 func main() {

@@ -182,3 +182,28 @@ func TestProtocolVersionHeaderIsOptionalButMustBeOne(t *testing.T) {
 		}
 	}
 }
+
+func TestConnectCodesTableHasTheSixteenCodesAsErrors(t *testing.T) {
+	if n := len(connectCodes.CodeToHTTP); n != 16 {
+		t.Fatalf("%d codes in connect_codes.json, Connect has 16", n)
+	}
+	for code, status := range connectCodes.CodeToHTTP {
+		if status < 400 || status > 599 {
+			t.Errorf("%s: status %d is not an error", code, status)
+		}
+	}
+	if connectCodes.status("no_such_code") != 500 {
+		t.Errorf("an unknown code answers %d", connectCodes.status("no_such_code"))
+	}
+}
+
+func TestInjectedConnectErrorUsesTheTableStatus(t *testing.T) {
+	s := start(t)
+	if err := s.SetMode(Mode{Kind: Internal, Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	status, out := build(context.Background(), t, s, validBody)
+	if status != connectCodes.status("internal") || out["code"] != "internal" {
+		t.Fatalf("%d %v", status, out)
+	}
+}

@@ -1,0 +1,3 @@
+module github.com/velox-middleware/go-shim/tests
+
+go 1.26
