@@ -17,8 +17,13 @@ import (
 	"text/template"
 	"time"
 
+	shim "github.com/velox-middleware/go-shim"
 	"github.com/velox-middleware/go-shim/tests/fakevelox"
 )
+
+// The in-process fakes name builds with the library's key ($VELOX_MIDDLEWARE_LIB, which
+// the Makefile sets).
+func init() { fakevelox.SetRequestKey(shim.RequestKey) }
 
 //go:embed rr.yaml.tmpl
 var rrConfigTemplate string

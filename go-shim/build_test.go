@@ -177,7 +177,7 @@ func TestBadBodyIs400NamingTheField(t *testing.T) {
 }
 
 func TestOversizedBodyIs400(t *testing.T) {
-	h := newHarness(t, buildWorker(bytes.Repeat([]byte(" "), MaxRequestBody+1), nil))
+	h := newHarness(t, buildWorker(bytes.Repeat([]byte(" "), maxBody(t)+1), nil))
 	resp, body := h.get(nil)
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(decodeError(t, body).Error, "body") {
 		t.Fatalf("oversized body: %d %s", resp.StatusCode, body)

@@ -100,10 +100,9 @@ type HistogramStats struct {
 type Engine struct {
 	h engineHandle
 
-	mu       sync.Mutex
-	closed   bool
-	calls    sync.WaitGroup
-	shutdown chan struct{} // closed by Close: cancels every call in flight
+	mu     sync.Mutex
+	closed bool
+	calls  sync.WaitGroup // calls inside the library: vxm_engine_free waits for none
 }
 
 // NewEngine loads the library if needed (see LoadLibrary) and creates an engine from
@@ -116,7 +115,7 @@ func NewEngine(configJSON []byte) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{h: h, shutdown: make(chan struct{})}, nil
+	return &Engine{h: h}, nil
 }
 
 // enter registers a call; it fails once Close has begun, so that no call can reach the
@@ -131,8 +130,20 @@ func (e *Engine) enter() error {
 	return nil
 }
 
-// Close cancels the calls in flight, waits for them to return and frees the engine.
-// Later calls fail with StatusShuttingDown. Calling Close again is a no-op.
+// Shutdown stops the engine without freeing it (vxm_engine_shutdown): the calls in
+// flight return StatusShuttingDown promptly, and so do later ones. It returns once the
+// calls have left the library. Close must still be called; calling Shutdown again, or
+// after Close has begun, is harmless.
+func (e *Engine) Shutdown() {
+	if err := e.enter(); err != nil {
+		return // Close has begun: it shuts the engine down itself
+	}
+	defer e.calls.Done()
+	engineShutdown(e.h)
+}
+
+// Close shuts the engine down (see Shutdown), waits for its calls to return and frees
+// it. Later calls fail with StatusShuttingDown. Calling Close again is a no-op.
 func (e *Engine) Close() {
 	e.mu.Lock()
 	if e.closed {
@@ -140,17 +151,17 @@ func (e *Engine) Close() {
 		return
 	}
 	e.closed = true
-	close(e.shutdown)
 	e.mu.Unlock()
 
+	engineShutdown(e.h)
 	e.calls.Wait()
 	engineFree(e.h)
 }
 
 // Resolve turns a worker's build request into a binary: cache hit, a build in flight,
-// or a new build. It blocks until then; when ctx ends (or the engine closes) the
-// library is told to cancel and Resolve returns promptly with StatusCancelled
-// (StatusShuttingDown).
+// or a new build. It blocks until then; when ctx ends the library is told to cancel and
+// Resolve returns promptly with StatusCancelled; when the engine shuts down, the
+// library ends the call with StatusShuttingDown.
 func (e *Engine) Resolve(ctx context.Context, request []byte) (*Artifact, error) {
 	if err := e.enter(); err != nil {
 		return nil, err
@@ -172,10 +183,9 @@ func (e *Engine) Resolve(ctx context.Context, request []byte) (*Artifact, error)
 	return newArtifact(a)
 }
 
-// cancellable runs call with a cancel token that fires when ctx ends or the engine
-// closes. The token exists before the call, so a cancel is never lost; the watcher is
-// the only other user of the token and is gone before the token is freed. A
-// cancellation the context did not cause is reported as StatusShuttingDown.
+// cancellable runs call with a cancel token that fires when ctx ends. The token exists
+// before the call, so a cancel is never lost; the watcher is the only other user of the
+// token and is gone before the token is freed.
 func (e *Engine) cancellable(ctx context.Context, call func(c cancelHandle) error) error {
 	c := cancelNew()
 	done := make(chan struct{})
@@ -185,8 +195,6 @@ func (e *Engine) cancellable(ctx context.Context, call func(c cancelHandle) erro
 		select {
 		case <-ctx.Done():
 			cancelTrigger(c)
-		case <-e.shutdown:
-			cancelTrigger(c)
 		case <-done:
 		}
 	}()
@@ -195,12 +203,6 @@ func (e *Engine) cancellable(ctx context.Context, call func(c cancelHandle) erro
 	close(done)
 	<-watcherGone
 	cancelFree(c)
-
-	var vErr *Error
-	if err != nil && asError(err, &vErr) && vErr.Status == StatusCancelled && ctx.Err() == nil {
-		// Only the engine's shutdown can have cancelled this call.
-		return errShuttingDown()
-	}
 	return err
 }
 
@@ -209,11 +211,11 @@ func (e *Engine) cancellable(ctx context.Context, call func(c cancelHandle) erro
 func newArtifact(a artifactHandle) (*Artifact, error) {
 	fd := artifactFd(a)
 	if fd < 0 {
-		return nil, &Error{Status: StatusIO, HTTPStatus: 500, Code: "io", Message: "artifact has no file descriptor"}
+		return nil, libraryError(StatusIO, "artifact has no file descriptor")
 	}
 	nfd, err := dupCloexec(int(fd))
 	if err != nil {
-		return nil, &Error{Status: StatusIO, HTTPStatus: 500, Code: "io", Message: "dup artifact fd: " + err.Error()}
+		return nil, libraryError(StatusIO, "dup artifact fd: "+err.Error())
 	}
 	key := artifactKey(a)
 	return &Artifact{

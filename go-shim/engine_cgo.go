@@ -53,6 +53,15 @@ func LibraryLocation() string { return "statically linked" }
 
 func libVersion() string { return C.GoString(C.vxm_version()) }
 
+// libraryLoaded is always true: the library is linked in.
+func libraryLoaded() bool { return true }
+
+func statusHTTP(s Status) int { return int(C.vxm_status_http(C.vxm_status(s))) }
+
+func statusCode(s Status) string { return C.GoString(C.vxm_status_code(C.vxm_status(s))) }
+
+func requestMaxBytes() int { return int(C.vxm_request_max_bytes()) }
+
 // bytesArg passes a Go byte slice as (ptr, len). The library refuses NULL even for an
 // empty string, so an empty slice points at a private byte.
 func bytesArg(b []byte) (*C.uint8_t, C.size_t) {
@@ -67,7 +76,7 @@ func bytesArg(b []byte) (*C.uint8_t, C.size_t) {
 func takeError(status C.vxm_status, e *C.vxm_error) *Error {
 	defer C.vxm_error_free(e)
 	if e == nil {
-		return &Error{Status: Status(status), HTTPStatus: 500, Code: "unknown", Message: "the library gave no details"}
+		return libraryError(Status(status), "the library gave no details")
 	}
 	return &Error{
 		Status:     Status(C.vxm_error_status(e)),
@@ -88,7 +97,19 @@ func engineNew(config []byte) (engineHandle, error) {
 	return h, nil
 }
 
-func engineFree(h engineHandle) { C.vxm_engine_free(h) }
+func engineShutdown(h engineHandle) { C.vxm_engine_shutdown(h) }
+func engineFree(h engineHandle)     { C.vxm_engine_free(h) }
+
+func requestKey(request []byte) (string, error) {
+	p, n := bytesArg(request)
+	var k *C.char
+	var e *C.vxm_error
+	if st := C.vxm_request_key(p, n, &k, &e); st != C.VXM_STATUS_OK {
+		return "", takeError(st, e)
+	}
+	defer C.vxm_string_free(k)
+	return C.GoString(k), nil
+}
 
 func cancelNew() cancelHandle       { return C.vxm_cancel_new() }
 func cancelTrigger(c cancelHandle)  { C.vxm_cancel_trigger(c) }

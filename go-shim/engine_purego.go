@@ -33,7 +33,12 @@ var (
 	vxmErrorHTTPStatus  func(e unsafe.Pointer) uint16
 	vxmErrorFree        func(e unsafe.Pointer)
 	vxmEngineNew        func(cfg *byte, n uintptr, out *unsafe.Pointer, outErr *unsafe.Pointer) uint32
+	vxmEngineShutdown   func(h unsafe.Pointer)
 	vxmEngineFree       func(h unsafe.Pointer)
+	vxmStatusHTTP       func(s uint32) uint16
+	vxmStatusCode       func(s uint32) string
+	vxmRequestMaxBytes  func() uintptr
+	vxmRequestKey       func(req *byte, n uintptr, out *unsafe.Pointer, outErr *unsafe.Pointer) uint32
 	vxmCancelNew        func() unsafe.Pointer
 	vxmCancelTrigger    func(c unsafe.Pointer)
 	vxmCancelFree       func(c unsafe.Pointer)
@@ -71,7 +76,12 @@ var (
 		{&vxmErrorHTTPStatus, "vxm_error_http_status"},
 		{&vxmErrorFree, "vxm_error_free"},
 		{&vxmEngineNew, "vxm_engine_new"},
+		{&vxmEngineShutdown, "vxm_engine_shutdown"},
 		{&vxmEngineFree, "vxm_engine_free"},
+		{&vxmStatusHTTP, "vxm_status_http"},
+		{&vxmStatusCode, "vxm_status_code"},
+		{&vxmRequestMaxBytes, "vxm_request_max_bytes"},
+		{&vxmRequestKey, "vxm_request_key"},
 		{&vxmCancelNew, "vxm_cancel_new"},
 		{&vxmCancelTrigger, "vxm_cancel_trigger"},
 		{&vxmCancelFree, "vxm_cancel_free"},
@@ -170,6 +180,17 @@ func bindLibrary(h uintptr) error {
 
 func libVersion() string { return vxmVersion() }
 
+// libraryLoaded says whether LoadLibrary has bound the library's functions.
+func libraryLoaded() bool {
+	libraryMu.Lock()
+	defer libraryMu.Unlock()
+	return libraryHandle != 0
+}
+
+func statusHTTP(s Status) int    { return int(vxmStatusHTTP(uint32(s))) }
+func statusCode(s Status) string { return vxmStatusCode(uint32(s)) }
+func requestMaxBytes() int       { return int(vxmRequestMaxBytes()) }
+
 // bytesArg passes a Go byte slice as (ptr, len). The library refuses NULL even for an
 // empty string, so an empty slice points at a private byte.
 func bytesArg(b []byte) (*byte, uintptr) {
@@ -194,7 +215,7 @@ func cString(p unsafe.Pointer) string {
 // takeError converts and frees a library error.
 func takeError(status uint32, e unsafe.Pointer) *Error {
 	if e == nil {
-		return &Error{Status: Status(status), HTTPStatus: 500, Code: "unknown", Message: "the library gave no details"}
+		return libraryError(Status(status), "the library gave no details")
 	}
 	defer vxmErrorFree(e)
 	return &Error{
@@ -215,6 +236,7 @@ func engineNew(config []byte) (engineHandle, error) {
 	return h, nil
 }
 
+func engineShutdown(h engineHandle)          { vxmEngineShutdown(h) }
 func engineFree(h engineHandle)              { vxmEngineFree(h) }
 func cancelNew() cancelHandle                { return vxmCancelNew() }
 func cancelTrigger(c cancelHandle)           { vxmCancelTrigger(c) }
@@ -257,6 +279,16 @@ func resolveOrPending(h engineHandle, request []byte, prefer string, c cancelHan
 		Key:               vxmPendingKey(pend),
 		PreferenceApplied: vxmPendingApplied(pend) != 0,
 	}, nil
+}
+
+func requestKey(request []byte) (string, error) {
+	p, n := bytesArg(request)
+	var k, e unsafe.Pointer
+	if st := vxmRequestKey(p, n, &k, &e); Status(st) != StatusOK {
+		return "", takeError(st, e)
+	}
+	defer vxmStringFree(k)
+	return cString(k), nil
 }
 
 func statsJSON(h engineHandle) (string, error) {

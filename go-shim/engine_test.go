@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/velox-middleware/go-shim/tests/fakevelox"
 )
@@ -78,4 +79,37 @@ func TestArtifactFileIsOwnedByTheCaller(t *testing.T) {
 	if a.SHA256 != contentHash(buf) {
 		t.Fatalf("SHA256 = %q, want %q", a.SHA256, contentHash(buf))
 	}
+}
+
+func TestShutdownEndsACallInFlightWithTheLibrarysShuttingDown(t *testing.T) {
+	e, fv := newTestEngine(t)
+	if err := fv.SetMode(fakevelox.Mode{Kind: fakevelox.Hang}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.Resolve(context.Background(), validRequest().json())
+		done <- err
+	}()
+	if !fv.WaitFor(5*time.Second, func(s fakevelox.Stats) bool { return s.InFlight == 1 }) {
+		t.Fatal("the build call never reached the fake")
+	}
+	e.Shutdown()
+	e.Shutdown()
+	var vErr *Error
+	select {
+	case err := <-done:
+		if !asError(err, &vErr) || vErr.Status != StatusShuttingDown || vErr.HTTPStatus != 503 ||
+			vErr.Code != "shutting_down" {
+			t.Fatalf("Resolve in flight at Shutdown: %#v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Resolve still blocked after Shutdown")
+	}
+	// Not freed yet: later calls reach the library, which refuses them.
+	_, err := e.Resolve(context.Background(), validRequest().json())
+	if !asError(err, &vErr) || vErr.Status != StatusShuttingDown || vErr.HTTPStatus != 503 {
+		t.Fatalf("Resolve after Shutdown: %v", err)
+	}
+	e.Close()
 }

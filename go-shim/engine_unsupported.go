@@ -37,7 +37,16 @@ func LibraryLocation() string { return "" }
 
 func libVersion() string { return "" }
 
-// The remaining functions are never reached: every caller loads the library first.
+func libraryLoaded() bool { return false }
+
+// The remaining functions are never reached: every caller loads the library first (or,
+// for the status answers, checks libraryLoaded).
+
+func statusHTTP(Status) int             { return 0 }
+func statusCode(Status) string          { return "" }
+func requestMaxBytes() int              { return 0 }
+func engineShutdown(engineHandle)       {}
+func requestKey([]byte) (string, error) { return "", errUnsupported }
 
 func engineNew([]byte) (engineHandle, error)           { return nil, errUnsupported }
 func engineFree(engineHandle)                          {}

@@ -46,19 +46,28 @@ func asError(err error, target **Error) bool {
 	return errors.As(err, target)
 }
 
-// The errors the shim produces itself, with the statuses the library would give them.
+// libraryError is an error the shim meets itself (a call refused before it reaches the
+// library, a body it cannot read): its HTTP status and code are still the library's
+// (vxm_status_http, vxm_status_code). Without a loaded library there is no answer to
+// give; writeError then answers 500.
+func libraryError(status Status, message string) *Error {
+	e := &Error{Status: status, Message: message}
+	if libraryLoaded() {
+		e.HTTPStatus, e.Code = statusHTTP(status), statusCode(status)
+	}
+	return e
+}
 
 func errShuttingDown() *Error {
-	return &Error{Status: StatusShuttingDown, HTTPStatus: http.StatusServiceUnavailable,
-		Code: "shutting_down", Message: "the velox engine is shutting down"}
+	return libraryError(StatusShuttingDown, "the velox engine is shutting down")
 }
 
 func errCancelled() *Error {
-	return &Error{Status: StatusCancelled, HTTPStatus: 499, Code: "cancelled", Message: "the call was cancelled"}
+	return libraryError(StatusCancelled, "the call was cancelled")
 }
 
 func errBadBody(msg string) *Error {
-	return &Error{Status: StatusInvalidRequest, HTTPStatus: http.StatusBadRequest, Code: "invalid_request", Message: msg}
+	return libraryError(StatusInvalidRequest, msg)
 }
 
 // writeError answers an HTTP client with the error's status and a small JSON body.

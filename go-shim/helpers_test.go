@@ -15,6 +15,18 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 )
 
+// The fake names builds with the library's key.
+func init() { fakevelox.SetRequestKey(RequestKey) }
+
+// maxBody loads the library and returns its request limit (MaxRequestBody).
+func maxBody(t *testing.T) int {
+	t.Helper()
+	if err := LoadLibrary(""); err != nil {
+		t.Fatal(err)
+	}
+	return MaxRequestBody()
+}
+
 // testConfig is a Configurer over a map, handing out sections the way RoadRunner's
 // config plugin (viper + mapstructure) does: a map[string]any per section.
 type testConfig map[string]any

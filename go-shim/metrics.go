@@ -52,10 +52,6 @@ var (
 		"Requests answered with a recent build failure instead of a new build.", nil, nil)
 )
 
-// evictionReasons are always exported, at 0 until they happen, so that rate() and
-// alerts see the series from the start.
-var evictionReasons = []string{"size", "count", "age", "manual"}
-
 // MetricsCollector is what RoadRunner's metrics plugin collects from its plugins
 // (metrics.StatProvider).
 func (p *Plugin) MetricsCollector() []prometheus.Collector {
@@ -112,24 +108,20 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descDirEntries, *s.DirEntries)
 		gauge(descDirBytes, *s.DirBytes)
 	}
-	labelled(s.BuildsFailed, nil, func(l string, v uint64) { counter(descFailed, v, l) })
-	labelled(s.EvictionsByReason, evictionReasons, func(l string, v uint64) { counter(descEvictions, v, l) })
-	labelled(s.UpstreamErrorsByCode, nil, func(l string, v uint64) { counter(descUpstream, v, l) })
-	labelled(s.Remote, nil, func(l string, v uint64) { counter(descRemote, v, l) })
+	// The library lists every eviction reason, at 0 until it happens, so that rate() and
+	// alerts see the series from the start.
+	labelled(s.BuildsFailed, func(l string, v uint64) { counter(descFailed, v, l) })
+	labelled(s.EvictionsByReason, func(l string, v uint64) { counter(descEvictions, v, l) })
+	labelled(s.UpstreamErrorsByCode, func(l string, v uint64) { counter(descUpstream, v, l) })
+	labelled(s.Remote, func(l string, v uint64) { counter(descRemote, v, l) })
 	ch <- buildDuration(s.BuildDuration)
 }
 
-// labelled emits each label of m in a stable order, plus the always-present ones at 0.
-func labelled(m map[string]uint64, always []string, emit func(string, uint64)) {
-	labels := make([]string, 0, len(m)+len(always))
-	seen := map[string]bool{}
-	for _, l := range always {
-		labels, seen[l] = append(labels, l), true
-	}
+// labelled emits each label of m in a stable order.
+func labelled(m map[string]uint64, emit func(string, uint64)) {
+	labels := make([]string, 0, len(m))
 	for l := range m {
-		if !seen[l] {
-			labels = append(labels, l)
-		}
+		labels = append(labels, l)
 	}
 	sort.Strings(labels)
 	for _, l := range labels {

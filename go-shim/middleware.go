@@ -12,16 +12,22 @@ import (
 	"go.uber.org/zap"
 )
 
-// MaxRequestBody bounds a worker's build request (after gzip decoding). Real requests
-// are a few KiB; the bound keeps a runaway worker from filling memory.
-const MaxRequestBody = 1 << 20
+// MaxRequestBody is the largest build request (after gzip decoding) the library
+// accepts (vxm_request_max_bytes): the shim reads no more of a worker's body than that.
+// 0 before the library is loaded.
+func MaxRequestBody() int {
+	if !libraryLoaded() {
+		return 0
+	}
+	return requestMaxBytes()
+}
 
 // Middleware hands every request to next (the PHP worker). Responses without
 // X-Velox-Build pass through untouched; a build request is resolved once the worker
 // has returned (the worker is free during the build) and the binary is streamed.
 func (p *Plugin) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c := newCapture(w, MaxRequestBody)
+		c := newCapture(w, p.maxBody)
 		next.ServeHTTP(c, r)
 		c.decideIfSilent()
 		if !c.build {
@@ -32,13 +38,13 @@ func (p *Plugin) Middleware(next http.Handler) http.Handler {
 }
 
 func (p *Plugin) handleBuild(w http.ResponseWriter, r *http.Request, c *capture) {
-	body, bad := buildRequestBody(c, w.Header().Get("Content-Encoding"))
-	if bad != nil {
-		p.fail(w, r, bad, 0)
-		return
-	}
 	if p.engine == nil { // Init failed or never ran; RoadRunner would not route here
 		p.fail(w, r, errShuttingDown(), 0)
+		return
+	}
+	body, bad := buildRequestBody(c, w.Header().Get("Content-Encoding"), p.maxBody)
+	if bad != nil {
+		p.fail(w, r, bad, 0)
 		return
 	}
 	p.liftDeadline(w) // deadline.go: RoadRunner's WriteTimeout must not cut a long build
@@ -72,7 +78,7 @@ func (p *Plugin) handleBuild(w http.ResponseWriter, r *http.Request, c *capture)
 func (p *Plugin) fail(w http.ResponseWriter, r *http.Request, err error, took time.Duration) {
 	var e *Error
 	if !asError(err, &e) {
-		e = &Error{Status: StatusIO, HTTPStatus: http.StatusInternalServerError, Code: "internal", Message: err.Error()}
+		e = libraryError(StatusIO, err.Error())
 	}
 	if r.Context().Err() != nil || e.Status == StatusCancelled {
 		p.log.Debug("client went away before the binary was ready", zap.Duration("waited", took))
@@ -106,9 +112,9 @@ func dropWorkerFileHeaders(h http.Header) {
 
 // buildRequestBody returns the worker's JSON, gzip-decoded when the worker (or a gzip
 // middleware between it and us) compressed it.
-func buildRequestBody(c *capture, encoding string) ([]byte, *Error) {
+func buildRequestBody(c *capture, encoding string, limit int) ([]byte, *Error) {
 	if c.tooBig {
-		return nil, errBadBody(fmt.Sprintf("body: the build request exceeds %d bytes", MaxRequestBody))
+		return nil, errBadBody(fmt.Sprintf("body: the build request exceeds %d bytes", limit))
 	}
 	encoding = strings.ToLower(strings.TrimSpace(encoding))
 	gzipped := encoding == "gzip" || encoding == "x-gzip" ||
@@ -119,12 +125,12 @@ func buildRequestBody(c *capture, encoding string) ([]byte, *Error) {
 		if err != nil {
 			return nil, errBadBody("body: gzip: " + err.Error())
 		}
-		out, err := io.ReadAll(io.LimitReader(zr, MaxRequestBody+1))
+		out, err := io.ReadAll(io.LimitReader(zr, int64(limit)+1))
 		if err != nil {
 			return nil, errBadBody("body: gzip: " + err.Error())
 		}
-		if len(out) > MaxRequestBody {
-			return nil, errBadBody(fmt.Sprintf("body: the decoded build request exceeds %d bytes", MaxRequestBody))
+		if len(out) > limit {
+			return nil, errBadBody(fmt.Sprintf("body: the decoded build request exceeds %d bytes", limit))
 		}
 		return out, nil
 	case encoding == "" || encoding == "identity":

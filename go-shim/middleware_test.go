@@ -22,6 +22,7 @@ func gzipped(t *testing.T, b []byte) []byte {
 }
 
 func TestBuildRequestBodyDecodingIsBounded(t *testing.T) {
+	limit := maxBody(t)
 	plain := []byte(`{"rr_version":"v1.0.0"}`)
 	cases := []struct {
 		name     string
@@ -34,12 +35,12 @@ func TestBuildRequestBodyDecodingIsBounded(t *testing.T) {
 		{"gzip by header", gzipped(t, plain), "gzip", plain, ""},
 		{"gzip by magic bytes", gzipped(t, plain), "", plain, ""},
 		{"x-gzip", gzipped(t, plain), "X-Gzip", plain, ""},
-		{"gzip bomb", gzipped(t, bytes.Repeat([]byte("a"), MaxRequestBody+1)), "gzip", nil, "exceeds"},
+		{"gzip bomb", gzipped(t, bytes.Repeat([]byte("a"), limit+1)), "gzip", nil, "exceeds"},
 		{"corrupt gzip", []byte("\x1f\x8bnot really"), "gzip", nil, "gzip"},
 		{"unsupported encoding", plain, "br", nil, "Content-Encoding br"},
 	}
 	for _, c := range cases {
-		got, err := buildRequestBody(&capture{body: c.body}, c.encoding)
+		got, err := buildRequestBody(&capture{body: c.body}, c.encoding, limit)
 		if c.errPart == "" {
 			if err != nil || !bytes.Equal(got, c.want) {
 				t.Errorf("%s: %q, %v", c.name, got, err)
@@ -50,7 +51,7 @@ func TestBuildRequestBodyDecodingIsBounded(t *testing.T) {
 			t.Errorf("%s: want a 400 mentioning %q, got %v", c.name, c.errPart, err)
 		}
 	}
-	if _, err := buildRequestBody(&capture{tooBig: true}, ""); err == nil || err.HTTPStatus != http.StatusBadRequest {
+	if _, err := buildRequestBody(&capture{tooBig: true}, "", limit); err == nil || err.HTTPStatus != http.StatusBadRequest {
 		t.Errorf("an oversized capture: %v", err)
 	}
 }

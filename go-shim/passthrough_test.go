@@ -115,7 +115,7 @@ func TestPassThroughStreamsFlushedChunksBeforeTheHandlerReturns(t *testing.T) {
 
 func TestPassThroughKeepsReadFromForFileServers(t *testing.T) {
 	rec := httptest.NewRecorder()
-	c := newCapture(rec, MaxRequestBody)
+	c := newCapture(rec, maxBody(t))
 	n, err := c.ReadFrom(strings.NewReader("from a reader"))
 	if err != nil || n != 13 || rec.Body.String() != "from a reader" || rec.Code != http.StatusOK {
 		t.Fatalf("ReadFrom: n=%d err=%v body=%q code=%d", n, err, rec.Body.String(), rec.Code)

@@ -25,10 +25,11 @@ type Logger interface {
 // Plugin is the RoadRunner plugin. Register it in the container; list "velox" in
 // `http.middleware`.
 type Plugin struct {
-	log    *zap.Logger
-	engine *Engine
-	logs   *logDrain
-	served atomic.Uint64 // body bytes of binaries sent to clients (metrics.go)
+	log     *zap.Logger
+	engine  *Engine
+	maxBody int // MaxRequestBody, read once the library is loaded
+	logs    *logDrain
+	served  atomic.Uint64 // body bytes of binaries sent to clients (metrics.go)
 
 	deadlineWarning sync.Once // deadline.go: warn once if deadlines cannot be lifted
 	checks          checkLog  // health.go
@@ -64,6 +65,7 @@ func (p *Plugin) Init(cfg Configurer, log Logger) error {
 		return errors.E(op, err)
 	}
 	p.engine = eng
+	p.maxBody = MaxRequestBody()
 	p.log.Debug("velox engine ready",
 		zap.String("backend", Backend),
 		zap.String("library", LibraryLocation()),
@@ -93,6 +95,8 @@ func (p *Plugin) Stop(ctx context.Context) error {
 			} else if left > 0 {
 				p.log.Info("cancelling builds in flight", zap.Uint64("builds", left))
 			}
+			// Clients still waiting get 503 from the library; then the engine is freed.
+			p.engine.Shutdown()
 			p.engine.Close()
 		}
 		p.logs.stop()

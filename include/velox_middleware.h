@@ -7,6 +7,13 @@
 #include <stddef.h>
 
 /*
+ The largest build request (`request_json`, after any content decoding) the library
+ accepts, in bytes; a larger one is `INVALID_REQUEST`. Hosts bound what they read from
+ a worker with it. The same value as `vxm_request_max_bytes()`.
+ */
+#define VXM_REQUEST_MAX_BYTES (1024 * 1024)
+
+/*
  The result of a fallible call. Its values never change meaning between versions.
  */
 enum vxm_status
@@ -63,7 +70,7 @@ enum vxm_status
    */
   VXM_STATUS_IO = 11,
   /*
-   The engine is being freed.
+   The engine is shutting down (`vxm_engine_shutdown` or `vxm_engine_free`).
    */
   VXM_STATUS_SHUTTING_DOWN = 12,
   /*
@@ -76,6 +83,40 @@ enum vxm_status
 typedef enum vxm_status vxm_status;
 #else
 typedef uint32_t vxm_status;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/*
+ Where an artifact came from: the values `vxm_artifact_source` returns. Values never
+ change meaning; new ones may be added.
+ */
+enum vxm_artifact_source_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /*
+   Served from the disk cache.
+   */
+  VXM_ARTIFACT_SOURCE_KIND_HIT = 0,
+  /*
+   Built for this call.
+   */
+  VXM_ARTIFACT_SOURCE_KIND_BUILT = 1,
+  /*
+   Joined an identical build already in flight.
+   */
+  VXM_ARTIFACT_SOURCE_KIND_JOINED = 2,
+  /*
+   Filled from the shared remote tier on a local miss.
+   */
+  VXM_ARTIFACT_SOURCE_KIND_REMOTE = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum vxm_artifact_source_kind vxm_artifact_source_kind;
+#else
+typedef uint32_t vxm_artifact_source_kind;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -117,24 +158,25 @@ extern "C" {
 /*
  The open, read-only file descriptor, positioned nowhere in particular (use pread or
  your own offsets). Owned by `a`: `dup()` it to keep it beyond `vxm_artifact_free`.
- -1 for NULL.
+ -1 for NULL. Thread-safe; never blocks.
  */
 int32_t vxm_artifact_fd(const vxm_artifact *a);
 
 /*
  Where the binary lies in the cache (or the build directory when the cache is
  disabled). Informational: the path may be evicted at any time, the fd stays valid.
- Owned by `a`. Empty for NULL.
+ Owned by `a`. Empty for NULL. Thread-safe; never blocks.
  */
 const char *vxm_artifact_path(const vxm_artifact *a);
 
 /*
- The size in bytes. 0 for NULL.
+ The size in bytes. 0 for NULL. Thread-safe; never blocks.
  */
 uint64_t vxm_artifact_size(const vxm_artifact *a);
 
 /*
  The cache key: 64 lowercase hex characters, owned by `a`. Empty for NULL.
+ Thread-safe; never blocks.
  */
 const char *vxm_artifact_key(const vxm_artifact *a);
 
@@ -151,13 +193,16 @@ const char *vxm_artifact_key(const vxm_artifact *a);
 const char *vxm_artifact_sha256(const vxm_artifact *a);
 
 /*
- 0 = cache hit, 1 = built now, 2 = joined a build in flight, 3 = filled from the shared
- remote tier (`cache.remote`) on a local miss. `UINT32_MAX` for NULL.
+ Where the binary came from: a `vxm_artifact_source_kind` value as a `uint32_t`
+ (0 = cache hit, 1 = built now, 2 = joined a build in flight, 3 = filled from the
+ shared remote tier, `cache.remote`, on a local miss). `UINT32_MAX` for NULL.
+ Thread-safe; never blocks.
  */
 uint32_t vxm_artifact_source(const vxm_artifact *a);
 
 /*
- Frees the artifact and closes its fd. NULL is a no-op.
+ Frees the artifact and closes its fd. NULL is a no-op. Not to be called twice, nor
+ while another thread reads it.
  */
 void vxm_artifact_free(vxm_artifact *a);
 
@@ -216,7 +261,9 @@ vxm_status vxm_cache_cleanup(const vxm_engine *engine, vxm_error **out_error);
 /*
  Writes a JSON object of counters to `*out_json` (free with `vxm_string_free`): at
  least `entries`, `bytes`, `hits`, `misses`, `builds`, `joined`, `evictions`,
- `upstream_errors`. Thread-safe; does not block.
+ `upstream_errors`. `evictions_by_reason` holds every reason (`size`, `count`, `age`,
+ `manual`), 0 until it happens, so hosts export what they find without a list of
+ their own. Thread-safe; does not block.
  */
 vxm_status vxm_stats_json(const vxm_engine *engine, char **out_json, vxm_error **out_error);
 
@@ -241,7 +288,7 @@ vxm_status vxm_cache_state_json(const char *directory,
 
 /*
  A new, untriggered token. Free with `vxm_cancel_free`. Never returns NULL except
- after an internal panic.
+ after an internal panic. Thread-safe; never blocks.
  */
 vxm_cancel *vxm_cancel_new(void);
 
@@ -281,7 +328,7 @@ vxm_status vxm_engine_drain(const vxm_engine *engine,
  Exactly one build path must be configured, else `INVALID_CONFIG`: `server_url` (a
  Velox server) or `local_build_enabled: true` (builds on this host). With local builds
  the call also runs `<go_binary> version` (blocking, at most 30 s) and fails with
- `INVALID_CONFIG` naming `go_binary` when it does not succeed.
+ `INVALID_CONFIG` naming `go_binary` when it does not succeed. Thread-safe.
  */
 vxm_status vxm_engine_new(const uint8_t *config_json,
                           size_t config_len,
@@ -289,15 +336,31 @@ vxm_status vxm_engine_new(const uint8_t *config_json,
                           vxm_error **out_error);
 
 /*
+ Stops the engine without freeing it: from now on its calls fail with
+ `SHUTTING_DOWN`, and those in flight on other threads end promptly with
+ `SHUTTING_DOWN` (their builds are cancelled). Blocks until they have left the engine,
+ then flushes the cache's access statistics. Artifacts already handed out stay valid.
+
+ For a host that must stop the calls in flight before it can free the engine (it
+ waits for its own threads in between). Call `vxm_engine_free` after it. Idempotent
+ (a second call waits for the first to finish); NULL is a no-op. Thread-safe: may be
+ called while other threads are inside the engine, but not once `vxm_engine_free` has
+ begun.
+ */
+void vxm_engine_shutdown(const vxm_engine *engine);
+
+/*
  Frees an engine. Calls in flight on other threads end promptly with `SHUTTING_DOWN`;
- this waits for them to leave, flushes the cache's access statistics and returns.
- Artifacts already handed out stay valid. NULL is a no-op. Call it once, and call
- nothing else on the engine once it has started.
+ this waits for them to leave, flushes the cache's access statistics (both as
+ `vxm_engine_shutdown`, unless it already ran) and returns. Artifacts already handed
+ out stay valid. NULL is a no-op. Call it once, and call nothing else on the engine
+ once it has started.
  */
 void vxm_engine_free(vxm_engine *engine);
 
 /*
- The status this error was returned with. Thread-safe; never blocks.
+ The status this error was returned with; `NULL_ARGUMENT` for NULL. Thread-safe;
+ never blocks.
  */
 vxm_status vxm_error_status(const vxm_error *err);
 
@@ -310,18 +373,21 @@ const char *vxm_error_message(const vxm_error *err);
 
 /*
  A short stable machine-readable name of the error (`"invalid_request"`,
- `"build_failed"`, ...), for JSON bodies and metrics. Owned by `err`.
+ `"build_failed"`, ...), for JSON bodies and metrics: `vxm_status_code` of its
+ status. Owned by `err`. Empty for NULL. Thread-safe; never blocks.
  */
 const char *vxm_error_code(const vxm_error *err);
 
 /*
  The HTTP status an HTTP host should answer for this error (400, 422, 502, 503,
- 504, ...; 499 for a cancelled call, where nothing should be written). 500 for NULL.
+ 504, ...; 499 for a cancelled call, where nothing should be written): `vxm_status_http`
+ of its status. 500 for NULL. Thread-safe; never blocks.
  */
 uint16_t vxm_error_http_status(const vxm_error *err);
 
 /*
- Frees an error. NULL is a no-op.
+ Frees an error. NULL is a no-op. Not to be called twice, nor while another thread
+ reads it.
  */
 void vxm_error_free(vxm_error *err);
 
@@ -341,6 +407,12 @@ void vxm_error_free(vxm_error *err);
  I/O. Thread-safe. Not to be called once `vxm_engine_free` has begun.
  */
 vxm_status vxm_engine_health_json(const vxm_engine *engine, char **out_json, vxm_error **out_error);
+
+/*
+ `VXM_REQUEST_MAX_BYTES`, for hosts that bind functions rather than read the header.
+ Thread-safe; never blocks.
+ */
+size_t vxm_request_max_bytes(void);
 
 /*
  Sets the library's log level, process-wide: one of `"error"`, `"warn"`, `"info"`
@@ -418,20 +490,20 @@ vxm_status vxm_resolve_or_pending(const vxm_engine *engine,
                                   vxm_error **out_error);
 
 /*
- The HTTP status to answer: 202 (Accepted). 0 for NULL.
+ The HTTP status to answer: 202 (Accepted). 0 for NULL. Thread-safe; never blocks.
  */
 uint16_t vxm_pending_http_status(const vxm_pending *p);
 
 /*
  Seconds the client should wait before asking again: the `Retry-After` header. An
  estimate from recent build times for the same target, else a constant; at least 1.
- 0 for NULL.
+ 0 for NULL. Thread-safe; never blocks.
  */
 uint32_t vxm_pending_retry_after(const vxm_pending *p);
 
 /*
  Milliseconds since the build started (it may have started for another client).
- 0 for NULL.
+ 0 for NULL. Thread-safe; never blocks.
  */
 uint64_t vxm_pending_elapsed_ms(const vxm_pending *p);
 
@@ -455,7 +527,8 @@ const char *vxm_pending_key(const vxm_pending *p);
 uint8_t vxm_pending_preference_applied(const vxm_pending *p);
 
 /*
- Frees a pending answer. NULL is a no-op.
+ Frees a pending answer. NULL is a no-op. Not to be called twice, nor while another
+ thread reads it.
  */
 void vxm_pending_free(vxm_pending *p);
 
@@ -466,7 +539,7 @@ void vxm_pending_free(vxm_pending *p);
 
  Blocks the calling thread until the binary is ready, the call fails, `build_timeout`
  passes (`TIMEOUT`), `cancel` is triggered (`CANCELLED`, promptly) or the engine is
- freed (`SHUTTING_DOWN`). `cancel` may be NULL. Thread-safe. On success `*out_artifact`
+ shut down (`SHUTTING_DOWN`, by `vxm_engine_shutdown` or `vxm_engine_free`). `cancel` may be NULL. Thread-safe. On success `*out_artifact`
  owns a new artifact: free it with `vxm_artifact_free`.
  */
 vxm_status vxm_resolve(const vxm_engine *engine,
@@ -477,13 +550,31 @@ vxm_status vxm_resolve(const vxm_engine *engine,
                        vxm_error **out_error);
 
 /*
+ The HTTP status an HTTP host should answer for a call that ended with `status`
+ (400, 422, 499, 502, 503, 504, 500, ...; 200 for OK): the same answer
+ `vxm_error_http_status` gives for an error object with this status. For hosts that
+ must answer a status without an error object (their own checks, a call that gave no
+ details). `status` must be one of the `vxm_status` values. Thread-safe; never blocks.
+ */
+uint16_t vxm_status_http(vxm_status status);
+
+/*
+ The short stable machine-readable name for `status` (`"invalid_request"`,
+ `"shutting_down"`, ...; `"ok"` for OK): the same `vxm_error_code` gives for an error
+ object with this status. Static: never free it. `status` must be one of the
+ `vxm_status` values. Thread-safe; never blocks (after the first call, which builds
+ the table).
+ */
+const char *vxm_status_code(vxm_status status);
+
+/*
  The library version ("0.1.0"), static: never free it. Thread-safe.
  */
 const char *vxm_version(void);
 
 /*
- Frees a string returned by this library (`vxm_request_key`, `vxm_stats_json`, ...).
- NULL is a no-op.
+ Frees a string returned by this library (`vxm_request_key`, `vxm_stats_json`, ...),
+ not one owned by a handle or static. NULL is a no-op. Thread-safe.
  */
 void vxm_string_free(char *s);
 

@@ -106,6 +106,10 @@ static void test_version_and_null_arguments(void) {
 
     /* Accessors of a NULL artifact or pending answer answer neutral values. */
     CHECK(vxm_artifact_fd(NULL) == -1);
+    CHECK(vxm_artifact_source(NULL) == UINT32_MAX);
+    CHECK(vxm_error_status(NULL) == VXM_STATUS_NULL_ARGUMENT);
+    CHECK(vxm_error_http_status(NULL) == 500);
+    CHECK(strcmp(vxm_error_code(NULL), "") == 0);
     CHECK(vxm_artifact_size(NULL) == 0);
     CHECK(strcmp(vxm_artifact_sha256(NULL), "") == 0);
     CHECK(vxm_pending_http_status(NULL) == 0);
@@ -115,7 +119,8 @@ static void test_version_and_null_arguments(void) {
     CHECK(strcmp(vxm_pending_json(NULL), "") == 0);
     CHECK(strcmp(vxm_pending_key(NULL), "") == 0);
 
-    /* Every _free accepts NULL. */
+    /* Every _free accepts NULL, and so does shutdown. */
+    vxm_engine_shutdown(NULL);
     vxm_engine_free(NULL);
     vxm_artifact_free(NULL);
     vxm_error_free(NULL);
@@ -163,6 +168,50 @@ static void test_request_key(void) {
     uint16_t http = vxm_error_http_status(err);
     CHECK(http == 400 || http == 422);
     vxm_error_free(err);
+}
+
+/* A host answering a bare status answers what an error object with it says. */
+static void test_status_answers(void) {
+    CHECK(vxm_status_http(VXM_STATUS_OK) == 200);
+    CHECK(strcmp(vxm_status_code(VXM_STATUS_OK), "ok") == 0);
+    CHECK(vxm_status_http(VXM_STATUS_INVALID_REQUEST) == 400);
+    CHECK(vxm_status_http(VXM_STATUS_CANCELLED) == 499);
+    CHECK(vxm_status_http(VXM_STATUS_SHUTTING_DOWN) == 503);
+    CHECK(strcmp(vxm_status_code(VXM_STATUS_SHUTTING_DOWN), "shutting_down") == 0);
+    CHECK(vxm_status_http(VXM_STATUS_IO) == 500);
+    CHECK(strcmp(vxm_status_code(VXM_STATUS_IO), "io") == 0);
+    /* Static: the same pointer every time, never freed. */
+    CHECK(vxm_status_code(VXM_STATUS_TIMEOUT) == vxm_status_code(VXM_STATUS_TIMEOUT));
+
+    char *key = NULL;
+    vxm_error *err = NULL;
+    CHECK_STATUS(vxm_request_key(bytes("{"), 1, &key, &err), VXM_STATUS_INVALID_REQUEST, err);
+    vxm_status st = vxm_error_status(err);
+    CHECK(vxm_error_http_status(err) == vxm_status_http(st));
+    CHECK(strcmp(vxm_error_code(err), vxm_status_code(st)) == 0);
+    vxm_error_free(err);
+}
+
+/* The limit a host applies is the one the library enforces. */
+static void test_request_limit(void) {
+    size_t max = vxm_request_max_bytes();
+    CHECK(max == 1024 * 1024);
+    CHECK(max == VXM_REQUEST_MAX_BYTES);
+    char *body = malloc(max + 1);
+    CHECK(body != NULL);
+    memset(body, ' ', max + 1);
+    memcpy(body, REQUEST, strlen(REQUEST));
+    char *key = NULL;
+    vxm_error *err = NULL;
+    CHECK_STATUS(vxm_request_key(bytes(body), max, &key, &err), VXM_STATUS_OK, err);
+    CHECK(strcmp(key, SEED_KEY) == 0);
+    vxm_string_free(key);
+    key = NULL;
+    CHECK_STATUS(vxm_request_key(bytes(body), max + 1, &key, &err), VXM_STATUS_INVALID_REQUEST,
+                 err);
+    CHECK(key == NULL);
+    vxm_error_free(err);
+    free(body);
 }
 
 struct lookers {
@@ -228,7 +277,7 @@ static void test_cache_through_an_engine(void) {
     /* Store: the artifact is the stored binary, built now. */
     CHECK_STATUS(vxm_cache_store(engine, bytes(REQUEST), strlen(REQUEST), binary, 61234, &a, &err),
                  VXM_STATUS_OK, err);
-    CHECK(vxm_artifact_source(a) == 1);
+    CHECK(vxm_artifact_source(a) == VXM_ARTIFACT_SOURCE_KIND_BUILT);
     CHECK(strcmp(vxm_artifact_key(a), SEED_KEY) == 0);
     check_reads(a, CONTENT, strlen(CONTENT));
     /* The cache owns its bytes: a copy (never a hard link), 0644 like its source had no
@@ -245,7 +294,7 @@ static void test_cache_through_an_engine(void) {
     a = NULL;
     CHECK_STATUS(vxm_cache_lookup(engine, bytes(REQUEST), strlen(REQUEST), &a, &err),
                  VXM_STATUS_OK, err);
-    CHECK(vxm_artifact_source(a) == 0);
+    CHECK(vxm_artifact_source(a) == VXM_ARTIFACT_SOURCE_KIND_HIT);
     CHECK(strcmp(vxm_artifact_key(a), SEED_KEY) == 0);
     CHECK(strcmp(vxm_artifact_sha256(a), CONTENT_SHA256) == 0);
     check_reads(a, CONTENT, strlen(CONTENT));
@@ -278,6 +327,11 @@ static void test_cache_through_an_engine(void) {
     CHECK(strstr(stats, "\"dir_bytes\":29") != NULL);
     CHECK(strstr(stats, "\"hits\":801") != NULL);
     CHECK(strstr(stats, "\"misses\":1") != NULL);
+    /* Every eviction reason, before any eviction. */
+    const char *reasons[] = {"\"size\":0", "\"count\":0", "\"age\":0", "\"manual\":0"};
+    for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++) {
+        CHECK(strstr(stats, reasons[i]) != NULL);
+    }
     vxm_string_free(stats);
 
     /* Health: a usable cache directory, a build path, not stopping. */
@@ -339,7 +393,22 @@ static void test_cache_through_an_engine(void) {
                  VXM_STATUS_OK, err);
     check_reads(a, CONTENT, strlen(CONTENT));
     vxm_artifact_free(a);
+
+    /* Shut down, twice: later calls are refused until the free; artifacts stay valid. */
+    CHECK_STATUS(vxm_cache_lookup(engine, bytes(REQUEST), strlen(REQUEST), &a, &err),
+                 VXM_STATUS_OK, err);
+    vxm_engine_shutdown(engine);
+    vxm_engine_shutdown(engine);
+    vxm_artifact *late = NULL;
+    CHECK_STATUS(vxm_cache_lookup(engine, bytes(REQUEST), strlen(REQUEST), &late, &err),
+                 VXM_STATUS_SHUTTING_DOWN, err);
+    CHECK(late == NULL);
+    CHECK(vxm_error_http_status(err) == 503);
+    vxm_error_free(err);
+    err = NULL;
     vxm_engine_free(engine);
+    check_reads(a, CONTENT, strlen(CONTENT));
+    vxm_artifact_free(a);
 
     CHECK(nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS) == 0);
 }
@@ -348,6 +417,8 @@ int main(void) {
     test_version_and_null_arguments();
     test_bad_config_names_the_key();
     test_request_key();
+    test_status_answers();
+    test_request_limit();
     test_cache_through_an_engine();
     printf("abi_test: ok\n");
     return 0;

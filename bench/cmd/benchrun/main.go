@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	velox "github.com/velox-middleware/go-shim"
 	"github.com/velox-middleware/go-shim/tests/fakevelox"
 )
 
@@ -112,6 +113,9 @@ func main() {
 	}
 	veloxOut := filepath.Join(d.work, "velox-out")
 	check(os.MkdirAll(veloxOut, 0o755))
+	// The fake names builds with the library's key: the library the servers load.
+	check(velox.LoadLibrary(d.sharedLib))
+	fakevelox.SetRequestKey(velox.RequestKey)
 	d.fake, err = fakevelox.Start(fakevelox.Options{OutputDir: veloxOut})
 	check(err)
 	defer d.fake.Close()

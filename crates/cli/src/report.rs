@@ -174,7 +174,10 @@ pub(super) fn verify(found: &Inspection, content: bool) -> Outcome {
 }
 
 pub(super) fn prune(before: &Inspection, after: Usage, stats: &Stats) -> Outcome {
-    let by_reason: BTreeMap<String, u64> = stats.evictions_by_reason.snapshot();
+    // The stats list every reason from the start; the report names those that happened.
+    let by_reason: BTreeMap<String, u64> = (stats.evictions_by_reason.snapshot().into_iter())
+        .filter(|(_, n)| *n > 0)
+        .collect();
     let evicted: u64 = by_reason.values().sum();
     let mut text = format!(
         "pruned {evicted} entries: {} entries ({}) -> {} entries ({})\n",

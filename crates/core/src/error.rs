@@ -1,5 +1,5 @@
 //! The one error type that crosses module boundaries. Each variant maps to exactly one
-//! C status (see `ffi::status`) and one HTTP status (see [`Error::http_status`]).
+//! C status and one HTTP status, through its [`ErrorKind`].
 
 use std::path::PathBuf;
 
@@ -88,40 +88,91 @@ impl Error {
     /// What an HTTP host should answer for this error (docs/ABI.md, "Status codes").
     /// Decided here, once, so every host answers the same.
     pub fn http_status(&self) -> u16 {
+        self.kind().http_status()
+    }
+
+    /// A short, stable, machine-readable name (see [`ErrorKind::code`]).
+    pub fn code(&self) -> &'static str {
+        self.kind().code()
+    }
+
+    /// The error's kind: what decides its C status, HTTP status and code.
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::InvalidRequest { .. } => 400,
-            Error::UpstreamRejected { .. } => 422,
-            Error::BuildFailed { .. } => 502,
-            Error::UpstreamUnavailable { .. } => 502,
-            Error::UnsafePath { .. } => 502,
-            Error::Timeout { .. } => 504,
-            Error::ShuttingDown => 503,
+            Error::InvalidConfig { .. } => ErrorKind::InvalidConfig,
+            Error::InvalidRequest { .. } => ErrorKind::InvalidRequest,
+            Error::UpstreamRejected { .. } => ErrorKind::UpstreamRejected,
+            Error::BuildFailed { .. } => ErrorKind::BuildFailed,
+            Error::UpstreamUnavailable { .. } => ErrorKind::UpstreamUnavailable,
+            Error::Timeout { .. } => ErrorKind::Timeout,
+            Error::Cancelled => ErrorKind::Cancelled,
+            Error::UnsafePath { .. } => ErrorKind::UnsafePath,
+            Error::Io { .. } => ErrorKind::Io,
+            Error::ShuttingDown => ErrorKind::ShuttingDown,
+            Error::NotFound => ErrorKind::NotFound,
+            Error::Panic(_) => ErrorKind::Panic,
+            Error::NullArgument(_) => ErrorKind::NullArgument,
+        }
+    }
+}
+
+/// The kinds of [`Error`], without their details: the C ABI's statuses and the
+/// answers hosts give are decided per kind, here, so that an error object and a host
+/// asking about a bare status get the same answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    InvalidConfig,
+    InvalidRequest,
+    UpstreamRejected,
+    BuildFailed,
+    UpstreamUnavailable,
+    Timeout,
+    Cancelled,
+    UnsafePath,
+    Io,
+    ShuttingDown,
+    NotFound,
+    Panic,
+    NullArgument,
+}
+
+impl ErrorKind {
+    /// What an HTTP host should answer: [`Error::http_status`].
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorKind::InvalidRequest => 400,
+            ErrorKind::UpstreamRejected => 422,
+            ErrorKind::BuildFailed => 502,
+            ErrorKind::UpstreamUnavailable => 502,
+            ErrorKind::UnsafePath => 502,
+            ErrorKind::Timeout => 504,
+            ErrorKind::ShuttingDown => 503,
             // Nginx's "client closed request": nothing is written, but logs stay readable.
-            Error::Cancelled => 499,
-            Error::NotFound => 404,
-            Error::InvalidConfig { .. }
-            | Error::Io { .. }
-            | Error::Panic(_)
-            | Error::NullArgument(_) => 500,
+            ErrorKind::Cancelled => 499,
+            ErrorKind::NotFound => 404,
+            ErrorKind::InvalidConfig
+            | ErrorKind::Io
+            | ErrorKind::Panic
+            | ErrorKind::NullArgument => 500,
         }
     }
 
     /// A short, stable, machine-readable name (used in JSON error bodies and metrics).
-    pub fn code(&self) -> &'static str {
+    pub fn code(self) -> &'static str {
         match self {
-            Error::InvalidConfig { .. } => "invalid_config",
-            Error::InvalidRequest { .. } => "invalid_request",
-            Error::UpstreamRejected { .. } => "upstream_rejected",
-            Error::BuildFailed { .. } => "build_failed",
-            Error::UpstreamUnavailable { .. } => "upstream_unavailable",
-            Error::Timeout { .. } => "timeout",
-            Error::Cancelled => "cancelled",
-            Error::UnsafePath { .. } => "unsafe_path",
-            Error::Io { .. } => "io",
-            Error::ShuttingDown => "shutting_down",
-            Error::NotFound => "not_found",
-            Error::Panic(_) => "panic",
-            Error::NullArgument(_) => "null_argument",
+            ErrorKind::InvalidConfig => "invalid_config",
+            ErrorKind::InvalidRequest => "invalid_request",
+            ErrorKind::UpstreamRejected => "upstream_rejected",
+            ErrorKind::BuildFailed => "build_failed",
+            ErrorKind::UpstreamUnavailable => "upstream_unavailable",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Cancelled => "cancelled",
+            ErrorKind::UnsafePath => "unsafe_path",
+            ErrorKind::Io => "io",
+            ErrorKind::ShuttingDown => "shutting_down",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Panic => "panic",
+            ErrorKind::NullArgument => "null_argument",
         }
     }
 }

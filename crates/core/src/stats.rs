@@ -31,8 +31,9 @@ pub struct Stats {
     pub upstream_errors: AtomicU64,
     /// Builds that ended in an error, by [`Error::code`].
     pub builds_failed: Labelled,
-    /// Evictions by reason: `size`, `count`, `age`, `manual`.
-    pub evictions_by_reason: Labelled,
+    /// Evictions by reason: every [`EvictReason`], present from the start at 0, so
+    /// that consumers export the series without a list of their own.
+    pub evictions_by_reason: EvictionsByReason,
     /// Upstream errors by Connect code (`unavailable`, `internal`, `invalid_argument`,
     /// `deadline_exceeded`...) or, for a refused build output, `unsafe_path`.
     pub upstream_errors_by_code: Labelled,
@@ -55,6 +56,14 @@ pub enum EvictReason {
     /// Removed on request (`vxm_cache_remove`, `velox-cache rm`).
     Manual,
 }
+
+/// Every [`EvictReason`].
+const EVICT_REASONS: [EvictReason; 4] = [
+    EvictReason::Size,
+    EvictReason::Count,
+    EvictReason::Age,
+    EvictReason::Manual,
+];
 
 impl EvictReason {
     pub fn as_str(self) -> &'static str {
@@ -129,6 +138,25 @@ impl Labelled {
 
     pub fn snapshot(&self) -> BTreeMap<String, u64> {
         self.0.lock().clone()
+    }
+}
+
+/// [`Labelled`] holding every [`EvictReason`] from the start.
+#[derive(Debug)]
+pub struct EvictionsByReason(Labelled);
+
+impl Default for EvictionsByReason {
+    fn default() -> Self {
+        let zeros = EVICT_REASONS.map(|r| (r.as_str().to_owned(), 0));
+        EvictionsByReason(Labelled(Mutex::new(zeros.into_iter().collect())))
+    }
+}
+
+impl std::ops::Deref for EvictionsByReason {
+    type Target = Labelled;
+
+    fn deref(&self) -> &Labelled {
+        &self.0
     }
 }
 
@@ -234,5 +262,14 @@ mod tests {
         assert_eq!(Stats::get(&s.evictions), 1);
         assert_eq!(s.evictions_by_reason.get("manual"), 1);
         assert_eq!(s.evictions_by_reason.get("age"), 1);
+    }
+
+    #[test]
+    fn every_eviction_reason_is_reported_before_it_happens() {
+        let s = Stats::default();
+        s.eviction(EvictReason::Size);
+        let reasons: Vec<(String, u64)> = s.evictions_by_reason.snapshot().into_iter().collect();
+        let want = [("age", 0), ("count", 0), ("manual", 0), ("size", 1)];
+        assert_eq!(reasons, want.map(|(r, n)| (r.to_owned(), n)));
     }
 }

@@ -3,9 +3,9 @@
 use std::ffi::{c_char, CString};
 use std::os::fd::AsRawFd;
 
+use super::boundary::{free_box, with_ref, with_ref_or};
 use super::error::cstring_lossy;
-use super::guard;
-use velox_core::artifact::Artifact;
+use velox_core::artifact::{Artifact, Source};
 
 /// A binary ready to stream. While it is alive its bytes stay readable through its fd,
 /// whatever eviction or another store does to the cache directory. Accessors are
@@ -31,44 +31,63 @@ impl vxm_artifact {
     }
 }
 
+/// Where an artifact came from: the values `vxm_artifact_source` returns. Values never
+/// change meaning; new ones may be added.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum vxm_artifact_source_kind {
+    /// Served from the disk cache.
+    Hit = 0,
+    /// Built for this call.
+    Built = 1,
+    /// Joined an identical build already in flight.
+    Joined = 2,
+    /// Filled from the shared remote tier on a local miss.
+    Remote = 3,
+}
+
+impl From<Source> for vxm_artifact_source_kind {
+    fn from(source: Source) -> Self {
+        match source {
+            Source::CacheHit => vxm_artifact_source_kind::Hit,
+            Source::Built => vxm_artifact_source_kind::Built,
+            Source::Joined => vxm_artifact_source_kind::Joined,
+            Source::Remote => vxm_artifact_source_kind::Remote,
+        }
+    }
+}
+
 /// The open, read-only file descriptor, positioned nowhere in particular (use pread or
 /// your own offsets). Owned by `a`: `dup()` it to keep it beyond `vxm_artifact_free`.
-/// -1 for NULL.
+/// -1 for NULL. Thread-safe; never blocks.
 #[no_mangle]
 pub unsafe extern "C" fn vxm_artifact_fd(a: *const vxm_artifact) -> i32 {
-    guard(-1, || {
-        // SAFETY: NULL or a live artifact.
-        unsafe { a.as_ref() }.map_or(-1, |a| a.inner.file.as_raw_fd())
-    })
+    // SAFETY: NULL or a live artifact.
+    unsafe { with_ref(a, |a| a.inner.file.as_raw_fd()) }
 }
 
 /// Where the binary lies in the cache (or the build directory when the cache is
 /// disabled). Informational: the path may be evicted at any time, the fd stays valid.
-/// Owned by `a`. Empty for NULL.
+/// Owned by `a`. Empty for NULL. Thread-safe; never blocks.
 #[no_mangle]
 pub unsafe extern "C" fn vxm_artifact_path(a: *const vxm_artifact) -> *const c_char {
-    guard(c"".as_ptr(), || {
-        // SAFETY: NULL or a live artifact.
-        unsafe { a.as_ref() }.map_or(c"".as_ptr(), |a| a.path.as_ptr())
-    })
+    // SAFETY: NULL or a live artifact.
+    unsafe { with_ref(a, |a| a.path.as_ptr()) }
 }
 
-/// The size in bytes. 0 for NULL.
+/// The size in bytes. 0 for NULL. Thread-safe; never blocks.
 #[no_mangle]
 pub unsafe extern "C" fn vxm_artifact_size(a: *const vxm_artifact) -> u64 {
-    guard(0, || {
-        // SAFETY: NULL or a live artifact.
-        unsafe { a.as_ref() }.map_or(0, |a| a.inner.size)
-    })
+    // SAFETY: NULL or a live artifact.
+    unsafe { with_ref(a, |a| a.inner.size) }
 }
 
 /// The cache key: 64 lowercase hex characters, owned by `a`. Empty for NULL.
+/// Thread-safe; never blocks.
 #[no_mangle]
 pub unsafe extern "C" fn vxm_artifact_key(a: *const vxm_artifact) -> *const c_char {
-    guard(c"".as_ptr(), || {
-        // SAFETY: NULL or a live artifact.
-        unsafe { a.as_ref() }.map_or(c"".as_ptr(), |a| a.key.as_ptr())
-    })
+    // SAFETY: NULL or a live artifact.
+    unsafe { with_ref(a, |a| a.key.as_ptr()) }
 }
 
 /// The SHA-256 of the artifact's bytes: 64 lowercase hex characters, owned by `a` and
@@ -81,29 +100,28 @@ pub unsafe extern "C" fn vxm_artifact_key(a: *const vxm_artifact) -> *const c_ch
 /// Thread-safe; never blocks.
 #[no_mangle]
 pub unsafe extern "C" fn vxm_artifact_sha256(a: *const vxm_artifact) -> *const c_char {
-    guard(c"".as_ptr(), || {
-        // SAFETY: NULL or a live artifact.
-        unsafe { a.as_ref() }.map_or(c"".as_ptr(), |a| a.sha256.as_ptr())
-    })
+    // SAFETY: NULL or a live artifact.
+    unsafe { with_ref(a, |a| a.sha256.as_ptr()) }
 }
 
-/// 0 = cache hit, 1 = built now, 2 = joined a build in flight, 3 = filled from the shared
-/// remote tier (`cache.remote`) on a local miss. `UINT32_MAX` for NULL.
+/// Where the binary came from: a `vxm_artifact_source_kind` value as a `uint32_t`
+/// (0 = cache hit, 1 = built now, 2 = joined a build in flight, 3 = filled from the
+/// shared remote tier, `cache.remote`, on a local miss). `UINT32_MAX` for NULL.
+/// Thread-safe; never blocks.
 #[no_mangle]
 pub unsafe extern "C" fn vxm_artifact_source(a: *const vxm_artifact) -> u32 {
-    guard(u32::MAX, || {
-        // SAFETY: NULL or a live artifact.
-        unsafe { a.as_ref() }.map_or(u32::MAX, |a| a.inner.source as u32)
-    })
+    // SAFETY: NULL or a live artifact.
+    unsafe {
+        with_ref_or(a, u32::MAX, |a| {
+            vxm_artifact_source_kind::from(a.inner.source) as u32
+        })
+    }
 }
 
-/// Frees the artifact and closes its fd. NULL is a no-op.
+/// Frees the artifact and closes its fd. NULL is a no-op. Not to be called twice, nor
+/// while another thread reads it.
 #[no_mangle]
 pub unsafe extern "C" fn vxm_artifact_free(a: *mut vxm_artifact) {
-    guard((), || {
-        if !a.is_null() {
-            // SAFETY: made by this library, freed once.
-            drop(unsafe { Box::from_raw(a) });
-        }
-    })
+    // SAFETY: NULL or made by this library, freed once.
+    unsafe { free_box(a) }
 }

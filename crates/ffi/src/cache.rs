@@ -3,12 +3,13 @@
 use std::ffi::c_char;
 use std::path::Path;
 
+use super::args::{arg_bytes, arg_ref, arg_str, need_out, put_out};
 use super::artifact::vxm_artifact;
+use super::boundary::boundary;
 use super::engine::vxm_engine;
 use super::error::vxm_error;
 use super::status::vxm_status;
 use super::strings::{answer_engine_json, answer_json, put_string};
-use super::{boundary, bytes, c_str, handle, need_out, put};
 use velox_core::engine::Engine;
 use velox_core::request::BuildRequest;
 
@@ -24,8 +25,7 @@ pub unsafe extern "C" fn vxm_request_key(
 ) -> vxm_status {
     boundary(out_error, || {
         need_out(out_key, "out_key")?;
-        // SAFETY: per this function's contract.
-        let json = unsafe { bytes(request_json, request_len, "request_json") }?;
+        let json = arg_bytes!(request_json, request_len);
         let request = BuildRequest::parse(json)?;
         put_string(out_key, request.key().as_str());
         Ok(())
@@ -46,13 +46,10 @@ pub unsafe extern "C" fn vxm_cache_lookup(
 ) -> vxm_status {
     boundary(out_error, || {
         need_out(out_artifact, "out_artifact")?;
-        // SAFETY: per this function's contract.
-        let engine = unsafe { handle(engine, "engine") }?;
-        // SAFETY: per this function's contract.
-        let json = unsafe { bytes(request_json, request_len, "request_json") }?;
+        let engine = arg_ref!(engine);
+        let json = arg_bytes!(request_json, request_len);
         let artifact = engine.inner.lookup(json)?;
-        // SAFETY: checked above.
-        unsafe { put(out_artifact, vxm_artifact::new(artifact), "out_artifact") }
+        put_out!(out_artifact, vxm_artifact::new(artifact))
     })
 }
 
@@ -76,17 +73,13 @@ pub unsafe extern "C" fn vxm_cache_store(
 ) -> vxm_status {
     boundary(out_error, || {
         need_out(out_artifact, "out_artifact")?;
-        // SAFETY: per this function's contract.
-        let engine = unsafe { handle(engine, "engine") }?;
-        // SAFETY: per this function's contract.
-        let json = unsafe { bytes(request_json, request_len, "request_json") }?;
-        // SAFETY: per this function's contract.
-        let path = unsafe { c_str(binary_path, "binary_path") }?;
+        let engine = arg_ref!(engine);
+        let json = arg_bytes!(request_json, request_len);
+        let path = arg_str!(binary_path);
         let artifact = engine
             .inner
             .store(json, Path::new(path), build_duration_ms)?;
-        // SAFETY: checked above.
-        unsafe { put(out_artifact, vxm_artifact::new(artifact), "out_artifact") }
+        put_out!(out_artifact, vxm_artifact::new(artifact))
     })
 }
 
@@ -99,10 +92,8 @@ pub unsafe extern "C" fn vxm_cache_remove(
     out_error: *mut *mut vxm_error,
 ) -> vxm_status {
     boundary(out_error, || {
-        // SAFETY: per this function's contract.
-        let engine = unsafe { handle(engine, "engine") }?;
-        // SAFETY: per this function's contract.
-        let key = unsafe { c_str(key, "key") }?;
+        let engine = arg_ref!(engine);
+        let key = arg_str!(key);
         if engine.inner.remove(key)? {
             Ok(())
         } else {
@@ -119,15 +110,16 @@ pub unsafe extern "C" fn vxm_cache_cleanup(
     out_error: *mut *mut vxm_error,
 ) -> vxm_status {
     boundary(out_error, || {
-        // SAFETY: per this function's contract.
-        let engine = unsafe { handle(engine, "engine") }?;
+        let engine = arg_ref!(engine);
         engine.inner.cleanup()
     })
 }
 
 /// Writes a JSON object of counters to `*out_json` (free with `vxm_string_free`): at
 /// least `entries`, `bytes`, `hits`, `misses`, `builds`, `joined`, `evictions`,
-/// `upstream_errors`. Thread-safe; does not block.
+/// `upstream_errors`. `evictions_by_reason` holds every reason (`size`, `count`, `age`,
+/// `manual`), 0 until it happens, so hosts export what they find without a list of
+/// their own. Thread-safe; does not block.
 #[no_mangle]
 pub unsafe extern "C" fn vxm_stats_json(
     engine: *const vxm_engine,
@@ -158,10 +150,8 @@ pub unsafe extern "C" fn vxm_cache_state_json(
     out_error: *mut *mut vxm_error,
 ) -> vxm_status {
     answer_json(out_json, out_error, || {
-        // SAFETY: per this function's contract.
-        let directory = unsafe { c_str(directory, "directory") }?;
-        // SAFETY: per this function's contract.
-        let json = unsafe { bytes(request_json, request_len, "request_json") }?;
+        let directory = arg_str!(directory);
+        let json = arg_bytes!(request_json, request_len);
         let request = BuildRequest::parse(json)?;
         let state = velox_core::cache::state::query(Path::new(directory), &request.key())?;
         Ok(serde_json::to_string(&state).expect("state always serialises"))

@@ -1,6 +1,6 @@
 //! `vxm_cancel`: a token that cancels a blocking call from another thread.
 
-use super::guard;
+use super::boundary::{free_box, guard, with_ref};
 use velox_core::cancel::Cancel;
 
 /// A cancellation token. Create it before the call that uses it, so that a cancel can
@@ -10,10 +10,10 @@ pub struct vxm_cancel {
 }
 
 /// A new, untriggered token. Free with `vxm_cancel_free`. Never returns NULL except
-/// after an internal panic.
+/// after an internal panic. Thread-safe; never blocks.
 #[no_mangle]
 pub extern "C" fn vxm_cancel_new() -> *mut vxm_cancel {
-    guard(std::ptr::null_mut(), || {
+    guard(|| {
         Box::into_raw(Box::new(vxm_cancel {
             inner: Cancel::new(),
         }))
@@ -24,21 +24,13 @@ pub extern "C" fn vxm_cancel_new() -> *mut vxm_cancel {
 /// idempotent; NULL is a no-op.
 #[no_mangle]
 pub unsafe extern "C" fn vxm_cancel_trigger(c: *const vxm_cancel) {
-    guard((), || {
-        // SAFETY: NULL or a live token.
-        if let Some(c) = unsafe { c.as_ref() } {
-            c.inner.trigger();
-        }
-    })
+    // SAFETY: NULL or a live token.
+    unsafe { with_ref(c, |c| c.inner.trigger()) }
 }
 
 /// Frees a token. NULL is a no-op. Do not free it while a call still uses it.
 #[no_mangle]
 pub unsafe extern "C" fn vxm_cancel_free(c: *mut vxm_cancel) {
-    guard((), || {
-        if !c.is_null() {
-            // SAFETY: made by `vxm_cancel_new`, freed once.
-            drop(unsafe { Box::from_raw(c) });
-        }
-    })
+    // SAFETY: NULL or made by `vxm_cancel_new`, freed once.
+    unsafe { free_box(c) }
 }

@@ -1,9 +1,10 @@
 //! `vxm_engine_drain`: the graceful part of a host's shutdown, before `vxm_engine_free`.
 
+use super::args::arg_ref;
+use super::boundary::boundary;
 use super::engine::vxm_engine;
 use super::error::vxm_error;
 use super::status::vxm_status;
-use super::{boundary, handle};
 
 /// Call before `vxm_engine_free` when the host stops with some graceful time left.
 ///
@@ -20,8 +21,7 @@ pub unsafe extern "C" fn vxm_engine_drain(
     out_error: *mut *mut vxm_error,
 ) -> vxm_status {
     boundary(out_error, || {
-        // SAFETY: per this function's contract.
-        let engine = unsafe { handle(engine, "engine") }?;
+        let engine = arg_ref!(engine);
         let left = engine
             .inner
             .drain(std::time::Duration::from_millis(timeout_ms));

@@ -2,7 +2,7 @@
 
 use std::ffi::{c_char, CString};
 
-use super::guard;
+use super::boundary::{free_box, with_ref, with_ref_or};
 use super::status::vxm_status;
 use velox_core::error::Error;
 
@@ -24,8 +24,8 @@ impl vxm_error {
         };
         Box::into_raw(Box::new(vxm_error {
             status,
-            http_status: err.http_status(),
-            code: cstring_lossy(err.code()),
+            http_status: status.http_status(),
+            code: cstring_lossy(status.code()),
             message: cstring_lossy(&message),
         }))
     }
@@ -37,13 +37,12 @@ pub(crate) fn cstring_lossy(s: &str) -> CString {
     CString::new(s.replace('\0', "\u{FFFD}")).expect("NULs were replaced")
 }
 
-/// The status this error was returned with. Thread-safe; never blocks.
+/// The status this error was returned with; `NULL_ARGUMENT` for NULL. Thread-safe;
+/// never blocks.
 #[no_mangle]
 pub unsafe extern "C" fn vxm_error_status(err: *const vxm_error) -> vxm_status {
-    guard(vxm_status::NullArgument, || {
-        // SAFETY: NULL or a live error from this library.
-        unsafe { err.as_ref() }.map_or(vxm_status::NullArgument, |e| e.status)
-    })
+    // SAFETY: NULL or a live error from this library.
+    unsafe { with_ref_or(err, vxm_status::NullArgument, |e| e.status) }
 }
 
 /// The error text (UTF-8, NUL-terminated), owned by `err` and valid until
@@ -51,39 +50,32 @@ pub unsafe extern "C" fn vxm_error_status(err: *const vxm_error) -> vxm_status {
 /// there is one. Returns an empty string for NULL.
 #[no_mangle]
 pub unsafe extern "C" fn vxm_error_message(err: *const vxm_error) -> *const c_char {
-    guard(c"".as_ptr(), || {
-        // SAFETY: NULL or a live error from this library.
-        unsafe { err.as_ref() }.map_or(c"".as_ptr(), |e| e.message.as_ptr())
-    })
+    // SAFETY: NULL or a live error from this library.
+    unsafe { with_ref(err, |e| e.message.as_ptr()) }
 }
 
 /// A short stable machine-readable name of the error (`"invalid_request"`,
-/// `"build_failed"`, ...), for JSON bodies and metrics. Owned by `err`.
+/// `"build_failed"`, ...), for JSON bodies and metrics: `vxm_status_code` of its
+/// status. Owned by `err`. Empty for NULL. Thread-safe; never blocks.
 #[no_mangle]
 pub unsafe extern "C" fn vxm_error_code(err: *const vxm_error) -> *const c_char {
-    guard(c"".as_ptr(), || {
-        // SAFETY: NULL or a live error from this library.
-        unsafe { err.as_ref() }.map_or(c"".as_ptr(), |e| e.code.as_ptr())
-    })
+    // SAFETY: NULL or a live error from this library.
+    unsafe { with_ref(err, |e| e.code.as_ptr()) }
 }
 
 /// The HTTP status an HTTP host should answer for this error (400, 422, 502, 503,
-/// 504, ...; 499 for a cancelled call, where nothing should be written). 500 for NULL.
+/// 504, ...; 499 for a cancelled call, where nothing should be written): `vxm_status_http`
+/// of its status. 500 for NULL. Thread-safe; never blocks.
 #[no_mangle]
 pub unsafe extern "C" fn vxm_error_http_status(err: *const vxm_error) -> u16 {
-    guard(500, || {
-        // SAFETY: NULL or a live error from this library.
-        unsafe { err.as_ref() }.map_or(500, |e| e.http_status)
-    })
+    // SAFETY: NULL or a live error from this library.
+    unsafe { with_ref_or(err, 500, |e| e.http_status) }
 }
 
-/// Frees an error. NULL is a no-op.
+/// Frees an error. NULL is a no-op. Not to be called twice, nor while another thread
+/// reads it.
 #[no_mangle]
 pub unsafe extern "C" fn vxm_error_free(err: *mut vxm_error) {
-    guard((), || {
-        if !err.is_null() {
-            // SAFETY: made by `vxm_error::boxed`, freed once by the caller.
-            drop(unsafe { Box::from_raw(err) });
-        }
-    })
+    // SAFETY: NULL or made by `vxm_error::boxed`, freed once by the caller.
+    unsafe { free_box(err) }
 }

@@ -4,10 +4,11 @@
 use std::ffi::{c_char, CStr};
 use std::time::Duration;
 
+use super::args::need_out;
+use super::boundary::{boundary, guard};
 use super::error::vxm_error;
 use super::status::vxm_status;
 use super::strings::put_string;
-use super::{boundary, guard, need_out};
 use velox_core::error::Error;
 use velox_core::logging;
 
@@ -82,12 +83,12 @@ pub unsafe extern "C" fn vxm_log_next(
 /// reader down. Thread-safe; does not block.
 #[no_mangle]
 pub extern "C" fn vxm_log_wake() {
-    guard((), || logging::global().wake())
+    guard(|| logging::global().wake())
 }
 
 /// How many log records have been discarded, since the process started, because the
 /// queue was full (nobody was reading fast enough). Thread-safe; does not block.
 #[no_mangle]
 pub extern "C" fn vxm_log_dropped() -> u64 {
-    guard(0, || logging::global().dropped())
+    guard(|| logging::global().dropped())
 }

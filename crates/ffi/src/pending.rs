@@ -2,12 +2,13 @@
 
 use std::ffi::{c_char, CString};
 
+use super::args::{arg_bytes, arg_opt, arg_ref, need_out, put_out};
 use super::artifact::vxm_artifact;
+use super::boundary::{boundary, free_box, with_ref};
 use super::cancel::vxm_cancel;
 use super::engine::vxm_engine;
 use super::error::{cstring_lossy, vxm_error};
 use super::status::vxm_status;
-use super::{boundary, bytes, guard, handle, need_out, put};
 use velox_core::resolve::respond::{Pending, Resolved, ACCEPTED};
 
 /// A build still running when its request had to be answered: everything an HTTP host
@@ -63,56 +64,44 @@ pub unsafe extern "C" fn vxm_resolve_or_pending(
             *out_artifact = std::ptr::null_mut();
             *out_pending = std::ptr::null_mut();
         }
-        // SAFETY: per this function's contract.
-        let engine = unsafe { handle(engine, "engine") }?;
-        // SAFETY: per this function's contract.
-        let json = unsafe { bytes(request_json, request_len, "request_json") }?;
+        let engine = arg_ref!(engine);
+        let json = arg_bytes!(request_json, request_len);
         let prefer = if prefer.is_null() {
             &[][..]
         } else {
-            // SAFETY: per this function's contract.
-            unsafe { bytes(prefer, prefer_len, "prefer") }?
+            arg_bytes!(prefer, prefer_len)
         };
         let prefer = String::from_utf8_lossy(prefer);
-        // SAFETY: NULL or a live token.
-        let cancel = unsafe { cancel.as_ref() }.map(|c| &c.inner);
+        let cancel = arg_opt!(cancel).map(|c| &c.inner);
         match engine.inner.resolve_or_pending(json, &prefer, cancel)? {
-            // SAFETY: checked above.
-            Resolved::Ready(a) => unsafe {
-                put(out_artifact, vxm_artifact::new(a), "out_artifact")
-            },
-            // SAFETY: checked above.
-            Resolved::Pending(p) => unsafe { put(out_pending, vxm_pending::new(p), "out_pending") },
+            Resolved::Ready(a) => put_out!(out_artifact, vxm_artifact::new(a)),
+            Resolved::Pending(p) => put_out!(out_pending, vxm_pending::new(p)),
         }
     })
 }
 
-/// The HTTP status to answer: 202 (Accepted). 0 for NULL.
+/// The HTTP status to answer: 202 (Accepted). 0 for NULL. Thread-safe; never blocks.
 #[no_mangle]
 pub unsafe extern "C" fn vxm_pending_http_status(p: *const vxm_pending) -> u16 {
     // SAFETY: NULL or a live pending answer.
-    guard(0, || unsafe { p.as_ref() }.map_or(0, |_| ACCEPTED))
+    unsafe { with_ref(p, |_| ACCEPTED) }
 }
 
 /// Seconds the client should wait before asking again: the `Retry-After` header. An
 /// estimate from recent build times for the same target, else a constant; at least 1.
-/// 0 for NULL.
+/// 0 for NULL. Thread-safe; never blocks.
 #[no_mangle]
 pub unsafe extern "C" fn vxm_pending_retry_after(p: *const vxm_pending) -> u32 {
     // SAFETY: NULL or a live pending answer.
-    guard(0, || {
-        unsafe { p.as_ref() }.map_or(0, |p| p.inner.retry_after_secs)
-    })
+    unsafe { with_ref(p, |p| p.inner.retry_after_secs) }
 }
 
 /// Milliseconds since the build started (it may have started for another client).
-/// 0 for NULL.
+/// 0 for NULL. Thread-safe; never blocks.
 #[no_mangle]
 pub unsafe extern "C" fn vxm_pending_elapsed_ms(p: *const vxm_pending) -> u64 {
     // SAFETY: NULL or a live pending answer.
-    guard(0, || {
-        unsafe { p.as_ref() }.map_or(0, |p| p.inner.elapsed_ms)
-    })
+    unsafe { with_ref(p, |p| p.inner.elapsed_ms) }
 }
 
 /// The response body, JSON:
@@ -121,38 +110,29 @@ pub unsafe extern "C" fn vxm_pending_elapsed_ms(p: *const vxm_pending) -> u64 {
 /// is not queued. Owned by `p`. Empty for NULL.
 #[no_mangle]
 pub unsafe extern "C" fn vxm_pending_json(p: *const vxm_pending) -> *const c_char {
-    guard(c"".as_ptr(), || {
-        // SAFETY: NULL or a live pending answer.
-        unsafe { p.as_ref() }.map_or(c"".as_ptr(), |p| p.json.as_ptr())
-    })
+    // SAFETY: NULL or a live pending answer.
+    unsafe { with_ref(p, |p| p.json.as_ptr()) }
 }
 
 /// The cache key being built, 64 lowercase hex. Owned by `p`. Empty for NULL.
 #[no_mangle]
 pub unsafe extern "C" fn vxm_pending_key(p: *const vxm_pending) -> *const c_char {
-    guard(c"".as_ptr(), || {
-        // SAFETY: NULL or a live pending answer.
-        unsafe { p.as_ref() }.map_or(c"".as_ptr(), |p| p.key.as_ptr())
-    })
+    // SAFETY: NULL or a live pending answer.
+    unsafe { with_ref(p, |p| p.key.as_ptr()) }
 }
 
 /// 1 when the client asked `Prefer: respond-async`: answer
 /// `Preference-Applied: respond-async` (RFC 7240). 0 otherwise and for NULL.
 #[no_mangle]
 pub unsafe extern "C" fn vxm_pending_preference_applied(p: *const vxm_pending) -> u8 {
-    guard(0, || {
-        // SAFETY: NULL or a live pending answer.
-        unsafe { p.as_ref() }.map_or(0, |p| u8::from(p.inner.preference_applied))
-    })
+    // SAFETY: NULL or a live pending answer.
+    unsafe { with_ref(p, |p| u8::from(p.inner.preference_applied)) }
 }
 
-/// Frees a pending answer. NULL is a no-op.
+/// Frees a pending answer. NULL is a no-op. Not to be called twice, nor while another
+/// thread reads it.
 #[no_mangle]
 pub unsafe extern "C" fn vxm_pending_free(p: *mut vxm_pending) {
-    guard((), || {
-        if !p.is_null() {
-            // SAFETY: made by `Box::into_raw` in this library, freed once.
-            drop(unsafe { Box::from_raw(p) });
-        }
-    })
+    // SAFETY: NULL or made by `Box::into_raw` in this library, freed once.
+    unsafe { free_box(p) }
 }

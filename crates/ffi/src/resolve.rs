@@ -1,11 +1,12 @@
 //! `vxm_resolve`: build request in, open binary out.
 
+use super::args::{arg_bytes, arg_opt, arg_ref, need_out, put_out};
 use super::artifact::vxm_artifact;
+use super::boundary::boundary;
 use super::cancel::vxm_cancel;
 use super::engine::vxm_engine;
 use super::error::vxm_error;
 use super::status::vxm_status;
-use super::{boundary, bytes, handle, need_out, put};
 
 /// Resolves a worker's build request (`request_json`, the body the PHP worker sent,
 /// borrowed for the call) to a binary: cache hit, else join an identical build already
@@ -13,7 +14,7 @@ use super::{boundary, bytes, handle, need_out, put};
 ///
 /// Blocks the calling thread until the binary is ready, the call fails, `build_timeout`
 /// passes (`TIMEOUT`), `cancel` is triggered (`CANCELLED`, promptly) or the engine is
-/// freed (`SHUTTING_DOWN`). `cancel` may be NULL. Thread-safe. On success `*out_artifact`
+/// shut down (`SHUTTING_DOWN`, by `vxm_engine_shutdown` or `vxm_engine_free`). `cancel` may be NULL. Thread-safe. On success `*out_artifact`
 /// owns a new artifact: free it with `vxm_artifact_free`.
 #[no_mangle]
 pub unsafe extern "C" fn vxm_resolve(
@@ -26,14 +27,10 @@ pub unsafe extern "C" fn vxm_resolve(
 ) -> vxm_status {
     boundary(out_error, || {
         need_out(out_artifact, "out_artifact")?;
-        // SAFETY: per this function's contract.
-        let engine = unsafe { handle(engine, "engine") }?;
-        // SAFETY: per this function's contract.
-        let json = unsafe { bytes(request_json, request_len, "request_json") }?;
-        // SAFETY: NULL or a live token.
-        let cancel = unsafe { cancel.as_ref() }.map(|c| &c.inner);
+        let engine = arg_ref!(engine);
+        let json = arg_bytes!(request_json, request_len);
+        let cancel = arg_opt!(cancel).map(|c| &c.inner);
         let artifact = engine.inner.resolve(json, cancel)?;
-        // SAFETY: checked above.
-        unsafe { put(out_artifact, vxm_artifact::new(artifact), "out_artifact") }
+        put_out!(out_artifact, vxm_artifact::new(artifact))
     })
 }

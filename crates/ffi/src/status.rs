@@ -1,6 +1,10 @@
 //! `vxm_status`: the result of every fallible call. Names and order are fixed by docs/ABI.md.
 
-use velox_core::error::Error;
+use std::ffi::{c_char, CString};
+use std::sync::OnceLock;
+
+use super::boundary::guard_or;
+use velox_core::error::{Error, ErrorKind};
 
 /// The result of a fallible call. Its values never change meaning between versions.
 #[repr(u32)]
@@ -30,29 +34,86 @@ pub enum vxm_status {
     UnsafePath = 10,
     /// A filesystem error that could not be degraded around.
     Io = 11,
-    /// The engine is being freed.
+    /// The engine is shutting down (`vxm_engine_shutdown` or `vxm_engine_free`).
     ShuttingDown = 12,
     /// A bug inside the library was caught at the boundary.
     Panic = 13,
 }
 
+/// The one correspondence between statuses and error kinds (every status but OK).
+const KINDS: [(vxm_status, ErrorKind); 13] = [
+    (vxm_status::NullArgument, ErrorKind::NullArgument),
+    (vxm_status::InvalidConfig, ErrorKind::InvalidConfig),
+    (vxm_status::InvalidRequest, ErrorKind::InvalidRequest),
+    (vxm_status::NotFound, ErrorKind::NotFound),
+    (vxm_status::UpstreamRejected, ErrorKind::UpstreamRejected),
+    (vxm_status::BuildFailed, ErrorKind::BuildFailed),
+    (
+        vxm_status::UpstreamUnavailable,
+        ErrorKind::UpstreamUnavailable,
+    ),
+    (vxm_status::Timeout, ErrorKind::Timeout),
+    (vxm_status::Cancelled, ErrorKind::Cancelled),
+    (vxm_status::UnsafePath, ErrorKind::UnsafePath),
+    (vxm_status::Io, ErrorKind::Io),
+    (vxm_status::ShuttingDown, ErrorKind::ShuttingDown),
+    (vxm_status::Panic, ErrorKind::Panic),
+];
+
 impl vxm_status {
     /// The one place where errors become C statuses.
     pub(crate) fn from_error(err: &Error) -> vxm_status {
-        match err {
-            Error::InvalidConfig { .. } => vxm_status::InvalidConfig,
-            Error::InvalidRequest { .. } => vxm_status::InvalidRequest,
-            Error::UpstreamRejected { .. } => vxm_status::UpstreamRejected,
-            Error::BuildFailed { .. } => vxm_status::BuildFailed,
-            Error::UpstreamUnavailable { .. } => vxm_status::UpstreamUnavailable,
-            Error::Timeout { .. } => vxm_status::Timeout,
-            Error::Cancelled => vxm_status::Cancelled,
-            Error::UnsafePath { .. } => vxm_status::UnsafePath,
-            Error::Io { .. } => vxm_status::Io,
-            Error::ShuttingDown => vxm_status::ShuttingDown,
-            Error::NotFound => vxm_status::NotFound,
-            Error::Panic(_) => vxm_status::Panic,
-            Error::NullArgument(_) => vxm_status::NullArgument,
-        }
+        let kind = err.kind();
+        let status = KINDS.iter().find_map(|&(s, k)| (k == kind).then_some(s));
+        status.expect("every error kind has a status")
     }
+
+    fn kind(self) -> Option<ErrorKind> {
+        KINDS.iter().find_map(|&(s, k)| (s == self).then_some(k))
+    }
+
+    /// What an HTTP host answers: the error kind's status, 200 for OK.
+    pub(crate) fn http_status(self) -> u16 {
+        self.kind().map_or(200, ErrorKind::http_status)
+    }
+
+    /// The error kind's code, `"ok"` for OK.
+    pub(crate) fn code(self) -> &'static str {
+        self.kind().map_or("ok", ErrorKind::code)
+    }
+
+    /// [`vxm_status::code`] as a C string that lives as long as the process.
+    fn c_code(self) -> *const c_char {
+        static CODES: OnceLock<Vec<(vxm_status, CString)>> = OnceLock::new();
+        let codes = CODES.get_or_init(|| {
+            std::iter::once(vxm_status::Ok)
+                .chain(KINDS.iter().map(|(s, _)| *s))
+                .map(|s| (s, CString::new(s.code()).expect("codes have no NUL")))
+                .collect()
+        });
+        codes
+            .iter()
+            .find(|(s, _)| *s == self)
+            .map_or(c"".as_ptr(), |(_, c)| c.as_ptr())
+    }
+}
+
+/// The HTTP status an HTTP host should answer for a call that ended with `status`
+/// (400, 422, 499, 502, 503, 504, 500, ...; 200 for OK): the same answer
+/// `vxm_error_http_status` gives for an error object with this status. For hosts that
+/// must answer a status without an error object (their own checks, a call that gave no
+/// details). `status` must be one of the `vxm_status` values. Thread-safe; never blocks.
+#[no_mangle]
+pub extern "C" fn vxm_status_http(status: vxm_status) -> u16 {
+    guard_or(500, || status.http_status())
+}
+
+/// The short stable machine-readable name for `status` (`"invalid_request"`,
+/// `"shutting_down"`, ...; `"ok"` for OK): the same `vxm_error_code` gives for an error
+/// object with this status. Static: never free it. `status` must be one of the
+/// `vxm_status` values. Thread-safe; never blocks (after the first call, which builds
+/// the table).
+#[no_mangle]
+pub extern "C" fn vxm_status_code(status: vxm_status) -> *const c_char {
+    guard_or(c"".as_ptr(), || status.c_code())
 }

@@ -2,10 +2,11 @@
 
 use std::ffi::{c_char, CString};
 
+use super::args::{arg_ref, need_out};
+use super::boundary::{boundary, guard};
 use super::engine::vxm_engine;
 use super::error::vxm_error;
 use super::status::vxm_status;
-use super::{boundary, guard, handle, need_out};
 use velox_core::engine::Engine;
 use velox_core::error::Error;
 
@@ -20,11 +21,11 @@ pub extern "C" fn vxm_version() -> *const c_char {
     VERSION.as_ptr().cast()
 }
 
-/// Frees a string returned by this library (`vxm_request_key`, `vxm_stats_json`, ...).
-/// NULL is a no-op.
+/// Frees a string returned by this library (`vxm_request_key`, `vxm_stats_json`, ...),
+/// not one owned by a handle or static. NULL is a no-op. Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn vxm_string_free(s: *mut c_char) {
-    guard((), || {
+    guard(|| {
         if !s.is_null() {
             // SAFETY: made by `CString::into_raw` in this library, freed once.
             drop(unsafe { CString::from_raw(s) });
@@ -64,8 +65,7 @@ pub(crate) unsafe fn answer_engine_json(
     json: impl FnOnce(&Engine) -> Result<String, Error>,
 ) -> vxm_status {
     answer_json(out_json, out_error, || {
-        // SAFETY: per this function's contract.
-        let engine = unsafe { handle(engine, "engine") }?;
+        let engine = arg_ref!(engine);
         json(&engine.inner)
     })
 }

@@ -59,13 +59,16 @@ async fn resolve_builds_then_hits_through_the_c_abi() {
     let fake = FakeVelox::start(Reply::success(w.binary(b"abi bytes"))).await;
     let engine = engine(&w, &fake.url());
 
-    for expected_source in [1u32, 0] {
+    for expected_source in [
+        vxm_artifact_source_kind::Built,
+        vxm_artifact_source_kind::Hit,
+    ] {
         let r = resolve_on_thread(engine, None).await.unwrap();
         assert_eq!(r.status, vxm_status::Ok, "{}", unsafe {
             message(r.error.0)
         });
         let a = r.artifact.0;
-        assert_eq!(unsafe { vxm_artifact_source(a) }, expected_source);
+        assert_eq!(unsafe { vxm_artifact_source(a) }, expected_source as u32);
         assert_eq!(unsafe { vxm_artifact_size(a) }, 9);
         assert_eq!(read_artifact(a), b"abi bytes");
         let key = unsafe { CStr::from_ptr(vxm_artifact_key(a)) };
@@ -77,6 +80,9 @@ async fn resolve_builds_then_hits_through_the_c_abi() {
     assert_eq!(s["builds"], 1);
     assert_eq!(s["hits"], 1);
     assert_eq!(s["misses"], 1);
+    // Every eviction reason is there before any eviction, so hosts need no list.
+    let reasons = serde_json::json!({"age": 0, "count": 0, "manual": 0, "size": 0});
+    assert_eq!(s["evictions_by_reason"], reasons);
     unsafe { vxm_engine_free(engine.0) };
 }
 

@@ -1,5 +1,6 @@
-//! A host's stop through the C ABI: `vxm_engine_drain` then `vxm_engine_free`, with
-//! and without `keep_abandoned_builds`, against a real HTTP fake of `vx server`.
+//! A host's stop through the C ABI: `vxm_engine_drain`, `vxm_engine_shutdown` then
+//! `vxm_engine_free`, with and without `keep_abandoned_builds`, against a real HTTP fake
+//! of `vx server`.
 
 use velox_testkit::fake_velox;
 use velox_testkit::ffi_host;
@@ -66,6 +67,23 @@ fn stats(engine: Ptr<vxm_engine>) -> serde_json::Value {
     parsed
 }
 
+/// An engine on a fake that never answers, and a host thread waiting in `vxm_resolve`
+/// for the build the fake has received.
+async fn a_call_waiting_on_a_hung_build(
+    w: &World,
+) -> (
+    FakeVelox,
+    Ptr<vxm_engine>,
+    tokio::sync::oneshot::Receiver<Resolved>,
+) {
+    let fake = FakeVelox::start(Reply::Hang).await;
+    let engine = engine(w, &fake.url(), false);
+    let pending = resolve_on_thread(engine, None);
+    fake.wait_for(Duration::from_secs(5), "the build call", |c| c.len() == 1)
+        .await;
+    (fake, engine, pending)
+}
+
 /// The host's client left (its cancel fired): the build is abandoned.
 async fn abandon_a_build(fake: &FakeVelox, engine: Ptr<vxm_engine>) {
     let cancel = Ptr(vxm_cancel_new());
@@ -124,12 +142,8 @@ async fn drain_gives_up_on_a_kept_build_at_its_timeout_and_free_cancels_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_keep_drain_returns_at_once_and_free_cancels_the_build() {
     let w = World::new();
-    let fake = FakeVelox::start(Reply::Hang).await;
-    let engine = engine(&w, &fake.url(), false);
     // A client still waiting at shutdown: free ends its call with SHUTTING_DOWN.
-    let pending = resolve_on_thread(engine, None);
-    fake.wait_for(Duration::from_secs(5), "the build call", |c| c.len() == 1)
-        .await;
+    let (fake, engine, pending) = a_call_waiting_on_a_hung_build(&w).await;
 
     let (left, took) = drain(engine, 10_000).await;
     assert_eq!(left, 1);
@@ -146,6 +160,44 @@ async fn without_keep_drain_returns_at_once_and_free_cancels_the_build() {
         c[0].dropped
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_ends_calls_in_flight_and_refuses_new_ones_until_free() {
+    let w = World::new();
+    let (fake, engine, pending) = a_call_waiting_on_a_hung_build(&w).await;
+
+    // Twice, the second while the first may still wait: both return once the call left.
+    let shutdowns: Vec<_> = (0..2)
+        .map(|_| {
+            tokio::task::spawn_blocking(move || {
+                let engine = engine;
+                unsafe { vxm_engine_shutdown(engine.0) }
+            })
+        })
+        .collect();
+    for s in shutdowns {
+        tokio::time::timeout(Duration::from_secs(5), s)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    assert_eq!(resolve_status(pending).await, vxm_status::ShuttingDown);
+    fake.wait_for(Duration::from_secs(5), "the upstream call dropped", |c| {
+        c[0].dropped
+    })
+    .await;
+
+    // The engine is still allocated: a late call is refused, not a use after free.
+    let late = resolve_on_thread(engine, None);
+    assert_eq!(resolve_status(late).await, vxm_status::ShuttingDown);
+    assert_eq!(fake.call_count(), 1);
+    unsafe { vxm_engine_free(engine.0) };
+}
+
+#[test]
+fn shutdown_of_a_null_engine_is_a_no_op() {
+    unsafe { vxm_engine_shutdown(ptr::null()) };
 }
 
 #[test]

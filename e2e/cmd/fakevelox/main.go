@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	velox "github.com/velox-middleware/go-shim"
 	"github.com/velox-middleware/go-shim/tests/fakevelox"
 )
 
@@ -21,6 +22,13 @@ func main() {
 	out := flag.String("out", "", "directory for built files (default: a new temp dir)")
 	size := flag.Int("size", 4096, "size of each built file in bytes")
 	flag.Parse()
+	// Builds are named with the library's key: it loads libvelox_middleware.so from
+	// $VELOX_MIDDLEWARE_LIB or next to this binary.
+	fakevelox.SetRequestKey(velox.RequestKey)
+	if err := velox.LoadLibrary(""); err != nil {
+		fmt.Fprintln(os.Stderr, "fakevelox:", err)
+		os.Exit(1)
+	}
 
 	s, err := fakevelox.Start(fakevelox.Options{Addr: *addr, OutputDir: *out, Size: *size})
 	if err != nil {

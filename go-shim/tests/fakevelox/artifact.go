@@ -3,32 +3,50 @@ package fakevelox
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
+	"encoding/json"
 	"fmt"
-	"sort"
-	"strings"
+	"sync/atomic"
 )
 
-// Key is the seed plugin's cache key of a request: SHA-256 hex of
-// `rr_version|os|arch|module@tag|...` with plugins sorted by module, then tag. Tests use
-// it to find cache entries and to pre-write a cache directory.
-func Key(rrVersion, os, arch string, plugins []Plugin) string {
-	sorted := append([]Plugin(nil), plugins...)
-	sort.Slice(sorted, func(i, j int) bool {
-		if sorted[i].ModuleName != sorted[j].ModuleName {
-			return sorted[i].ModuleName < sorted[j].ModuleName
-		}
-		return sorted[i].Tag < sorted[j].Tag
-	})
-	parts := []string{rrVersion, os, arch}
-	for _, p := range sorted {
-		parts = append(parts, p.ModuleName+"@"+p.Tag)
-	}
-	sum := sha256.Sum256([]byte(strings.Join(parts, "|")))
-	return hex.EncodeToString(sum[:])
+// requestKey is the middleware's key function (velox.RequestKey), registered by
+// SetRequestKey: the fake cannot import the middleware itself, whose own tests import
+// the fake.
+var requestKey atomic.Pointer[func(requestJSON []byte) (string, error)]
+
+// SetRequestKey registers the middleware's key function (velox.RequestKey), so that the
+// fake names builds with the library's own key instead of a formula of its own. Call it
+// before the first build; Key panics without it.
+func SetRequestKey(f func(requestJSON []byte) (string, error)) {
+	requestKey.Store(&f)
 }
 
-// Key is the seed formula applied to this request.
+// Key is the library's cache key of a worker's request for these fields (the seed
+// plugin's key), or "" when the library refuses the request. Tests use it to find cache
+// entries and to pre-write a cache directory.
+func Key(rrVersion, os, arch string, plugins []Plugin) string {
+	f := requestKey.Load()
+	if f == nil {
+		panic("fakevelox: SetRequestKey(velox.RequestKey) was not called")
+	}
+	body, err := json.Marshal(workerRequest{rrVersion, Platform{os, arch}, plugins})
+	if err != nil {
+		return ""
+	}
+	key, err := (*f)(body)
+	if err != nil {
+		return ""
+	}
+	return key
+}
+
+// workerRequest is a PHP worker's build request, what the library's key reads.
+type workerRequest struct {
+	RRVersion      string   `json:"rr_version"`
+	TargetPlatform Platform `json:"target_platform"`
+	Plugins        []Plugin `json:"plugins"`
+}
+
+// Key is the library's key of this request.
 func (r *BuildRequest) Key() string {
 	p := r.platform()
 	return Key(r.RRVersion, p.OS, p.Arch, r.Plugins)

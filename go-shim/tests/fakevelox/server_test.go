@@ -9,7 +9,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	velox "github.com/velox-middleware/go-shim"
 )
+
+// The fake names builds with the library's key (VELOX_MIDDLEWARE_LIB, or the cgo
+// backend's static library).
+func init() { SetRequestKey(velox.RequestKey) }
 
 const validBody = `{"request_id":"0b6f1a52-3c1e-4f4e-9d7a-2b1f0c9e8a11","rr_version":"v2025.1.15",
 "target_platform":{"os":"linux","arch":"amd64"},

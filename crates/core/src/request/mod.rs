@@ -9,3 +9,4 @@ mod velox;
 
 pub use key::CacheKey;
 pub use model::{BuildRequest, Exclude, Platform, Plugin, Replace};
+pub use validate::MAX_BODY_BYTES;

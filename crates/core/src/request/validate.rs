@@ -5,7 +5,7 @@
 //! whitespace or control characters, which is what keeps the cache key unambiguous.
 
 /// Largest body accepted, in bytes.
-pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Most plugins in one request.
 pub(crate) const MAX_PLUGINS: usize = 100;
 /// Most entries in `replaces`, and separately in `excludes`.
