@@ -88,21 +88,34 @@ pub(crate) fn canonical(req: &BuildRequest) -> String {
     if req.debug {
         s.push_str("\ndebug");
     }
-    let mut replaces: Vec<_> = req.replaces.iter().collect();
-    replaces.sort_unstable();
-    for r in replaces {
-        s.push_str("\nreplace ");
-        s.push_str(&r.old);
-        s.push(' ');
-        s.push_str(&r.new);
-    }
-    let mut excludes: Vec<_> = req.excludes.iter().collect();
-    excludes.sort_unstable();
-    for e in excludes {
-        s.push_str("\nexclude ");
-        s.push_str(&e.module);
-        s.push(' ');
-        s.push_str(&e.version);
-    }
+    let replaces = req
+        .replaces
+        .iter()
+        .map(|r| (r.old.as_str(), r.new.as_str()));
+    push_directives(&mut s, "replace", replaces);
+    let excludes = req
+        .excludes
+        .iter()
+        .map(|e| (e.module.as_str(), e.version.as_str()));
+    push_directives(&mut s, "exclude", excludes);
     s
+}
+
+/// One `\n{word} {a} {b}` line per directive, sorted: the order the worker listed them in
+/// does not change what is built, so it must not change the key.
+fn push_directives<'a>(
+    s: &mut String,
+    word: &str,
+    directives: impl Iterator<Item = (&'a str, &'a str)>,
+) {
+    let mut directives: Vec<_> = directives.collect();
+    directives.sort_unstable();
+    for (a, b) in directives {
+        s.push('\n');
+        s.push_str(word);
+        s.push(' ');
+        s.push_str(a);
+        s.push(' ');
+        s.push_str(b);
+    }
 }

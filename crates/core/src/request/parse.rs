@@ -93,29 +93,20 @@ fn plugins(value: &Value) -> Result<Vec<Plugin>> {
         return Err(Error::request("plugins", "at least one plugin is required"));
     }
     let mut seen = BTreeSet::new();
-    let mut out = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        let path = format!("plugins[{i}]");
-        let obj = object(item, &path)?;
-        only_known(obj, &path, &["module_name", "tag"])?;
-        let module_field = format!("{path}.module_name");
-        let module = string(required(obj, "module_name", &path)?, &module_field)?;
-        check(&module_field, validate::module_path(module))?;
-        let tag_field = format!("{path}.tag");
-        let tag = string(required(obj, "tag", &path)?, &tag_field)?;
-        check(&tag_field, validate::tag(tag))?;
+    let fields = [
+        ("module_name", validate::module_path as Rule),
+        ("tag", validate::tag),
+    ];
+    entries(items, "plugins", fields, |path, module, tag| {
         if !seen.insert(module) {
-            return Err(Error::request(
-                module_field,
-                format!("module {module:?} is listed twice"),
-            ));
+            let reason = format!("module {module:?} is listed twice");
+            return Err(Error::request(format!("{path}.module_name"), reason));
         }
-        out.push(Plugin {
+        Ok(Plugin {
             module_name: module.to_owned(),
             tag: tag.to_owned(),
-        });
-    }
-    Ok(out)
+        })
+    })
 }
 
 fn replaces(value: Option<&Value>) -> Result<Vec<Replace>> {
@@ -124,30 +115,21 @@ fn replaces(value: Option<&Value>) -> Result<Vec<Replace>> {
     };
     let items = array(value, "replaces", MAX_DIRECTIVES)?;
     let mut seen = BTreeSet::new();
-    let mut out = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        let path = format!("replaces[{i}]");
-        let obj = object(item, &path)?;
-        only_known(obj, &path, &["old", "new"])?;
-        let old_field = format!("{path}.old");
-        let old = string(required(obj, "old", &path)?, &old_field)?;
-        check(&old_field, validate::replace_old(old))?;
-        let new_field = format!("{path}.new");
-        let new = string(required(obj, "new", &path)?, &new_field)?;
-        check(&new_field, validate::replace_new(new))?;
+    let fields = [
+        ("old", validate::replace_old as Rule),
+        ("new", validate::replace_new),
+    ];
+    entries(items, "replaces", fields, |path, old, new| {
         // Velox refuses two replaces of the same `old`; so do we, before the round trip.
         if !seen.insert(old) {
-            return Err(Error::request(
-                old_field,
-                format!("{old:?} is replaced twice"),
-            ));
+            let reason = format!("{old:?} is replaced twice");
+            return Err(Error::request(format!("{path}.old"), reason));
         }
-        out.push(Replace {
+        Ok(Replace {
             old: old.to_owned(),
             new: new.to_owned(),
-        });
-    }
-    Ok(out)
+        })
+    })
 }
 
 fn excludes(value: Option<&Value>) -> Result<Vec<Exclude>> {
@@ -156,27 +138,47 @@ fn excludes(value: Option<&Value>) -> Result<Vec<Exclude>> {
     };
     let items = array(value, "excludes", MAX_DIRECTIVES)?;
     let mut seen = BTreeSet::new();
-    let mut out = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        let path = format!("excludes[{i}]");
-        let obj = object(item, &path)?;
-        only_known(obj, &path, &["module", "version"])?;
-        let module_field = format!("{path}.module");
-        let module = string(required(obj, "module", &path)?, &module_field)?;
-        check(&module_field, validate::module_path(module))?;
-        let version_field = format!("{path}.version");
-        let version = string(required(obj, "version", &path)?, &version_field)?;
-        check(&version_field, validate::exact_version(version))?;
+    let fields = [
+        ("module", validate::module_path as Rule),
+        ("version", validate::exact_version),
+    ];
+    entries(items, "excludes", fields, |path, module, version| {
         if !seen.insert((module, version)) {
-            return Err(Error::request(
-                path,
-                format!("{module}@{version} is excluded twice"),
-            ));
+            let reason = format!("{module}@{version} is excluded twice");
+            return Err(Error::request(path, reason));
         }
-        out.push(Exclude {
+        Ok(Exclude {
             module: module.to_owned(),
             version: version.to_owned(),
-        });
+        })
+    })
+}
+
+type Rule = fn(&str) -> std::result::Result<(), String>;
+
+/// A list of objects with two string fields, such as `plugins`. Each entry's fields are
+/// read and checked in turn, then `take` checks the entry against the ones before it,
+/// so the fault named is always the first one in the document.
+fn entries<'a, T>(
+    items: &'a [Value],
+    list: &str,
+    [(a, a_rule), (b, b_rule)]: [(&str, Rule); 2],
+    mut take: impl FnMut(String, &'a str, &'a str) -> Result<T>,
+) -> Result<Vec<T>> {
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let path = format!("{list}[{i}]");
+        let obj = object(item, &path)?;
+        only_known(obj, &path, &[a, b])?;
+        let field = |name: &str, rule: Rule| -> Result<&'a str> {
+            let at = format!("{path}.{name}");
+            let value = string(required(obj, name, &path)?, &at)?;
+            check(&at, rule(value))?;
+            Ok(value)
+        };
+        let a = field(a, a_rule)?;
+        let b = field(b, b_rule)?;
+        out.push(take(path, a, b)?);
     }
     Ok(out)
 }

@@ -107,24 +107,22 @@ pub fn goarch(os: &str, arch: &str) -> Result<(), String> {
 /// `vX.Y.Z` with an optional semver prerelease and build, `master`, or a commit hash:
 /// Velox's `^(v\d+\.\d+\.\d+.*|master|[a-f0-9]{7,40})$`, with the `.*` narrowed to semver.
 pub fn rr_version(v: &str) -> Result<(), String> {
-    plain(v)?;
-    if v == "master" || commit(v) || semver(v) {
-        Ok(())
-    } else {
-        Err(format!(
-            "{v:?} is not a version (vX.Y.Z[-pre][+build]), \"master\" or a 7-40 hex commit hash"
-        ))
-    }
+    version_or(v, "master")
 }
 
 /// A plugin's tag: a semver version, `latest` or a commit hash.
 pub fn tag(t: &str) -> Result<(), String> {
-    plain(t)?;
-    if t == "latest" || commit(t) || semver(t) {
+    version_or(t, "latest")
+}
+
+/// A semver version, a commit hash or the one branch-like `word` the field allows.
+fn version_or(v: &str, word: &str) -> Result<(), String> {
+    plain(v)?;
+    if v == word || commit(v) || semver(v) {
         Ok(())
     } else {
         Err(format!(
-            "{t:?} is not a version (vX.Y.Z[-pre][+build]), \"latest\" or a 7-40 hex commit hash"
+            "{v:?} is not a version (vX.Y.Z[-pre][+build]), {word:?} or a 7-40 hex commit hash"
         ))
     }
 }

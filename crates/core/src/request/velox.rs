@@ -25,22 +25,18 @@ pub(super) fn to_velox_json(req: &BuildRequest) -> Value {
         .map(|p| json!({ "moduleName": p.module_name, "tag": p.tag }))
         .collect();
     body.insert("plugins".into(), Value::Array(plugins));
-    if !req.replaces.is_empty() {
-        let replaces: Vec<Value> = req
-            .replaces
-            .iter()
-            .map(|r| json!({ "new": r.new, "old": r.old }))
-            .collect();
-        body.insert("replaces".into(), Value::Array(replaces));
-    }
-    if !req.excludes.is_empty() {
-        let excludes: Vec<Value> = req
-            .excludes
-            .iter()
-            .map(|e| json!({ "module": e.module, "version": e.version }))
-            .collect();
-        body.insert("excludes".into(), Value::Array(excludes));
-    }
+    insert_list(
+        &mut body,
+        "replaces",
+        &req.replaces,
+        |r| json!({ "new": r.new, "old": r.old }),
+    );
+    insert_list(
+        &mut body,
+        "excludes",
+        &req.excludes,
+        |e| json!({ "module": e.module, "version": e.version }),
+    );
     if req.race {
         body.insert("race".into(), json!(true));
     }
@@ -48,4 +44,15 @@ pub(super) fn to_velox_json(req: &BuildRequest) -> Value {
         body.insert("debug".into(), json!(true));
     }
     Value::Object(body)
+}
+
+fn insert_list<T>(
+    body: &mut Map<String, Value>,
+    name: &str,
+    items: &[T],
+    to_json: fn(&T) -> Value,
+) {
+    if !items.is_empty() {
+        body.insert(name.into(), items.iter().map(to_json).collect());
+    }
 }

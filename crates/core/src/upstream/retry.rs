@@ -444,6 +444,23 @@ mod tests {
             }
         }
 
+        /// One build under the seed's settings (3 attempts of at most 180 s, 300 s in all)
+        /// against `answer`; gives the outcome and the server's log of calls.
+        async fn seed_build<A, Fut>(
+            start: Instant,
+            answer: A,
+        ) -> (Result<BuildOutput>, Vec<(Duration, Duration)>)
+        where
+            A: Fn(Duration, Duration) -> Fut + Clone + 'static,
+            Fut: std::future::Future<Output = std::result::Result<BuildOutput, Failure>> + 'static,
+        {
+            let log: Log = Default::default();
+            let call = server(start, log.clone(), answer);
+            let out = retry_loop(call, &seed_retry(), 180 * S, start + 300 * S, 300 * S).await;
+            let log = log.lock().unwrap().clone();
+            (out, log)
+        }
+
         fn ok() -> std::result::Result<BuildOutput, Failure> {
             Ok(BuildOutput {
                 path: "/tmp/h/rr".into(),
@@ -460,8 +477,7 @@ mod tests {
             // Velox takes 4 minutes: the first call is cut at 180 s, Velox goes on
             // building and answers already_exists until it is done.
             let start = Instant::now();
-            let log: Log = Default::default();
-            let call = server(start, log.clone(), |at, timeout| async move {
+            let (out, log) = seed_build(start, |at, timeout| async move {
                 if at.is_zero() {
                     tokio::time::sleep(timeout).await;
                     return Err(Failure::AttemptTimedOut(timeout));
@@ -471,10 +487,9 @@ mod tests {
                 } else {
                     ok()
                 }
-            });
-            let out = retry_loop(call, &seed_retry(), 180 * S, start + 300 * S, 300 * S).await;
+            })
+            .await;
             assert!(out.is_ok(), "{out:?}");
-            let log = log.lock().unwrap();
             assert_eq!(log[0], (Duration::ZERO, 180 * S));
             assert_eq!(log[1].0, 180 * S, "a cut attempt is asked again at once");
             let done = log.last().unwrap().0;
@@ -487,14 +502,11 @@ mod tests {
         #[tokio::test(start_paused = true)]
         async fn already_exists_forever_times_out_exactly_at_build_timeout() {
             let start = Instant::now();
-            let log: Log = Default::default();
-            let call = server(start, log.clone(), |_, _| async { busy() });
-            let err = retry_loop(call, &seed_retry(), 180 * S, start + 300 * S, 300 * S)
-                .await
-                .unwrap_err();
+            let (out, log) = seed_build(start, |_, _| async { busy() }).await;
+            let err = out.unwrap_err();
             assert!(matches!(err, Error::Timeout { seconds: 300 }), "{err:?}");
             assert_eq!(start.elapsed(), 300 * S);
-            let n = log.lock().unwrap().len();
+            let n = log.len();
             // Backoff 1, 2, 4, 8 s then every 5..10 s: between 30 and 65 asks in 5 min.
             assert!((30..=65).contains(&n), "{n} asks");
         }
@@ -502,18 +514,14 @@ mod tests {
         #[tokio::test(start_paused = true)]
         async fn unavailable_backs_off_exponentially_then_gives_up() {
             let start = Instant::now();
-            let log: Log = Default::default();
-            let call = server(start, log.clone(), |_, _| async {
-                Err(status(Code::Unavailable, true))
-            });
-            let err = retry_loop(call, &seed_retry(), 180 * S, start + 300 * S, 300 * S)
-                .await
-                .unwrap_err();
+            let (out, log) =
+                seed_build(start, |_, _| async { Err(status(Code::Unavailable, true)) }).await;
+            let err = out.unwrap_err();
             assert!(
                 matches!(err, Error::UpstreamUnavailable { attempts: 3, .. }),
                 "{err:?}"
             );
-            let at: Vec<Duration> = log.lock().unwrap().iter().map(|c| c.0).collect();
+            let at: Vec<Duration> = log.iter().map(|c| c.0).collect();
             assert_eq!(at.len(), 3);
             let (d1, d2) = (at[1] - at[0], at[2] - at[1]);
             assert!(d1 >= S / 2 && d1 <= S, "{d1:?}");
@@ -525,19 +533,14 @@ mod tests {
         #[tokio::test(start_paused = true)]
         async fn the_last_attempt_gets_only_the_time_left() {
             let start = Instant::now();
-            let log: Log = Default::default();
-            let call = server(start, log.clone(), |_, timeout| async move {
+            let (out, log) = seed_build(start, |_, timeout| async move {
                 tokio::time::sleep(timeout).await;
                 Err(Failure::AttemptTimedOut(timeout))
-            });
-            let err = retry_loop(call, &seed_retry(), 180 * S, start + 300 * S, 300 * S)
-                .await
-                .unwrap_err();
+            })
+            .await;
+            let err = out.unwrap_err();
             assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
-            assert_eq!(
-                *log.lock().unwrap(),
-                vec![(Duration::ZERO, 180 * S), (180 * S, 120 * S)]
-            );
+            assert_eq!(log, vec![(Duration::ZERO, 180 * S), (180 * S, 120 * S)]);
             assert_eq!(start.elapsed(), 300 * S);
         }
 
