@@ -252,9 +252,29 @@ pub(crate) fn test_plan(plugins: &[(&str, &str)]) -> Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::request::{Platform, Plugin};
 
     fn request(rr: &str, plugins: &[(&str, &str)]) -> BuildRequest {
-        BuildRequest::unchecked(rr, "linux", "amd64", plugins)
+        BuildRequest {
+            request_id: None,
+            target_platform: Platform {
+                os: "linux".into(),
+                arch: "amd64".into(),
+            },
+            rr_version: rr.into(),
+            plugins: plugins
+                .iter()
+                .map(|(m, t)| Plugin {
+                    module_name: m.to_string(),
+                    tag: t.to_string(),
+                })
+                .collect(),
+            force_rebuild: false,
+            replaces: vec![],
+            excludes: vec![],
+            race: false,
+            debug: false,
+        }
     }
 
     #[test]

@@ -81,33 +81,3 @@ impl BuildRequest {
         super::velox::to_velox_json(self)
     }
 }
-
-/// For tests only (this crate's, and `velox-testkit`'s through the `testing` feature):
-/// they need requests that [`BuildRequest::parse`] would refuse, too.
-#[cfg(any(test, feature = "testing"))]
-impl BuildRequest {
-    /// A request for `os/arch` with these `(module, tag)` plugins and none of the optional
-    /// fields, made as a value: nothing is validated.
-    pub fn unchecked(rr_version: &str, os: &str, arch: &str, plugins: &[(&str, &str)]) -> Self {
-        BuildRequest {
-            request_id: None,
-            target_platform: Platform {
-                os: os.into(),
-                arch: arch.into(),
-            },
-            rr_version: rr_version.into(),
-            plugins: plugins
-                .iter()
-                .map(|(m, t)| Plugin {
-                    module_name: m.to_string(),
-                    tag: t.to_string(),
-                })
-                .collect(),
-            force_rebuild: false,
-            replaces: vec![],
-            excludes: vec![],
-            race: false,
-            debug: false,
-        }
-    }
-}
