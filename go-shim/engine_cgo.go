@@ -56,9 +56,9 @@ func libVersion() string { return C.GoString(C.vxm_version()) }
 // libraryLoaded is always true: the library is linked in.
 func libraryLoaded() bool { return true }
 
-func statusHTTP(s Status) int { return int(C.vxm_status_http(C.vxm_status(s))) }
+func statusHTTP(s Status) int { return int(C.vxm_status_http(C.uint32_t(s))) }
 
-func statusCode(s Status) string { return C.GoString(C.vxm_status_code(C.vxm_status(s))) }
+func statusCode(s Status) string { return C.GoString(C.vxm_status_code(C.uint32_t(s))) }
 
 func requestMaxBytes() int { return int(C.vxm_request_max_bytes()) }
 

@@ -554,18 +554,19 @@ vxm_status vxm_resolve(const vxm_engine *engine,
  (400, 422, 499, 502, 503, 504, 500, ...; 200 for OK): the same answer
  `vxm_error_http_status` gives for an error object with this status. For hosts that
  must answer a status without an error object (their own checks, a call that gave no
- details). `status` must be one of the `vxm_status` values. Thread-safe; never blocks.
+ details). `status` is a `vxm_status` value taken as an integer: any other value
+ answers 500. Thread-safe; never blocks.
  */
-uint16_t vxm_status_http(vxm_status status);
+uint16_t vxm_status_http(uint32_t status);
 
 /*
  The short stable machine-readable name for `status` (`"invalid_request"`,
  `"shutting_down"`, ...; `"ok"` for OK): the same `vxm_error_code` gives for an error
- object with this status. Static: never free it. `status` must be one of the
- `vxm_status` values. Thread-safe; never blocks (after the first call, which builds
- the table).
+ object with this status. Static: never free it. `status` is a `vxm_status` value
+ taken as an integer: any other value answers `"unknown"`. Thread-safe; never blocks
+ (after the first call, which builds the table).
  */
-const char *vxm_status_code(vxm_status status);
+const char *vxm_status_code(uint32_t status);
 
 /*
  The library version ("0.1.0"), static: never free it. Thread-safe.

@@ -182,6 +182,11 @@ static void test_status_answers(void) {
     CHECK(strcmp(vxm_status_code(VXM_STATUS_IO), "io") == 0);
     /* Static: the same pointer every time, never freed. */
     CHECK(vxm_status_code(VXM_STATUS_TIMEOUT) == vxm_status_code(VXM_STATUS_TIMEOUT));
+    /* A value outside the enum (a host bug) still gets a defined answer. */
+    CHECK(vxm_status_http(1000) == 500);
+    CHECK(strcmp(vxm_status_code(1000), "unknown") == 0);
+    CHECK(vxm_status_http(UINT32_MAX) == 500);
+    CHECK(strcmp(vxm_status_code(UINT32_MAX), "unknown") == 0);
 
     char *key = NULL;
     vxm_error *err = NULL;

@@ -167,12 +167,21 @@ static void *call_thread(void *p) {
     return NULL;
 }
 
+/* Starts `c` on its own thread, as a host's request thread, once the fake server has its
+ * build call: the call is then blocked on a build that never ends. */
+static pthread_t start_hung_call(struct call *c) {
+    pthread_t t;
+    pthread_create(&t, NULL, call_thread, c);
+    char event[64];
+    snprintf(event, sizeof event, "call %s", c->tag);
+    CHECK(saw_event(event, 5.0), "the build call never arrived");
+    return t;
+}
+
 static void test_cancel_from_another_thread(vxm_engine *engine) {
     vxm_cancel *cancel = vxm_cancel_new();
     struct call c = {engine, cancel, "v5.3.1-hang", VXM_STATUS_OK, 0};
-    pthread_t t;
-    pthread_create(&t, NULL, call_thread, &c);
-    CHECK(saw_event("call v5.3.1-hang", 5.0), "the build call never arrived");
+    pthread_t t = start_hung_call(&c);
     double triggered = now_s();
     vxm_cancel_trigger(cancel);
     pthread_join(t, NULL);
@@ -186,9 +195,7 @@ static void test_cancel_from_another_thread(vxm_engine *engine) {
 static void test_free_ends_a_blocked_call(void) {
     vxm_engine *engine = new_engine();
     struct call c = {engine, NULL, "v5.3.2-hang", VXM_STATUS_OK, 0};
-    pthread_t t;
-    pthread_create(&t, NULL, call_thread, &c);
-    CHECK(saw_event("call v5.3.2-hang", 5.0), "the build call never arrived");
+    pthread_t t = start_hung_call(&c);
     double freed = now_s();
     vxm_engine_free(engine);
     CHECK(now_s() - freed < 1.0, "vxm_engine_free took %.3fs", now_s() - freed);

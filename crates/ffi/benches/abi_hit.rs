@@ -8,9 +8,10 @@ use std::fs;
 use std::ptr;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use velox_middleware::artifact::vxm_artifact_free;
+use velox_middleware::artifact::{vxm_artifact, vxm_artifact_free};
 use velox_middleware::cache::{vxm_cache_lookup, vxm_cache_store};
 use velox_middleware::engine::{vxm_engine_free, vxm_engine_new};
+use velox_middleware::error::vxm_error;
 use velox_middleware::resolve::vxm_resolve;
 use velox_middleware::status::vxm_status;
 
@@ -54,39 +55,34 @@ fn hit(c: &mut Criterion) {
     let mut group = c.benchmark_group("abi_hit");
     group.bench_function("vxm_cache_lookup", |b| {
         b.iter(|| {
-            let mut art = ptr::null_mut();
-            let mut err = ptr::null_mut();
             // SAFETY: as above.
-            let status =
-                unsafe { vxm_cache_lookup(engine, req.as_ptr(), req.len(), &mut art, &mut err) };
-            assert!(matches!(status, vxm_status::Ok));
-            // SAFETY: as above.
-            unsafe { vxm_artifact_free(art) };
+            hit_through(|art, err| unsafe {
+                vxm_cache_lookup(engine, req.as_ptr(), req.len(), art, err)
+            })
         })
     });
     group.bench_function("vxm_resolve", |b| {
         b.iter(|| {
-            let mut art = ptr::null_mut();
-            let mut err = ptr::null_mut();
             // SAFETY: as above; no cancel token.
-            let status = unsafe {
-                vxm_resolve(
-                    engine,
-                    req.as_ptr(),
-                    req.len(),
-                    ptr::null(),
-                    &mut art,
-                    &mut err,
-                )
-            };
-            assert!(matches!(status, vxm_status::Ok));
-            // SAFETY: as above.
-            unsafe { vxm_artifact_free(art) };
+            hit_through(|art, err| unsafe {
+                vxm_resolve(engine, req.as_ptr(), req.len(), ptr::null(), art, err)
+            })
         })
     });
     group.finish();
     // SAFETY: no call is in flight.
     unsafe { vxm_engine_free(engine) };
+}
+
+/// One call that answers the cached artifact, which is freed at once (what a host does
+/// per request, minus the streaming).
+fn hit_through(call: impl Fn(*mut *mut vxm_artifact, *mut *mut vxm_error) -> vxm_status) {
+    let mut art = ptr::null_mut();
+    let mut err = ptr::null_mut();
+    let status = call(&mut art, &mut err);
+    assert!(matches!(status, vxm_status::Ok));
+    // SAFETY: an artifact the library handed out.
+    unsafe { vxm_artifact_free(art) };
 }
 
 criterion_group!(benches, hit);

@@ -3,9 +3,14 @@
 use std::ffi::{c_char, CString};
 use std::os::fd::AsRawFd;
 
-use super::boundary::{free_box, with_ref, with_ref_or};
-use super::error::cstring_lossy;
+use super::args::{arg_bytes, arg_ref, need_out, put_out};
+use super::boundary::{boundary, free_box, with_ref, with_ref_or};
+use super::engine::vxm_engine;
+use super::error::{cstring_lossy, vxm_error};
+use super::status::vxm_status;
 use velox_core::artifact::{Artifact, Source};
+use velox_core::engine::Engine;
+use velox_core::error::Error;
 
 /// A binary ready to stream. While it is alive its bytes stay readable through its fd,
 /// whatever eviction or another store does to the cache directory. Accessors are
@@ -29,6 +34,30 @@ impl vxm_artifact {
             sha256,
         }
     }
+}
+
+/// The body of an export that asks `engine` for an artifact for a build request: checks
+/// `out_artifact` first (so a binary is never opened and then lost), then `engine` and
+/// the request, runs `call` inside the panic [`boundary`] and hands its artifact to the
+/// caller (free with `vxm_artifact_free`).
+///
+/// # Safety
+/// `engine` is NULL or a live handle from `vxm_engine_new`, `request_json` NULL or
+/// `request_len` readable bytes, as the export documents.
+pub(crate) unsafe fn answer_artifact(
+    engine: *const vxm_engine,
+    request_json: *const u8,
+    request_len: usize,
+    out_artifact: *mut *mut vxm_artifact,
+    out_error: *mut *mut vxm_error,
+    call: impl FnOnce(&Engine, &[u8]) -> Result<Artifact, Error>,
+) -> vxm_status {
+    boundary(out_error, || {
+        need_out(out_artifact, "out_artifact")?;
+        let engine = arg_ref!(engine);
+        let json = arg_bytes!(request_json, request_len);
+        put_out!(out_artifact, vxm_artifact::new(call(&engine.inner, json)?))
+    })
 }
 
 /// Where an artifact came from: the values `vxm_artifact_source` returns. Values never

@@ -3,8 +3,8 @@
 use std::ffi::c_char;
 use std::path::Path;
 
-use super::args::{arg_bytes, arg_ref, arg_str, need_out, put_out};
-use super::artifact::vxm_artifact;
+use super::args::{arg_bytes, arg_ref, arg_str, need_out};
+use super::artifact::{answer_artifact, vxm_artifact};
 use super::boundary::boundary;
 use super::engine::vxm_engine;
 use super::error::vxm_error;
@@ -44,13 +44,17 @@ pub unsafe extern "C" fn vxm_cache_lookup(
     out_artifact: *mut *mut vxm_artifact,
     out_error: *mut *mut vxm_error,
 ) -> vxm_status {
-    boundary(out_error, || {
-        need_out(out_artifact, "out_artifact")?;
-        let engine = arg_ref!(engine);
-        let json = arg_bytes!(request_json, request_len);
-        let artifact = engine.inner.lookup(json)?;
-        put_out!(out_artifact, vxm_artifact::new(artifact))
-    })
+    // SAFETY: per this function's contract.
+    unsafe {
+        answer_artifact(
+            engine,
+            request_json,
+            request_len,
+            out_artifact,
+            out_error,
+            Engine::lookup,
+        )
+    }
 }
 
 /// Stores the file at `binary_path` (NUL-terminated) under the request's key. The cache
@@ -71,16 +75,21 @@ pub unsafe extern "C" fn vxm_cache_store(
     out_artifact: *mut *mut vxm_artifact,
     out_error: *mut *mut vxm_error,
 ) -> vxm_status {
-    boundary(out_error, || {
-        need_out(out_artifact, "out_artifact")?;
-        let engine = arg_ref!(engine);
-        let json = arg_bytes!(request_json, request_len);
+    let store = |e: &Engine, json: &[u8]| {
         let path = arg_str!(binary_path);
-        let artifact = engine
-            .inner
-            .store(json, Path::new(path), build_duration_ms)?;
-        put_out!(out_artifact, vxm_artifact::new(artifact))
-    })
+        e.store(json, Path::new(path), build_duration_ms)
+    };
+    // SAFETY: per this function's contract.
+    unsafe {
+        answer_artifact(
+            engine,
+            request_json,
+            request_len,
+            out_artifact,
+            out_error,
+            store,
+        )
+    }
 }
 
 /// Removes the entry with this key (64 lowercase hex). `NOT_FOUND` when there was none.

@@ -1,12 +1,12 @@
 //! `vxm_resolve`: build request in, open binary out.
 
-use super::args::{arg_bytes, arg_opt, arg_ref, need_out, put_out};
-use super::artifact::vxm_artifact;
-use super::boundary::boundary;
+use super::args::arg_opt;
+use super::artifact::{answer_artifact, vxm_artifact};
 use super::cancel::vxm_cancel;
 use super::engine::vxm_engine;
 use super::error::vxm_error;
 use super::status::vxm_status;
+use velox_core::engine::Engine;
 
 /// Resolves a worker's build request (`request_json`, the body the PHP worker sent,
 /// borrowed for the call) to a binary: cache hit, else join an identical build already
@@ -25,12 +25,16 @@ pub unsafe extern "C" fn vxm_resolve(
     out_artifact: *mut *mut vxm_artifact,
     out_error: *mut *mut vxm_error,
 ) -> vxm_status {
-    boundary(out_error, || {
-        need_out(out_artifact, "out_artifact")?;
-        let engine = arg_ref!(engine);
-        let json = arg_bytes!(request_json, request_len);
-        let cancel = arg_opt!(cancel).map(|c| &c.inner);
-        let artifact = engine.inner.resolve(json, cancel)?;
-        put_out!(out_artifact, vxm_artifact::new(artifact))
-    })
+    let resolve = |e: &Engine, json: &[u8]| e.resolve(json, arg_opt!(cancel).map(|c| &c.inner));
+    // SAFETY: per this function's contract.
+    unsafe {
+        answer_artifact(
+            engine,
+            request_json,
+            request_len,
+            out_artifact,
+            out_error,
+            resolve,
+        )
+    }
 }

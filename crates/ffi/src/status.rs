@@ -60,7 +60,19 @@ const KINDS: [(vxm_status, ErrorKind); 13] = [
     (vxm_status::Panic, ErrorKind::Panic),
 ];
 
+/// What `vxm_status_http` and `vxm_status_code` answer for an integer that is no
+/// `vxm_status`: a host that got one has a bug, and 500 is what it should answer.
+const UNKNOWN_HTTP: u16 = 500;
+const UNKNOWN_CODE: &std::ffi::CStr = c"unknown";
+
 impl vxm_status {
+    /// The status a C caller's integer names; C lets any value through an enum parameter.
+    fn from_raw(raw: u32) -> Option<vxm_status> {
+        std::iter::once(vxm_status::Ok)
+            .chain(KINDS.iter().map(|&(s, _)| s))
+            .find(|&s| s as u32 == raw)
+    }
+
     /// The one place where errors become C statuses.
     pub(crate) fn from_error(err: &Error) -> vxm_status {
         let kind = err.kind();
@@ -102,18 +114,23 @@ impl vxm_status {
 /// (400, 422, 499, 502, 503, 504, 500, ...; 200 for OK): the same answer
 /// `vxm_error_http_status` gives for an error object with this status. For hosts that
 /// must answer a status without an error object (their own checks, a call that gave no
-/// details). `status` must be one of the `vxm_status` values. Thread-safe; never blocks.
+/// details). `status` is a `vxm_status` value taken as an integer: any other value
+/// answers 500. Thread-safe; never blocks.
 #[no_mangle]
-pub extern "C" fn vxm_status_http(status: vxm_status) -> u16 {
-    guard_or(500, || status.http_status())
+pub extern "C" fn vxm_status_http(status: u32) -> u16 {
+    guard_or(UNKNOWN_HTTP, || {
+        vxm_status::from_raw(status).map_or(UNKNOWN_HTTP, vxm_status::http_status)
+    })
 }
 
 /// The short stable machine-readable name for `status` (`"invalid_request"`,
 /// `"shutting_down"`, ...; `"ok"` for OK): the same `vxm_error_code` gives for an error
-/// object with this status. Static: never free it. `status` must be one of the
-/// `vxm_status` values. Thread-safe; never blocks (after the first call, which builds
-/// the table).
+/// object with this status. Static: never free it. `status` is a `vxm_status` value
+/// taken as an integer: any other value answers `"unknown"`. Thread-safe; never blocks
+/// (after the first call, which builds the table).
 #[no_mangle]
-pub extern "C" fn vxm_status_code(status: vxm_status) -> *const c_char {
-    guard_or(c"".as_ptr(), || status.c_code())
+pub extern "C" fn vxm_status_code(status: u32) -> *const c_char {
+    guard_or(c"".as_ptr(), || {
+        vxm_status::from_raw(status).map_or(UNKNOWN_CODE.as_ptr(), vxm_status::c_code)
+    })
 }

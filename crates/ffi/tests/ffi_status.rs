@@ -14,7 +14,7 @@ use velox_middleware::strings::vxm_string_free;
 const REQUEST: &str = r#"{"rr_version":"v2025.1.5","target_platform":{"os":"linux","arch":"amd64"},"plugins":[{"module_name":"github.com/roadrunner-server/http/v5","tag":"v5.3.0"}]}"#;
 
 fn code(status: vxm_status) -> String {
-    let c = vxm_status_code(status);
+    let c = vxm_status_code(status as u32);
     assert!(!c.is_null());
     unsafe { CStr::from_ptr(c) }.to_str().unwrap().to_owned()
 }
@@ -47,15 +47,26 @@ fn each_status_has_the_http_status_and_code_hosts_answer() {
         (vxm_status::Panic, 500, "panic"),
     ];
     for (status, http, want) in table {
-        assert_eq!(vxm_status_http(status), http, "{status:?}");
+        assert_eq!(vxm_status_http(status as u32), http, "{status:?}");
         assert_eq!(code(status), want, "{status:?}");
+    }
+}
+
+/// C passes any integer where the header says `vxm_status`; one the library does not know
+/// gets a defined answer, not undefined behaviour.
+#[test]
+fn an_unknown_status_answers_500_and_unknown() {
+    for raw in [vxm_status::Panic as u32 + 1, 1000, u32::MAX] {
+        assert_eq!(vxm_status_http(raw), 500, "{raw}");
+        let c = vxm_status_code(raw);
+        assert_eq!(unsafe { CStr::from_ptr(c) }, c"unknown", "{raw}");
     }
 }
 
 #[test]
 fn a_status_code_is_static_and_the_same_pointer_every_time() {
-    let first = vxm_status_code(vxm_status::Timeout);
-    let again = vxm_status_code(vxm_status::Timeout);
+    let first = vxm_status_code(vxm_status::Timeout as u32);
+    let again = vxm_status_code(vxm_status::Timeout as u32);
     assert_eq!(first, again);
 }
 
@@ -66,10 +77,10 @@ fn an_error_object_answers_what_its_status_answers() {
     assert!(!err.is_null());
     unsafe {
         assert_eq!(vxm_error_status(err), status);
-        assert_eq!(vxm_error_http_status(err), vxm_status_http(status));
+        assert_eq!(vxm_error_http_status(err), vxm_status_http(status as u32));
         assert_eq!(
             CStr::from_ptr(vxm_error_code(err)),
-            CStr::from_ptr(vxm_status_code(status))
+            CStr::from_ptr(vxm_status_code(status as u32))
         );
         vxm_error_free(err);
     }
@@ -79,10 +90,10 @@ fn an_error_object_answers_what_its_status_answers() {
     let status = unsafe { vxm_request_key(ptr::null(), 0, &mut key, &mut err) };
     assert_eq!(status, vxm_status::NullArgument);
     unsafe {
-        assert_eq!(vxm_error_http_status(err), vxm_status_http(status));
+        assert_eq!(vxm_error_http_status(err), vxm_status_http(status as u32));
         assert_eq!(
             CStr::from_ptr(vxm_error_code(err)),
-            CStr::from_ptr(vxm_status_code(status))
+            CStr::from_ptr(vxm_status_code(status as u32))
         );
         vxm_error_free(err);
     }

@@ -403,24 +403,38 @@ fn storing_a_fifo_is_refused_without_blocking() {
 
 /// Finding 6: a `{key}.bin` symlink (with a `.json` whose size matches) is never served
 /// while the entry is indexed.
+/// What the symlink tests put outside the cache: as long as the cached binary, so that a
+/// check of the size alone would take the link for the entry.
+const OUTSIDE_SAME_SIZE: &[u8] = b"root:x:0:0:outside bytes";
+
+/// Stores `REQUEST` through `e` with a binary as long as [`OUTSIDE_SAME_SIZE`]; returns
+/// its key and the path of its `{key}.bin`.
+fn store_a_binary_to_swap(w: &World, e: Ptr<vxm_engine>) -> (String, PathBuf) {
+    let content = b"cached bytes of a build!";
+    assert_eq!(content.len(), OUTSIDE_SAME_SIZE.len());
+    drop(store(e, REQUEST, &PathBuf::from(w.binary(content))).unwrap());
+    let key = key_of(REQUEST);
+    let bin = w.cache_dir.join(format!("{key}.bin"));
+    (key, bin)
+}
+
+/// Swaps `bin` for a symbolic link to a file outside the cache holding
+/// [`OUTSIDE_SAME_SIZE`]; returns that file's path.
+fn swap_for_a_link_outside(w: &World, bin: &Path) -> PathBuf {
+    let outside = root(w).join("passwd");
+    std::fs::write(&outside, OUTSIDE_SAME_SIZE).unwrap();
+    std::fs::remove_file(bin).unwrap();
+    std::os::unix::fs::symlink(&outside, bin).unwrap();
+    outside
+}
+
 #[test]
 fn a_symlink_in_the_cache_directory_is_not_followed() {
     let w = World::new();
-    let content = b"cached bytes of a build!".to_vec();
-    let outside_same_size = root(&w).join("passwd");
-    std::fs::write(&outside_same_size, b"root:x:0:0:outside bytes").unwrap();
-    assert_eq!(
-        std::fs::metadata(&outside_same_size).unwrap().len() as usize,
-        content.len()
-    );
-    let key = key_of(REQUEST);
-    let bin = w.cache_dir.join(format!("{key}.bin"));
-
     // While indexed.
     let e = w.engine(NO_SERVER, serde_json::json!({}));
-    drop(store(e, REQUEST, &PathBuf::from(w.binary(&content))).unwrap());
-    std::fs::remove_file(&bin).unwrap();
-    std::os::unix::fs::symlink(&outside_same_size, &bin).unwrap();
+    let (_, bin) = store_a_binary_to_swap(&w, e);
+    swap_for_a_link_outside(&w, &bin);
     assert!(
         lookup(e, REQUEST).is_none(),
         "a symlinked binary was served"
@@ -433,16 +447,10 @@ fn a_symlink_in_the_cache_directory_is_not_followed() {
 #[test]
 fn a_symlink_found_in_the_cache_directory_at_open_is_not_an_entry() {
     let w = World::new();
-    let content = b"cached bytes of a build!".to_vec();
-    let outside_same_size = root(&w).join("passwd");
-    std::fs::write(&outside_same_size, b"root:x:0:0:outside bytes").unwrap();
-    let key = key_of(REQUEST);
-    let bin = w.cache_dir.join(format!("{key}.bin"));
     let e = w.engine(NO_SERVER, serde_json::json!({}));
-    drop(store(e, REQUEST, &PathBuf::from(w.binary(&content))).unwrap());
+    let (key, bin) = store_a_binary_to_swap(&w, e);
     free(e);
-    std::fs::remove_file(&bin).unwrap();
-    std::os::unix::fs::symlink(&outside_same_size, &bin).unwrap();
+    let outside = swap_for_a_link_outside(&w, &bin);
 
     // The scan must not take it for an entry.
     let report =
@@ -467,10 +475,7 @@ fn a_symlink_found_in_the_cache_directory_at_open_is_not_an_entry() {
         std::fs::symlink_metadata(&bin).is_err(),
         "the link was not swept"
     );
-    assert_eq!(
-        std::fs::read(&outside_same_size).unwrap(),
-        b"root:x:0:0:outside bytes"
-    );
+    assert_eq!(std::fs::read(&outside).unwrap(), OUTSIDE_SAME_SIZE);
 }
 
 /// Finding 7: a redirect to another origin is not followed; the error names `Location`.

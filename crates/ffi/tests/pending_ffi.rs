@@ -10,14 +10,12 @@ use std::ptr;
 use std::time::Duration;
 
 use fake_velox::{FakeVelox, Reply};
-use ffi_host::{message, Ptr, World, REQUEST};
+use ffi_host::{message, stats, Ptr, World, REQUEST};
 use velox_middleware::artifact::*;
-use velox_middleware::cache::vxm_stats_json;
 use velox_middleware::engine::*;
 use velox_middleware::error::*;
 use velox_middleware::pending::*;
 use velox_middleware::status::vxm_status;
-use velox_middleware::strings::vxm_string_free;
 
 struct Answer {
     status: vxm_status,
@@ -55,17 +53,6 @@ async fn resolve_or_pending(engine: Ptr<vxm_engine>, prefer: Option<&'static str
     })
     .await
     .unwrap()
-}
-
-fn stats(engine: Ptr<vxm_engine>) -> serde_json::Value {
-    let mut json = ptr::null_mut();
-    assert_eq!(
-        unsafe { vxm_stats_json(engine.0, &mut json, ptr::null_mut()) },
-        vxm_status::Ok
-    );
-    let parsed = serde_json::from_str(&unsafe { CStr::from_ptr(json) }.to_string_lossy()).unwrap();
-    unsafe { vxm_string_free(json) };
-    parsed
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,18 +10,15 @@ use std::ffi::CStr;
 use std::fs::File;
 use std::io::Read;
 use std::os::fd::FromRawFd;
-use std::ptr;
 use std::time::{Duration, Instant};
 
 use fake_velox::{FakeVelox, Reply};
-use ffi_host::{message, resolve_on_thread, Ptr, World};
+use ffi_host::{message, resolve_on_thread, resolve_waiting_on, stats, Ptr, World};
 use velox_middleware::artifact::*;
-use velox_middleware::cache::vxm_stats_json;
 use velox_middleware::cancel::*;
 use velox_middleware::engine::*;
 use velox_middleware::error::*;
 use velox_middleware::status::vxm_status;
-use velox_middleware::strings::vxm_string_free;
 
 /// Short retries and timeouts: every test here ends in well under a second. A departed
 /// caller cancels its build at once (`build_linger` 0), as the cancel test checks.
@@ -42,15 +39,6 @@ fn read_artifact(a: *const vxm_artifact) -> Vec<u8> {
     let mut out = Vec::new();
     file.read_to_end(&mut out).unwrap();
     out
-}
-
-fn stats(engine: Ptr<vxm_engine>) -> serde_json::Value {
-    let mut json = ptr::null_mut();
-    let status = unsafe { vxm_stats_json(engine.0, &mut json, ptr::null_mut()) };
-    assert_eq!(status, vxm_status::Ok);
-    let parsed = serde_json::from_str(&unsafe { CStr::from_ptr(json) }.to_string_lossy()).unwrap();
-    unsafe { vxm_string_free(json) };
-    parsed
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -93,9 +81,7 @@ async fn vxm_cancel_from_another_thread_ends_the_call_and_the_upstream_request()
     let engine = engine(&w, &fake.url());
     let cancel = Ptr(vxm_cancel_new());
 
-    let pending = resolve_on_thread(engine, Some(cancel));
-    fake.wait_for(Duration::from_secs(5), "the build call", |c| c.len() == 1)
-        .await;
+    let pending = resolve_waiting_on(&fake, engine, Some(cancel)).await;
     let triggered = Instant::now();
     unsafe { vxm_cancel_trigger(cancel.0) };
     let r = tokio::time::timeout(Duration::from_secs(5), pending)
@@ -128,9 +114,7 @@ async fn freeing_the_engine_ends_a_blocked_resolve_with_shutting_down() {
     let fake = FakeVelox::start(Reply::Hang).await;
     let engine = engine(&w, &fake.url());
 
-    let pending = resolve_on_thread(engine, None);
-    fake.wait_for(Duration::from_secs(5), "the build call", |c| c.len() == 1)
-        .await;
+    let pending = resolve_waiting_on(&fake, engine, None).await;
     let freed = Instant::now();
     // vxm_engine_free blocks until the call has left: run it off the async threads.
     tokio::task::spawn_blocking(move || unsafe { vxm_engine_free({ engine }.0) })

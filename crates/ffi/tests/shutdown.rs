@@ -5,20 +5,17 @@
 use velox_testkit::fake_velox;
 use velox_testkit::ffi_host;
 
-use std::ffi::CStr;
 use std::ptr;
 use std::time::{Duration, Instant};
 
 use fake_velox::{FakeVelox, Reply};
-use ffi_host::{resolve_on_thread, Ptr, Resolved, World};
+use ffi_host::{resolve_on_thread, resolve_waiting_on, stats, Ptr, Resolved, World};
 use velox_middleware::artifact::vxm_artifact_free;
-use velox_middleware::cache::vxm_stats_json;
 use velox_middleware::cancel::*;
 use velox_middleware::drain::vxm_engine_drain;
 use velox_middleware::engine::*;
 use velox_middleware::error::*;
 use velox_middleware::status::vxm_status;
-use velox_middleware::strings::vxm_string_free;
 
 /// Timeouts long enough that only the drain and the free end a build.
 fn engine(w: &World, url: &str, keep: bool) -> Ptr<vxm_engine> {
@@ -58,15 +55,6 @@ async fn drain(engine: Ptr<vxm_engine>, timeout_ms: u64) -> (u64, Duration) {
     .unwrap()
 }
 
-fn stats(engine: Ptr<vxm_engine>) -> serde_json::Value {
-    let mut json = ptr::null_mut();
-    let status = unsafe { vxm_stats_json(engine.0, &mut json, ptr::null_mut()) };
-    assert_eq!(status, vxm_status::Ok);
-    let parsed = serde_json::from_str(&unsafe { CStr::from_ptr(json) }.to_string_lossy()).unwrap();
-    unsafe { vxm_string_free(json) };
-    parsed
-}
-
 /// An engine on a fake that never answers, and a host thread waiting in `vxm_resolve`
 /// for the build the fake has received.
 async fn a_call_waiting_on_a_hung_build(
@@ -78,18 +66,14 @@ async fn a_call_waiting_on_a_hung_build(
 ) {
     let fake = FakeVelox::start(Reply::Hang).await;
     let engine = engine(w, &fake.url(), false);
-    let pending = resolve_on_thread(engine, None);
-    fake.wait_for(Duration::from_secs(5), "the build call", |c| c.len() == 1)
-        .await;
+    let pending = resolve_waiting_on(&fake, engine, None).await;
     (fake, engine, pending)
 }
 
 /// The host's client left (its cancel fired): the build is abandoned.
 async fn abandon_a_build(fake: &FakeVelox, engine: Ptr<vxm_engine>) {
     let cancel = Ptr(vxm_cancel_new());
-    let pending = resolve_on_thread(engine, Some(cancel));
-    fake.wait_for(Duration::from_secs(5), "the build call", |c| c.len() == 1)
-        .await;
+    let pending = resolve_waiting_on(fake, engine, Some(cancel)).await;
     unsafe { vxm_cancel_trigger(cancel.0) };
     let status = resolve_status(pending).await;
     assert_eq!(status, vxm_status::Cancelled);

@@ -5,14 +5,17 @@
 use std::ffi::CStr;
 use std::path::PathBuf;
 use std::ptr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use crate::fake_velox::FakeVelox;
 use velox_middleware::artifact::vxm_artifact;
+use velox_middleware::cache::vxm_stats_json;
 use velox_middleware::cancel::vxm_cancel;
 use velox_middleware::engine::{vxm_engine, vxm_engine_new};
 use velox_middleware::error::{vxm_error, vxm_error_message};
 use velox_middleware::resolve::vxm_resolve;
 use velox_middleware::status::vxm_status;
+use velox_middleware::strings::vxm_string_free;
 
 pub const REQUEST: &str = r#"{"rr_version":"v2025.1.5","target_platform":{"os":"linux","arch":"amd64"},"plugins":[{"module_name":"github.com/roadrunner-server/http/v5","tag":"v5.3.0"}]}"#;
 
@@ -25,6 +28,16 @@ impl<T> Clone for Ptr<T> {
     }
 }
 impl<T> Copy for Ptr<T> {}
+
+/// The engine's counters, as `vxm_stats_json` gives them to a host.
+pub fn stats(engine: Ptr<vxm_engine>) -> serde_json::Value {
+    let mut json = ptr::null_mut();
+    let status = unsafe { vxm_stats_json(engine.0, &mut json, ptr::null_mut()) };
+    assert_eq!(status, vxm_status::Ok);
+    let parsed = serde_json::from_str(&unsafe { CStr::from_ptr(json) }.to_string_lossy()).unwrap();
+    unsafe { vxm_string_free(json) };
+    parsed
+}
 
 /// A temp directory holding the build output directory (the allowed one) and the cache.
 pub struct World {
@@ -126,4 +139,17 @@ pub fn resolve_on_thread(
         });
     });
     rx
+}
+
+/// [`resolve_on_thread`], returning once `fake` has the build call: from then on the call
+/// waits on that build (for good, with a fake that hangs).
+pub async fn resolve_waiting_on(
+    fake: &FakeVelox,
+    engine: Ptr<vxm_engine>,
+    cancel: Option<Ptr<vxm_cancel>>,
+) -> tokio::sync::oneshot::Receiver<Resolved> {
+    let pending = resolve_on_thread(engine, cancel);
+    fake.wait_for(Duration::from_secs(5), "the build call", |c| c.len() == 1)
+        .await;
+    pending
 }
