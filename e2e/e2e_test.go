@@ -58,18 +58,9 @@ func TestE2E(t *testing.T) {
 			e := newEnv(t, bin, writeSeedEntry)
 			for _, sc := range scenarios {
 				ok := t.Run(sc.name, func(t *testing.T) {
-					e.t = t
-					if err := e.velox.Reset(); err != nil {
-						t.Fatal(err)
-					}
-					if e.rr == nil || exited(e.rr) {
-						t.Logf("RoadRunner was not running before %s; starting it", sc.name)
-						e.start()
-					}
+					e.prepare(t, sc.name)
 					sc.run(t, e)
-					if exited(e.rr) {
-						t.Fatalf("RoadRunner exited during %s:\n%s", sc.name, tail(e.rr.log.String(), 40))
-					}
+					e.expectAlive(t, sc.name)
 				})
 				if !ok {
 					t.Logf("scenario %s/%s FAILED", bin, sc.name)
@@ -77,6 +68,27 @@ func TestE2E(t *testing.T) {
 			}
 			e.t = t
 		})
+	}
+}
+
+// prepare readies e for the scenario name, run as t: the fake Velox reset, and RoadRunner
+// started again if an earlier scenario left it dead, so that one crash fails one scenario.
+func (e *env) prepare(t *testing.T, name string) {
+	e.t = t
+	if err := e.velox.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	if e.rr == nil || exited(e.rr) {
+		t.Logf("RoadRunner was not running before %s; starting it", name)
+		e.start()
+	}
+}
+
+// expectAlive fails the scenario name, with RoadRunner's last log lines, if RoadRunner
+// exited during it.
+func (e *env) expectAlive(t *testing.T, name string) {
+	if exited(e.rr) {
+		t.Fatalf("RoadRunner exited during %s:\n%s", name, tail(e.rr.log.String(), 40))
 	}
 }
 

@@ -88,19 +88,12 @@ func TestE2EFaults(t *testing.T) {
 func runFaults(t *testing.T, f *faultEnv, scenarios []faultScenario) {
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
-			f.t = t
-			must(f.velox.Reset())
 			if f.proxy != nil {
 				f.proxy.set(proxyPass, 0)
 			}
-			if f.rr == nil || exited(f.rr) {
-				t.Logf("RoadRunner was not running before %s; starting it", sc.name)
-				f.start()
-			}
+			f.prepare(t, sc.name)
 			sc.run(t, f)
-			if exited(f.rr) {
-				t.Fatalf("RoadRunner exited during %s:\n%s", sc.name, tail(f.rr.log.String(), 40))
-			}
+			f.expectAlive(t, sc.name)
 			// Whatever happened, ordinary pages are still served.
 			if d := get(ctxFor(t, 10*time.Second), f.url("/page?size=1000"), nil); d.status != 200 || !bytes.Equal(d.body, phpPage(1000)) {
 				t.Fatalf("ordinary page after %s: %v", sc.name, d)
@@ -160,6 +153,27 @@ func cached(e *env, module string) bool {
 	return err == nil
 }
 
+// expectAllBuilt fetches mods at once and expects each built now (MISS): with a fault
+// cleared, nothing it caused is left to be served.
+func expectAllBuilt(ctx context.Context, t *testing.T, e *env, mods []string) {
+	t.Helper()
+	for i, d := range fetchAll(ctx, e, mods) {
+		expectArtifact(t, d, keyOf(mods[i]), artifactSize, "MISS")
+	}
+}
+
+// expectRefusedUncached fetches mods at once during a fault and expects each refused
+// with one of statuses and nothing cached; during says when, for the error.
+func expectRefusedUncached(ctx context.Context, t *testing.T, e *env, mods []string, during string, statuses ...int) {
+	t.Helper()
+	for i, d := range fetchAll(ctx, e, mods) {
+		expectRefused(t, d, nil, statuses...)
+		if cached(e, mods[i]) {
+			t.Errorf("%s cached %s", mods[i], during)
+		}
+	}
+}
+
 func expectNoTemps(t *testing.T, dir string) {
 	t.Helper()
 	names, _ := filepath.Glob(filepath.Join(dir, "temp_*"))
@@ -183,16 +197,9 @@ func refusedConnections(t *testing.T, f *faultEnv) {
 	ctx := ctxFor(t, 60*time.Second)
 	mods := modules("refused", 6)
 	must(f.velox.SetMode(fakevelox.Mode{Kind: fakevelox.Down}))
-	for i, d := range fetchAll(ctx, f.env, mods) {
-		expectRefused(t, d, nil, http.StatusBadGateway)
-		if cached(f.env, mods[i]) {
-			t.Errorf("%s cached after a refused build", mods[i])
-		}
-	}
+	expectRefusedUncached(ctx, t, f.env, mods, "after a refused build", http.StatusBadGateway)
 	must(f.velox.SetMode(fakevelox.Mode{}))
-	for i, d := range fetchAll(ctx, f.env, mods) {
-		expectArtifact(t, d, keyOf(mods[i]), artifactSize, "MISS")
-	}
+	expectAllBuilt(ctx, t, f.env, mods)
 }
 
 func resetOnAccept(t *testing.T, f *faultEnv) {
@@ -205,28 +212,19 @@ func resetOnAccept(t *testing.T, f *faultEnv) {
 	t.Logf("%d connections reset on accept", f.proxy.resets.Load())
 	expectCalls(t, f.env, 0)
 	f.proxy.set(proxyPass, 0)
-	for i, d := range fetchAll(ctx, f.env, mods) {
-		expectArtifact(t, d, keyOf(mods[i]), artifactSize, "MISS")
-	}
+	expectAllBuilt(ctx, t, f.env, mods)
 }
 
 func resetMidBody(t *testing.T, f *faultEnv) {
 	ctx := ctxFor(t, 60*time.Second)
 	mods := modules("reset-body", 4)
 	f.proxy.set(proxyResetMidBody, -1)
-	for i, d := range fetchAll(ctx, f.env, mods) {
-		// Velox's answer never arrived whole: a transport failure after retries (502),
-		// or the build deadline when retries outlast it (504).
-		expectRefused(t, d, nil, http.StatusBadGateway, http.StatusGatewayTimeout)
-		if cached(f.env, mods[i]) {
-			t.Errorf("%s cached from a cut answer", mods[i])
-		}
-	}
+	// Velox's answer never arrived whole: a transport failure after retries (502), or the
+	// build deadline when retries outlast it (504).
+	expectRefusedUncached(ctx, t, f.env, mods, "from a cut answer", http.StatusBadGateway, http.StatusGatewayTimeout)
 	t.Logf("%d answers cut mid-body, %d upstream calls", f.proxy.resets.Load(), f.velox.Stats().Calls)
 	f.proxy.set(proxyPass, 0)
-	for i, d := range fetchAll(ctx, f.env, mods) {
-		expectArtifact(t, d, keyOf(mods[i]), artifactSize, "MISS")
-	}
+	expectAllBuilt(ctx, t, f.env, mods)
 	expectNoTemps(t, f.cacheDir)
 }
 
@@ -284,16 +282,10 @@ func fiveXXStorm(t *testing.T, f *faultEnv) {
 	} {
 		mods := modules(fmt.Sprintf("storm-%d", fail.Status), 6)
 		must(f.velox.SetMode(fail))
-		for i, d := range fetchAll(ctx, f.env, mods) {
-			expectRefused(t, d, nil, http.StatusBadGateway, http.StatusGatewayTimeout)
-			if cached(f.env, mods[i]) {
-				t.Errorf("%s cached during a %d storm", mods[i], fail.Status)
-			}
-		}
+		expectRefusedUncached(ctx, t, f.env, mods, fmt.Sprintf("during a %d storm", fail.Status),
+			http.StatusBadGateway, http.StatusGatewayTimeout)
 		must(f.velox.SetMode(fakevelox.Mode{}))
-		for i, d := range fetchAll(ctx, f.env, mods) {
-			expectArtifact(t, d, keyOf(mods[i]), artifactSize, "MISS")
-		}
+		expectAllBuilt(ctx, t, f.env, mods)
 	}
 	t.Logf("upstream calls over four storms and recoveries: %d", f.velox.Stats().Calls)
 }

@@ -38,11 +38,7 @@ func TestE2ELongBuilds(t *testing.T) {
 			})
 			for _, sc := range longBuildScenarios {
 				t.Run(sc.name, func(t *testing.T) {
-					e.t = t
-					must(e.velox.Reset())
-					if e.rr == nil || exited(e.rr) {
-						e.start()
-					}
+					e.prepare(t, sc.name)
 					sc.run(t, e)
 				})
 			}

@@ -229,19 +229,25 @@ func newArtifact(a artifactHandle) (*Artifact, error) {
 
 // Stats returns the engine's counters.
 func (e *Engine) Stats() (Stats, error) {
-	var s Stats
+	return engineJSON[Stats](e, "stats", statsJSON)
+}
+
+// engineJSON decodes one of the library's JSON reports on the engine; what names the
+// report in a decoding error.
+func engineJSON[T any](e *Engine, what string, report func(engineHandle) (string, error)) (T, error) {
+	var v T
 	if err := e.enter(); err != nil {
-		return s, err
+		return v, err
 	}
 	defer e.calls.Done()
-	raw, err := statsJSON(e.h)
+	raw, err := report(e.h)
 	if err != nil {
-		return s, err
+		return v, err
 	}
-	if err := json.Unmarshal([]byte(raw), &s); err != nil {
-		return s, fmt.Errorf("velox: stats: %w", err)
+	if err := json.Unmarshal([]byte(raw), &v); err != nil {
+		return v, fmt.Errorf("velox: %s: %w", what, err)
 	}
-	return s, nil
+	return v, nil
 }
 
 // LibraryVersion is the version string of the loaded library.

@@ -1,7 +1,6 @@
 package velox
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"sync"
@@ -35,48 +34,36 @@ type Health struct {
 // Health asks the library; with the cache enabled it creates and removes a small file
 // in the cache directory.
 func (e *Engine) Health() (Health, error) {
-	var h Health
-	if err := e.enter(); err != nil {
-		return h, err
-	}
-	defer e.calls.Done()
-	raw, err := engineHealthJSON(e.h)
-	if err != nil {
-		return h, err
-	}
-	if err := json.Unmarshal([]byte(raw), &h); err != nil {
-		return h, fmt.Errorf("velox: health: %w", err)
-	}
-	return h, nil
+	return engineJSON[Health](e, "health", engineHealthJSON)
 }
 
 // Status is the status plugin's health check: 200 when the library is loaded (the
 // engine exists, which Init only allows with a compatible library) and the cache, if
 // enabled, is usable; 503 otherwise.
 func (p *Plugin) Status() (*status.Status, error) {
-	h, err := p.health()
-	ok := err == nil && h.Healthy
-	p.checks.note("health", ok, p.log, func() []zap.Field {
-		if err != nil {
-			return []zap.Field{zap.Error(err)}
-		}
-		return []zap.Field{zap.String("problem", h.CacheProblem)}
-	})
-	return code(ok), nil
+	return p.check("health", func(h Health) (bool, []zap.Field) {
+		return h.Healthy, []zap.Field{zap.String("problem", h.CacheProblem)}
+	}), nil
 }
 
 // Ready is the status plugin's readiness check: 200 when a build path (a Velox server
 // or the local builder) is configured and the plugin is not stopping; 503 otherwise.
 func (p *Plugin) Ready() (*status.Status, error) {
+	return p.check("ready", func(h Health) (bool, []zap.Field) {
+		return h.Ready, []zap.Field{zap.Bool("stopping", h.Stopping), zap.String("build_path", h.BuildPath)}
+	}), nil
+}
+
+// check answers one status probe from the library's health; verdict says whether h
+// passes and what to log when it does not. A failure to ask the library fails the probe.
+func (p *Plugin) check(name string, verdict func(h Health) (bool, []zap.Field)) *status.Status {
 	h, err := p.health()
-	ok := err == nil && h.Ready
-	p.checks.note("ready", ok, p.log, func() []zap.Field {
-		if err != nil {
-			return []zap.Field{zap.Error(err)}
-		}
-		return []zap.Field{zap.Bool("stopping", h.Stopping), zap.String("build_path", h.BuildPath)}
-	})
-	return code(ok), nil
+	ok, why := false, []zap.Field{zap.Error(err)}
+	if err == nil {
+		ok, why = verdict(h)
+	}
+	p.checks.note(name, ok, p.log, func() []zap.Field { return why })
+	return code(ok)
 }
 
 func (p *Plugin) health() (Health, error) {

@@ -38,3 +38,12 @@ func memoryKiB(pid int) (rss, hwm int64, err error) {
 	}
 	return rss, hwm, sc.Err()
 }
+
+// withPeak runs one load run against the server pid and returns, with its result, the
+// server's peak RSS during that run alone (KiB; 0 when it cannot be read).
+func withPeak[T any](pid int, run func() (T, error)) (T, int64, error) {
+	_ = resetPeak(pid)
+	r, err := run()
+	_, peak, _ := memoryKiB(pid)
+	return r, peak, err
+}

@@ -157,6 +157,15 @@ func (r *report) writeBaseline(p func(string, ...any)) {
 	p("source at the end.\n\n")
 }
 
+// errorsCell is a point's summed errors, and why a run of it failed when one did.
+func errorsCell[N int | int64](errors N, runErr string) string {
+	cell := fmt.Sprint(errors)
+	if runErr != "" {
+		cell += "; a run failed: " + runErr
+	}
+	return cell
+}
+
 func fmtMs(us float64) string {
 	switch {
 	case us >= 100000:
@@ -203,12 +212,8 @@ func (r *report) writeHTTP(p func(string, ...any)) {
 				if h == nil {
 					continue
 				}
-				errs := fmt.Sprint(h.Errors)
-				if h.Err != "" {
-					errs += "; a run failed: " + h.Err
-				}
 				p("| %s | %d | %.0f | %.0f | %s | %s%s | %.1f MiB | %s |\n", s, c, h.RPS, h.MiBps,
-					fmtMs(h.P50Us), fmtMs(h.P99Us), h.survivorMark(), float64(h.PeakRSSKiB)/1024, errs)
+					fmtMs(h.P50Us), fmtMs(h.P99Us), h.survivorMark(), float64(h.PeakRSSKiB)/1024, errorsCell(h.Errors, h.Err))
 			}
 		}
 		p("\n")

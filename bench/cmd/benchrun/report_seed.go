@@ -79,12 +79,8 @@ func (r *report) writeFixedRate(p func(string, ...any)) {
 			if h == nil {
 				continue
 			}
-			errs := fmt.Sprint(h.Errors)
-			if h.Err != "" {
-				errs += "; a run failed: " + h.Err
-			}
 			p("| %s | %g/s | %s | %.1f/s | %s | %s | %.1f MiB | %s |\n", mib(rp.Size), rp.Rate, s, h.Achieved,
-				fmtMs(h.P50Us), fmtMs(h.P99Us), float64(h.PeakRSSKiB)/1024, errs)
+				fmtMs(h.P50Us), fmtMs(h.P99Us), float64(h.PeakRSSKiB)/1024, errorsCell(h.Errors, h.Err))
 		}
 	}
 	p("\n")

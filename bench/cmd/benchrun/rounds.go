@@ -53,9 +53,7 @@ func (d *driver) measureAll(p plan) (results []httpResult, rates []rateResult, m
 		return points[k]
 	}
 	run := func(h *httpResult, pid int, url string, round int) {
-		_ = resetPeak(pid)
-		w, err := d.runWrk(url, h.Conns, p.dur)
-		_, peak, _ := memoryKiB(pid)
+		w, peak, err := withPeak(pid, func() (wrkReport, error) { return d.runWrk(url, h.Conns, p.dur) })
 		if err != nil {
 			h.Err = shortErr(err)
 			fmt.Printf("benchrun: %s: %v\n", h.Server, err)
@@ -77,9 +75,9 @@ func (d *driver) measureAll(p plan) (results []httpResult, rates []rateResult, m
 			rateOrder = append(rateOrder, h)
 		}
 		pid := l.srv.cmd.Process.Pid
-		_ = resetPeak(pid)
-		r, err := d.runFixedRate(l.urlFor(l.srv.addr, rp.Size), rp.Size, rp.Rate, p.rateDur)
-		_, peak, _ := memoryKiB(pid)
+		r, peak, err := withPeak(pid, func() (rateReport, error) {
+			return d.runFixedRate(l.urlFor(l.srv.addr, rp.Size), rp.Size, rp.Rate, p.rateDur)
+		})
 		if err != nil {
 			h.Err = shortErr(err)
 			fmt.Printf("benchrun: %s: %v\n", l.name, err)

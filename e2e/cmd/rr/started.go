@@ -27,12 +27,20 @@ const (
 // waitStarted returns a plugin's error, or sig true when a signal arrived first, or
 // neither once serving has started.
 func waitStarted(cfg *configPlugin.Plugin, errCh <-chan *endure.Result, signals <-chan os.Signal) (*endure.Result, bool) {
-	select {
-	case e := <-errCh:
-		return e, false
-	case <-signals:
-		return nil, true
-	case <-time.After(settle):
+	// interrupted waits up to d for a plugin's error or a signal, as waitStarted returns
+	// them, and says whether either came.
+	interrupted := func(d time.Duration) (*endure.Result, bool, bool) {
+		select {
+		case e := <-errCh:
+			return e, false, true
+		case <-signals:
+			return nil, true, true
+		case <-time.After(d):
+			return nil, false, false
+		}
+	}
+	if e, sig, stop := interrupted(settle); stop {
+		return e, sig
 	}
 	addr := httpAddress(cfg)
 	if addr == "" {
@@ -48,12 +56,8 @@ func waitStarted(cfg *configPlugin.Plugin, errCh <-chan *endure.Result, signals 
 			fmt.Printf("[WARN] http.address %s does not accept connections after %s\n", addr, listenWait)
 			return nil, false
 		}
-		select {
-		case e := <-errCh:
-			return e, false
-		case <-signals:
-			return nil, true
-		case <-time.After(pollEvery):
+		if e, sig, stop := interrupted(pollEvery); stop {
+			return e, sig
 		}
 	}
 }
