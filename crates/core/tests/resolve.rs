@@ -43,6 +43,18 @@ fn request(plugin_tag: &str) -> BuildRequest {
     BuildRequest::parse(json.to_string().as_bytes()).unwrap()
 }
 
+/// A fake answering `reply` and a harness resolving through it, its config changed by `tweak`.
+async fn served(
+    builds: &Builds,
+    reply: Reply,
+    tweak: impl FnOnce(&mut Config),
+) -> (FakeVelox, Harness) {
+    let fake = FakeVelox::start(reply).await;
+    let mut cfg = config(Some(&fake.url()), &builds.root());
+    tweak(&mut cfg);
+    (fake, harness(cfg))
+}
+
 fn contents(a: &Artifact) -> Vec<u8> {
     let mut out = Vec::new();
     (&*a.file).read_to_end(&mut out).unwrap();
@@ -65,8 +77,7 @@ fn spawn_resolve(
 async fn a_miss_is_built_upstream_and_served_from_the_build_dir_without_a_cache() {
     let builds = Builds::new();
     let path = builds.binary("one", b"\x7fELF binary");
-    let fake = FakeVelox::start(Reply::success(&path)).await;
-    let h = harness(config(Some(&fake.url()), &builds.root()));
+    let (fake, h) = served(&builds, Reply::success(&path), |_| {}).await;
     let a = resolve(&h.resolver, request("v5.3.0"), None).await.unwrap();
     assert_eq!(a.source, Source::Built);
     assert_eq!(a.path, PathBuf::from(&path));
@@ -84,8 +95,7 @@ async fn a_miss_is_built_upstream_and_served_from_the_build_dir_without_a_cache(
 async fn coalesces_identical_misses_into_one_build() {
     let builds = Builds::new();
     let path = builds.binary("one", b"shared bytes");
-    let fake = FakeVelox::start(Reply::success_after(ms(800), &path)).await;
-    let h = harness(config(Some(&fake.url()), &builds.root()));
+    let (fake, h) = served(&builds, Reply::success_after(ms(800), &path), |_| {}).await;
     let waiters: Vec<_> = (0..8)
         .map(|_| spawn_resolve(&h, request("v5.3.0"), None))
         .collect();
@@ -112,8 +122,7 @@ async fn coalesces_identical_misses_into_one_build() {
 async fn joiners_get_their_own_file_offset() {
     let builds = Builds::new();
     let path = builds.binary("one", b"0123456789");
-    let fake = FakeVelox::start(Reply::success_after(ms(200), &path)).await;
-    let h = harness(config(Some(&fake.url()), &builds.root()));
+    let (_fake, h) = served(&builds, Reply::success_after(ms(200), &path), |_| {}).await;
     let a = spawn_resolve(&h, request("v5.3.0"), None);
     let b = spawn_resolve(&h, request("v5.3.0"), None);
     let a = a.await.unwrap().0.unwrap();
@@ -127,8 +136,7 @@ async fn joiners_get_their_own_file_offset() {
 async fn distinct_requests_build_in_parallel() {
     let builds = Builds::new();
     let path = builds.binary("one", b"x");
-    let fake = FakeVelox::start(Reply::success_after(ms(300), &path)).await;
-    let h = harness(config(Some(&fake.url()), &builds.root()));
+    let (fake, h) = served(&builds, Reply::success_after(ms(300), &path), |_| {}).await;
     let a = spawn_resolve(&h, request("v5.3.0"), None);
     let b = spawn_resolve(&h, request("v5.3.1"), None);
     a.await.unwrap().0.unwrap();
@@ -145,11 +153,8 @@ async fn distinct_requests_build_in_parallel() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_returns_at_once_and_cancels_the_upstream_call_when_nobody_else_waits() {
     let builds = Builds::new();
-    let fake = FakeVelox::start(Reply::Hang).await;
-    let mut cfg = config(Some(&fake.url()), &builds.root());
     // Today's behaviour on demand; by default the build lingers (tests/linger.rs).
-    cfg.build_linger = Duration::ZERO;
-    let h = harness(cfg);
+    let (fake, h) = served(&builds, Reply::Hang, |c| c.build_linger = Duration::ZERO).await;
     let cancel = Cancel::new();
     let waiter = spawn_resolve(&h, request("v5.3.0"), Some(cancel.clone()));
     fake.wait_for(ms(2000), "the build call", |c| c.len() == 1)
@@ -168,8 +173,7 @@ async fn cancel_returns_at_once_and_cancels_the_upstream_call_when_nobody_else_w
 async fn a_cancelled_waiter_leaves_the_build_running_for_the_others() {
     let builds = Builds::new();
     let path = builds.binary("one", b"bytes");
-    let fake = FakeVelox::start(Reply::success_after(ms(400), &path)).await;
-    let h = harness(config(Some(&fake.url()), &builds.root()));
+    let (fake, h) = served(&builds, Reply::success_after(ms(400), &path), |_| {}).await;
     let cancel = Cancel::new();
     let leader = spawn_resolve(&h, request("v5.3.0"), Some(cancel.clone()));
     fake.wait_for(ms(2000), "the build call", |c| c.len() == 1)
@@ -199,10 +203,10 @@ async fn a_cancelled_waiter_leaves_the_build_running_for_the_others() {
 async fn keep_abandoned_builds_lets_an_unwatched_build_finish() {
     let builds = Builds::new();
     let path = builds.binary("one", b"bytes");
-    let fake = FakeVelox::start(Reply::success_after(ms(300), &path)).await;
-    let mut cfg = config(Some(&fake.url()), &builds.root());
-    cfg.keep_abandoned_builds = true;
-    let h = harness(cfg);
+    let (fake, h) = served(&builds, Reply::success_after(ms(300), &path), |c| {
+        c.keep_abandoned_builds = true
+    })
+    .await;
     let cancel = Cancel::new();
     let waiter = spawn_resolve(&h, request("v5.3.0"), Some(cancel.clone()));
     fake.wait_for(ms(2000), "the build call", |c| c.len() == 1)
@@ -220,10 +224,7 @@ async fn keep_abandoned_builds_lets_an_unwatched_build_finish() {
 #[tokio::test]
 async fn build_timeout_bounds_the_whole_resolve() {
     let builds = Builds::new();
-    let fake = FakeVelox::start(Reply::Hang).await;
-    let mut cfg = config(Some(&fake.url()), &builds.root());
-    cfg.build_timeout = ms(300);
-    let h = harness(cfg);
+    let (fake, h) = served(&builds, Reply::Hang, |c| c.build_timeout = ms(300)).await;
     let started = Instant::now();
     let r = resolve(&h.resolver, request("v5.3.0"), None).await;
     let took = started.elapsed();
@@ -238,8 +239,7 @@ async fn build_timeout_bounds_the_whole_resolve() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_ends_every_waiter_promptly() {
     let builds = Builds::new();
-    let fake = FakeVelox::start(Reply::Hang).await;
-    let h = harness(config(Some(&fake.url()), &builds.root()));
+    let (fake, h) = served(&builds, Reply::Hang, |_| {}).await;
     let waiters: Vec<_> = ["v5.3.0", "v5.3.0", "v5.3.1"]
         .into_iter()
         .map(|tag| spawn_resolve(&h, request(tag), None))
@@ -265,14 +265,13 @@ async fn shutdown_ends_every_waiter_promptly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_build_is_reported_to_every_waiter_once() {
     let builds = Builds::new();
-    let fake = FakeVelox::start(Reply::Connect {
+    let reply = Reply::Connect {
         delay: ms(200),
         http: 500,
         code: "internal".into(),
         message: "building plugins: exit status 1".into(),
-    })
-    .await;
-    let h = harness(config(Some(&fake.url()), &builds.root()));
+    };
+    let (fake, h) = served(&builds, reply, |_| {}).await;
     let waiters: Vec<_> = (0..3)
         .map(|_| spawn_resolve(&h, request("v5.3.0"), None))
         .collect();
@@ -290,8 +289,8 @@ async fn a_failed_build_is_reported_to_every_waiter_once() {
 #[tokio::test]
 async fn invalid_argument_is_rejected_without_retry() {
     let builds = Builds::new();
-    let fake = FakeVelox::start(Reply::connect("invalid_argument", "rr_version: bad")).await;
-    let h = harness(config(Some(&fake.url()), &builds.root()));
+    let reply = Reply::connect("invalid_argument", "rr_version: bad");
+    let (fake, h) = served(&builds, reply, |_| {}).await;
     let err = resolve(&h.resolver, request("v5.3.0"), None)
         .await
         .unwrap_err();
@@ -301,8 +300,7 @@ async fn invalid_argument_is_rejected_without_retry() {
 }
 
 async fn refused_path(answer: String, builds: &Builds) -> String {
-    let fake = FakeVelox::start(Reply::success(answer)).await;
-    let h = harness(config(Some(&fake.url()), &builds.root()));
+    let (_fake, h) = served(builds, Reply::success(answer), |_| {}).await;
     let err = resolve(&h.resolver, request("v5.3.0"), None)
         .await
         .unwrap_err();
