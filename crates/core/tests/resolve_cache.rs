@@ -4,19 +4,18 @@
 use velox_testkit::fake_velox;
 use velox_testkit::resolver_harness;
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use fake_velox::{FakeVelox, Reply};
-use resolver_harness::resolve;
+use resolver_harness::{contents, resolve};
 use tokio_util::sync::CancellationToken;
 use velox_core::cache::Cache;
 use velox_core::config::RetryConfig;
 use velox_core::resolve::Resolver;
 use velox_core::stats::Stats;
-use velox_core::{Artifact, BuildRequest, Config, Source};
+use velox_core::{BuildRequest, Config, Source};
 
 struct World {
     _tmp: tempfile::TempDir,
@@ -100,12 +99,6 @@ fn request(force: bool) -> BuildRequest {
         "force_rebuild": force,
     });
     BuildRequest::parse(json.to_string().as_bytes()).unwrap()
-}
-
-fn contents(a: &Artifact) -> Vec<u8> {
-    let mut out = Vec::new();
-    (&*a.file).read_to_end(&mut out).unwrap();
-    out
 }
 
 fn inside(path: &Path, dir: &Path) -> bool {
