@@ -165,12 +165,7 @@ async fn prefer_respond_async_answers_pending_without_the_config_key() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failure_nobody_waited_for_is_answered_to_the_next_poll_not_rebuilt() {
     let builds = Builds::new();
-    let reply = Reply::Connect {
-        delay: ms(300),
-        http: 500,
-        code: "internal".into(),
-        message: "building plugins: exit status 1".into(),
-    };
+    let reply = Reply::connect_after(ms(300), "internal", "building plugins: exit status 1");
     let extra = json!({"respond_after": "50ms"});
     let (fake, h) = served(&builds, reply, extra).await;
     let r = resolve_or_pending(&h.resolver, request(), None, Prefer::default())

@@ -252,12 +252,7 @@ async fn shutdown_ends_every_waiter_promptly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_build_is_reported_to_every_waiter_once() {
     let builds = Builds::new();
-    let reply = Reply::Connect {
-        delay: ms(200),
-        http: 500,
-        code: "internal".into(),
-        message: "building plugins: exit status 1".into(),
-    };
+    let reply = Reply::connect_after(ms(200), "internal", "building plugins: exit status 1");
     let (fake, h) = served(&builds, reply, |_| {}).await;
     let waiters: Vec<_> = (0..3)
         .map(|_| spawn_resolve(&h, http_request("v5.3.0"), None))
