@@ -340,7 +340,7 @@ fn stores_a_copy_of_its_own_never_a_hard_link() {
     let src = binary(tmp.path(), "rr", 500, 4);
     let expected = fs::read(&src).unwrap();
     let a = store_request(&o.cache, 1, &src);
-    let key = &a.key;
+    let key = a.key.clone();
     let cached = cache_dir.join(format!("{key}.bin"));
     assert_ne!(
         fs::metadata(&cached).unwrap().ino(),
@@ -369,7 +369,7 @@ fn stores_by_copy_when_links_are_not_used() {
     let o = open_with(&config(&cache_dir), Ingest::CopyOnly);
     let src = binary(tmp.path(), "rr", 70_000, 5);
     let a = store_request(&o.cache, 1, &src);
-    let key = &a.key;
+    let key = a.key.clone();
     let cached = cache_dir.join(format!("{key}.bin"));
     assert_ne!(
         fs::metadata(&cached).unwrap().ino(),
@@ -394,7 +394,7 @@ fn stores_by_copy_across_filesystems() {
     let o = open(&config(tmp.path()));
     let src = binary(src_dir.path(), "rr", 12_345, 6);
     let a = store_request(&o.cache, 1, &src);
-    let key = &a.key;
+    let key = a.key.clone();
     let cached = tmp.path().join(format!("{key}.bin"));
     assert_eq!(fs::read(&cached).unwrap(), fs::read(&src).unwrap());
     assert_ne!(

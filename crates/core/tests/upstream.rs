@@ -32,6 +32,15 @@ impl Default for Setup {
     }
 }
 
+impl Setup {
+    fn attempts(max_attempts: u32) -> Setup {
+        Setup {
+            max_attempts,
+            ..Setup::default()
+        }
+    }
+}
+
 fn upstream(url: &str, s: Setup) -> (Upstream, Instant) {
     let mut config = test_config();
     config.server_url = Some(url.to_owned());
@@ -147,11 +156,7 @@ async fn resource_exhausted_is_retried() {
 #[tokio::test]
 async fn bare_502_503_504_are_retried() {
     let replies = [Reply::bare(502), Reply::bare(503), Reply::bare(504)];
-    let setup = Setup {
-        max_attempts: 4,
-        ..Setup::default()
-    };
-    assert_eq!(calls_to_succeed(replies, setup).await, 4);
+    assert_eq!(calls_to_succeed(replies, Setup::attempts(4)).await, 4);
 }
 
 #[tokio::test]
@@ -193,13 +198,7 @@ async fn an_unreachable_server_ends_unavailable_after_the_attempts() {
 async fn already_exists_waits_without_using_attempts() {
     let fake = FakeVelox::start(Reply::success("/tmp/rr-bin")).await;
     fake.script((0..5).map(|_| Reply::connect("already_exists", "build is already in progress")));
-    let (up, deadline) = upstream(
-        &fake.url(),
-        Setup {
-            max_attempts: 1,
-            ..Setup::default()
-        },
-    );
+    let (up, deadline) = upstream(&fake.url(), Setup::attempts(1));
     up.build(&body(), deadline).await.unwrap();
     assert_eq!(fake.call_count(), 6);
     // Each ask after a 409 came after a wait, not at once.
@@ -234,11 +233,7 @@ async fn internal_is_retried_once_then_build_failed() {
         "internal",
         "building plugins: exit status 1: undefined: foo",
     );
-    let setup = Setup {
-        max_attempts: 5,
-        ..Setup::default()
-    };
-    let (err, calls) = failure(reply, setup).await;
+    let (err, calls) = failure(reply, Setup::attempts(5)).await;
     let Error::BuildFailed { code, message, .. } = &err else {
         panic!("{err:?}")
     };
@@ -297,11 +292,7 @@ async fn a_wrong_server_path_is_unimplemented_and_not_retried() {
 
 #[tokio::test]
 async fn malformed_json_is_retried_once_then_unavailable() {
-    let setup = Setup {
-        max_attempts: 5,
-        ..Setup::default()
-    };
-    let (err, calls) = failure(Reply::Malformed, setup).await;
+    let (err, calls) = failure(Reply::Malformed, Setup::attempts(5)).await;
     let Error::UpstreamUnavailable { message, .. } = &err else {
         panic!("{err:?}")
     };
