@@ -7,14 +7,13 @@ use velox_testkit::fake_velox;
 use velox_testkit::resolver_harness;
 use velox_testkit::seaweedfs;
 
-use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use fake_velox::{FakeVelox, Reply};
 use object_store::{Attribute, Attributes, PutOptions, PutPayload};
-use resolver_harness::resolve;
+use resolver_harness::{contents, http_request, resolve};
 use seaweedfs::Seaweed;
 use tokio_util::sync::CancellationToken;
 use velox_core::cache::Cache;
@@ -77,7 +76,9 @@ fn host(velox: &str, endpoint: &str, prefix: &str, builds: &Path) -> Host {
 impl Host {
     /// A download that must succeed.
     async fn get(&self, tag: &str) -> Artifact {
-        resolve(&self.resolver, request(tag), None).await.unwrap()
+        resolve(&self.resolver, http_request(tag), None)
+            .await
+            .unwrap()
     }
 }
 
@@ -114,22 +115,6 @@ async fn put_binary(tier: &RemoteTier, req: &BuildRequest, bytes: Vec<u8>, sha25
         )
         .await
         .unwrap();
-}
-
-fn request(tag: &str) -> BuildRequest {
-    let json = serde_json::json!({
-        "request_id": "0b6a3e0c-5d43-4a8e-9d53-7b8b3f3f0c11",
-        "rr_version": "v2025.1.5",
-        "target_platform": {"os": "linux", "arch": "amd64"},
-        "plugins": [{"module_name": "github.com/roadrunner-server/http/v5", "tag": tag}]
-    });
-    BuildRequest::parse(json.to_string().as_bytes()).unwrap()
-}
-
-fn contents(a: &Artifact) -> Vec<u8> {
-    let mut out = Vec::new();
-    (&*a.file).read_to_end(&mut out).unwrap();
-    out
 }
 
 /// A build output the fake names; canonical so that `allowed_build_dirs` accepts it.
@@ -176,7 +161,7 @@ async fn three_hosts_build_a_key_once_and_a_fourth_fills_from_the_bucket(
     for i in 0..30 {
         let resolver = hosts[i % 3].resolver.clone();
         tasks.push(tokio::spawn(async move {
-            resolve(&resolver, request("v5.3.0"), None).await
+            resolve(&resolver, http_request("v5.3.0"), None).await
         }));
     }
     let mut sources = Vec::new();
@@ -217,7 +202,7 @@ async fn a_corrupt_object_is_refused_counted_and_rebuilt(s3: &Seaweed, builds: &
     let path = binary(builds, "good", &good);
     let fake = FakeVelox::start(Reply::success(&path)).await;
     let h = host(&fake.url(), &s3.endpoint(), "corrupt", builds);
-    let req = request("v5.4.0");
+    let req = http_request("v5.4.0");
     // Other bytes under the key, with the hash of the good ones as metadata.
     let tier = tier(&fake.url(), &s3.endpoint(), "corrupt", builds);
     let good_sha = sha256_of(&path);
@@ -257,7 +242,7 @@ async fn velox_cache_lists_and_verifies_the_remote_tier(s3: &Seaweed, builds: &P
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
-    let key = request("v5.3.0").key().to_string();
+    let key = http_request("v5.3.0").key().to_string();
     let (code, out, err) = cli("three", &["--json", "remote-ls"]);
     assert_eq!(code, Some(0), "{err}");
     let listed: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -275,7 +260,13 @@ async fn velox_cache_lists_and_verifies_the_remote_tier(s3: &Seaweed, builds: &P
 
     // A tampered binary is reported, with exit status 1.
     let tier = tier("http://127.0.0.1:1", &s3.endpoint(), "cli", builds);
-    put_binary(&tier, &request("v7.0.0"), b"x".to_vec(), "0".repeat(64)).await;
+    put_binary(
+        &tier,
+        &http_request("v7.0.0"),
+        b"x".to_vec(),
+        "0".repeat(64),
+    )
+    .await;
     let (code, out, _) = cli("cli", &["remote-verify"]);
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("HashMismatch"), "{out}");
@@ -312,11 +303,12 @@ async fn a_live_lease_is_waited_for_and_an_expired_one_taken_over(s3: &Seaweed, 
     };
 
     // A live lease: this host waits instead of building, and fills from the upload.
-    let req = request("v8.0.0");
+    let req = http_request("v8.0.0");
     put_lease(req.clone(), now + 600).await;
     let h = host(&fake.url(), &s3.endpoint(), "lease", builds);
     let resolver = h.resolver.clone();
-    let waiting = tokio::spawn(async move { resolve(&resolver, request("v8.0.0"), None).await });
+    let waiting =
+        tokio::spawn(async move { resolve(&resolver, http_request("v8.0.0"), None).await });
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(
         !waiting.is_finished(),
@@ -332,7 +324,7 @@ async fn a_live_lease_is_waited_for_and_an_expired_one_taken_over(s3: &Seaweed, 
 
     // The holder is another process on this host (same cache directory): its local
     // entry ends the wait before any upload.
-    let req = request("v8.2.0");
+    let req = http_request("v8.2.0");
     put_lease(req.clone(), now + 600).await;
     let shared_dir = tempfile::tempdir().unwrap();
     let sibling_cfg = config(
@@ -344,7 +336,7 @@ async fn a_live_lease_is_waited_for_and_an_expired_one_taken_over(s3: &Seaweed, 
     );
     let sibling = Cache::open(&sibling_cfg.cache, Arc::new(Stats::default())).unwrap();
     let (waiter, _) = process(&sibling_cfg);
-    let waiting = tokio::spawn(async move { resolve(&waiter, request("v8.2.0"), None).await });
+    let waiting = tokio::spawn(async move { resolve(&waiter, http_request("v8.2.0"), None).await });
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert!(
         !waiting.is_finished(),
@@ -359,7 +351,7 @@ async fn a_live_lease_is_waited_for_and_an_expired_one_taken_over(s3: &Seaweed, 
     assert_eq!(fake.call_count(), 0, "neither process built");
 
     // An expired lease (a crashed holder): taken over at once, built here.
-    let req = request("v8.1.0");
+    let req = http_request("v8.1.0");
     put_lease(req.clone(), now - 1).await;
     let a = resolve(&h.resolver, req.clone(), None).await.unwrap();
     assert_eq!(a.source, Source::Built);
@@ -378,8 +370,8 @@ async fn processes_sharing_a_directory_ask_the_bucket_once(s3: &Seaweed, builds:
     let (a, a_stats) = process(&cfg);
     let (b, b_stats) = process(&cfg);
     let (ra, rb) = tokio::join!(
-        resolve(&a, request("v8.3.0"), None),
-        resolve(&b, request("v8.3.0"), None)
+        resolve(&a, http_request("v8.3.0"), None),
+        resolve(&b, http_request("v8.3.0"), None)
     );
     assert_eq!(contents(&ra.unwrap()), bytes);
     assert_eq!(contents(&rb.unwrap()), bytes);
@@ -461,7 +453,7 @@ async fn remote_fill_against_local_hit_64mib() {
     assert_eq!(built.source, Source::Built);
     // Wait for the background (multipart) upload: the lease goes after it.
     let tier = tier(&fake.url(), &s3.endpoint(), "bench", &builds);
-    let lease = tier.object(&request("v9.0.0").key(), ".lease");
+    let lease = tier.object(&http_request("v9.0.0").key(), ".lease");
     for _ in 0..600 {
         if tier.store().head(&lease).await.is_err() {
             break;

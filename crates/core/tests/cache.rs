@@ -9,8 +9,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use fixture::*;
-use velox_core::artifact::Source;
+use velox_core::artifact::{Artifact, Source};
 use velox_core::cache::{Cache, Ingest};
+use velox_core::config::CacheConfig;
 use velox_core::error::Error;
 use velox_core::request::CacheKey;
 use velox_core::stats::Stats;
@@ -50,12 +51,42 @@ fn seed_json(key: &CacheKey, size: u64, created: i64, accessed: i64, count: u64)
 const SEED_KEY: &str = "df2ccba7540d565268726e19408c60ce4acf709b8a50f78056a8283c46e1ae75";
 
 fn write_seed_entry(dir: &Path, key: &CacheKey, content: &[u8]) {
-    fs::write(dir.join(format!("{key}.bin")), content).unwrap();
-    fs::write(
-        dir.join(format!("{key}.json")),
-        seed_json(key, content.len() as u64, 1_700_000_000, 1_700_000_100, 3),
-    )
-    .unwrap();
+    let json = seed_json(key, content.len() as u64, 1_700_000_000, 1_700_000_100, 3);
+    write_entry(dir, key, content, json.as_bytes());
+}
+
+/// Lays down an entry's two files by hand, consistent or not: how recovery's cases are made.
+fn write_entry(dir: &Path, key: &CacheKey, bin: &[u8], json: &[u8]) {
+    fs::write(dir.join(format!("{key}.bin")), bin).unwrap();
+    fs::write(dir.join(format!("{key}.json")), json).unwrap();
+}
+
+/// The entry's metadata as it is on disk now.
+fn read_meta(dir: &Path, key: &CacheKey) -> serde_json::Value {
+    serde_json::from_slice(&fs::read(dir.join(format!("{key}.json"))).unwrap()).unwrap()
+}
+
+/// A cache (its config changed by `tweak`) in a fresh directory, and a second directory for
+/// the binaries handed to it.
+struct Fresh {
+    tmp: tempfile::TempDir,
+    src_dir: tempfile::TempDir,
+    o: Opened,
+}
+
+fn fresh(tweak: impl FnOnce(&mut CacheConfig)) -> Fresh {
+    let tmp = tempfile::tempdir().unwrap();
+    let src_dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(tmp.path());
+    tweak(&mut cfg);
+    let o = open(&cfg);
+    Fresh { tmp, src_dir, o }
+}
+
+/// Stores `src` as the build of `request(n)`; the build duration plays no part here.
+fn store_request(cache: &Cache, n: u32, src: &Path) -> Artifact {
+    let req = request(n);
+    cache.store(&req, &seed_key(&req), src, 1).unwrap()
 }
 
 #[test]
@@ -86,9 +117,7 @@ fn serves_a_directory_written_by_the_seed_plugin() {
 
 #[test]
 fn our_metadata_has_the_seed_fields_and_types() {
-    let tmp = tempfile::tempdir().unwrap();
-    let src_dir = tempfile::tempdir().unwrap();
-    let o = open(&config(tmp.path()));
+    let Fresh { tmp, src_dir, o } = fresh(|_| {});
     let req = request(7);
     let key = seed_key(&req);
     let src = binary(src_dir.path(), "rr", 100, 1);
@@ -175,28 +204,19 @@ fn opening_a_dirty_directory_cleans_it_and_keeps_the_good_entries() {
     .unwrap();
     // Corrupt JSON.
     let corrupt = seed_key(&request(4));
-    fs::write(d.join(format!("{corrupt}.bin")), b"abc").unwrap();
-    fs::write(
-        d.join(format!("{corrupt}.json")),
-        b"{\"version\": \"1.0\", \"hash\":",
-    )
-    .unwrap();
+    write_entry(d, &corrupt, b"abc", b"{\"version\": \"1.0\", \"hash\":");
     // Metadata naming another hash.
     let wrong_hash = seed_key(&request(5));
-    fs::write(d.join(format!("{wrong_hash}.bin")), b"abc").unwrap();
-    fs::write(
-        d.join(format!("{wrong_hash}.json")),
-        seed_json(&good, 3, 1, 1, 1),
-    )
-    .unwrap();
+    write_entry(
+        d,
+        &wrong_hash,
+        b"abc",
+        seed_json(&good, 3, 1, 1, 1).as_bytes(),
+    );
     // file_size disagreeing with the binary.
     let wrong_size = seed_key(&request(6));
-    fs::write(d.join(format!("{wrong_size}.bin")), b"abcd").unwrap();
-    fs::write(
-        d.join(format!("{wrong_size}.json")),
-        seed_json(&wrong_size, 3, 1, 1, 1),
-    )
-    .unwrap();
+    let json = seed_json(&wrong_size, 3, 1, 1, 1);
+    write_entry(d, &wrong_size, b"abcd", json.as_bytes());
     // Not ours: left alone.
     fs::write(d.join("README.txt"), b"operator notes").unwrap();
 
@@ -221,9 +241,7 @@ fn opening_a_dirty_directory_cleans_it_and_keeps_the_good_entries() {
 
 #[test]
 fn a_hit_writes_nothing_until_the_flush() {
-    let tmp = tempfile::tempdir().unwrap();
-    let src_dir = tempfile::tempdir().unwrap();
-    let o = open(&config(tmp.path()));
+    let Fresh { tmp, src_dir, o } = fresh(|_| {});
     let req = request(1);
     let key = seed_key(&req);
     o.cache
@@ -263,51 +281,31 @@ fn a_hit_writes_nothing_until_the_flush() {
 
 #[test]
 fn access_update_interval_zero_writes_at_once() {
-    let tmp = tempfile::tempdir().unwrap();
-    let src_dir = tempfile::tempdir().unwrap();
-    let mut cfg = config(tmp.path());
-    cfg.access_update_interval = Duration::ZERO;
-    let o = open(&cfg);
-    let req = request(1);
-    let key = seed_key(&req);
-    o.cache
-        .store(&req, &key, &binary(src_dir.path(), "rr", 8, 1), 1)
-        .unwrap();
+    let Fresh { tmp, src_dir, o } = fresh(|c| c.access_update_interval = Duration::ZERO);
+    let key = store_request(&o.cache, 1, &binary(src_dir.path(), "rr", 8, 1)).key;
     o.clock.advance(5);
     o.cache.lookup(&key).unwrap().unwrap();
-    let v: serde_json::Value =
-        serde_json::from_slice(&fs::read(tmp.path().join(format!("{key}.json"))).unwrap()).unwrap();
+    let v = read_meta(tmp.path(), &key);
     assert_eq!(v["access_count"], 2);
     assert_eq!(v["last_accessed"], o.clock_now());
 }
 
 #[test]
 fn close_flushes_access_statistics() {
-    let tmp = tempfile::tempdir().unwrap();
-    let src_dir = tempfile::tempdir().unwrap();
-    let o = open(&config(tmp.path()));
-    let req = request(1);
-    let key = seed_key(&req);
-    o.cache
-        .store(&req, &key, &binary(src_dir.path(), "rr", 8, 1), 1)
-        .unwrap();
+    let Fresh { tmp, src_dir, o } = fresh(|_| {});
+    let key = store_request(&o.cache, 1, &binary(src_dir.path(), "rr", 8, 1)).key;
     o.cache.lookup(&key).unwrap().unwrap();
     o.cache.close();
-    let v: serde_json::Value =
-        serde_json::from_slice(&fs::read(tmp.path().join(format!("{key}.json"))).unwrap()).unwrap();
+    let v = read_meta(tmp.path(), &key);
     assert_eq!(v["access_count"], 2);
 }
 
 #[test]
 fn an_artifact_stays_readable_after_its_entry_is_removed() {
-    let tmp = tempfile::tempdir().unwrap();
-    let src_dir = tempfile::tempdir().unwrap();
-    let o = open(&config(tmp.path()));
-    let req = request(1);
-    let key = seed_key(&req);
+    let Fresh { tmp, src_dir, o } = fresh(|_| {});
     let src = binary(src_dir.path(), "rr", 4096, 3);
     let expected = fs::read(&src).unwrap();
-    o.cache.store(&req, &key, &src, 1).unwrap();
+    let key = store_request(&o.cache, 1, &src).key;
     fs::remove_file(&src).unwrap();
 
     let a = o.cache.lookup(&key).unwrap().unwrap();
@@ -320,27 +318,16 @@ fn an_artifact_stays_readable_after_its_entry_is_removed() {
 
 #[test]
 fn an_artifact_stays_readable_after_its_entry_is_evicted() {
-    let tmp = tempfile::tempdir().unwrap();
-    let src_dir = tempfile::tempdir().unwrap();
-    let mut cfg = config(tmp.path());
-    cfg.max_entries = 1;
-    let o = open(&cfg);
-    let (r1, r2) = (request(1), request(2));
-    let a = o
-        .cache
-        .store(
-            &r1,
-            &seed_key(&r1),
-            &binary(src_dir.path(), "a", 1000, 1),
-            1,
-        )
-        .unwrap();
+    let Fresh {
+        tmp: _tmp,
+        src_dir,
+        o,
+    } = fresh(|c| c.max_entries = 1);
+    let a = store_request(&o.cache, 1, &binary(src_dir.path(), "a", 1000, 1));
     let expected = fs::read(src_dir.path().join("a")).unwrap();
     fs::remove_file(src_dir.path().join("a")).unwrap();
-    o.cache
-        .store(&r2, &seed_key(&r2), &binary(src_dir.path(), "b", 10, 2), 1)
-        .unwrap();
-    assert!(o.cache.lookup(&seed_key(&r1)).unwrap().is_none());
+    store_request(&o.cache, 2, &binary(src_dir.path(), "b", 10, 2));
+    assert!(o.cache.lookup(&a.key).unwrap().is_none());
     assert_eq!(Stats::get(&o.stats.evictions), 1);
     assert_eq!(read_all(&a.file, a.size), expected);
 }
@@ -350,11 +337,10 @@ fn stores_a_copy_of_its_own_never_a_hard_link() {
     let tmp = tempfile::tempdir().unwrap();
     let cache_dir = tmp.path().join("cache");
     let o = open(&config(&cache_dir));
-    let req = request(1);
-    let key = seed_key(&req);
     let src = binary(tmp.path(), "rr", 500, 4);
     let expected = fs::read(&src).unwrap();
-    let a = o.cache.store(&req, &key, &src, 1).unwrap();
+    let a = store_request(&o.cache, 1, &src);
+    let key = a.key.clone();
     let cached = cache_dir.join(format!("{key}.bin"));
     assert_ne!(
         fs::metadata(&cached).unwrap().ino(),
@@ -381,10 +367,9 @@ fn stores_by_copy_when_links_are_not_used() {
     let tmp = tempfile::tempdir().unwrap();
     let cache_dir = tmp.path().join("cache");
     let o = open_with(&config(&cache_dir), Ingest::CopyOnly);
-    let req = request(1);
-    let key = seed_key(&req);
     let src = binary(tmp.path(), "rr", 70_000, 5);
-    let a = o.cache.store(&req, &key, &src, 1).unwrap();
+    let a = store_request(&o.cache, 1, &src);
+    let key = a.key.clone();
     let cached = cache_dir.join(format!("{key}.bin"));
     assert_ne!(
         fs::metadata(&cached).unwrap().ino(),
@@ -407,10 +392,9 @@ fn stores_by_copy_across_filesystems() {
         return;
     }
     let o = open(&config(tmp.path()));
-    let req = request(1);
-    let key = seed_key(&req);
     let src = binary(src_dir.path(), "rr", 12_345, 6);
-    let a = o.cache.store(&req, &key, &src, 1).unwrap();
+    let a = store_request(&o.cache, 1, &src);
+    let key = a.key.clone();
     let cached = tmp.path().join(format!("{key}.bin"));
     assert_eq!(fs::read(&cached).unwrap(), fs::read(&src).unwrap());
     assert_ne!(
@@ -449,49 +433,30 @@ fn a_store_into_a_vanished_directory_fails_with_io_and_leaves_nothing() {
 
 #[test]
 fn a_binary_larger_than_the_cache_is_served_from_its_source_without_caching() {
-    let tmp = tempfile::tempdir().unwrap();
-    let src_dir = tempfile::tempdir().unwrap();
-    let mut cfg = config(tmp.path());
-    cfg.max_size_bytes = 100;
-    let o = open(&cfg);
-    let small = request(1);
-    o.cache
-        .store(
-            &small,
-            &seed_key(&small),
-            &binary(src_dir.path(), "s", 50, 1),
-            1,
-        )
-        .unwrap();
-    let big = request(2);
+    let Fresh {
+        tmp: _tmp,
+        src_dir,
+        o,
+    } = fresh(|c| c.max_size_bytes = 100);
+    let small = store_request(&o.cache, 1, &binary(src_dir.path(), "s", 50, 1)).key;
     let src = binary(src_dir.path(), "big", 101, 2);
-    let a = o.cache.store(&big, &seed_key(&big), &src, 1).unwrap();
+    let a = store_request(&o.cache, 2, &src);
     assert_eq!(a.path, src);
     assert_eq!(a.size, 101);
     assert_eq!(read_all(&a.file, 101), fs::read(&src).unwrap());
-    assert!(o.cache.lookup(&seed_key(&big)).unwrap().is_none());
+    assert!(o.cache.lookup(&a.key).unwrap().is_none());
     // The small entry was not evicted for a binary that could never fit.
-    assert!(o.cache.lookup(&seed_key(&small)).unwrap().is_some());
+    assert!(o.cache.lookup(&small).unwrap().is_some());
     assert_eq!(Stats::get(&o.stats.evictions), 0);
 }
 
 #[test]
 fn storing_a_key_again_replaces_the_entry() {
-    let tmp = tempfile::tempdir().unwrap();
-    let src_dir = tempfile::tempdir().unwrap();
-    let mut cfg = config(tmp.path());
-    cfg.max_entries = 1;
-    let o = open(&cfg);
-    let req = request(1);
-    let key = seed_key(&req);
-    let old = o
-        .cache
-        .store(&req, &key, &binary(src_dir.path(), "a", 10, 1), 1)
-        .unwrap();
+    let Fresh { tmp, src_dir, o } = fresh(|c| c.max_entries = 1);
+    let old = store_request(&o.cache, 1, &binary(src_dir.path(), "a", 10, 1));
+    let key = old.key.clone();
     let old_bytes = fs::read(src_dir.path().join("a")).unwrap();
-    o.cache
-        .store(&req, &key, &binary(src_dir.path(), "b", 20, 2), 1)
-        .unwrap();
+    store_request(&o.cache, 1, &binary(src_dir.path(), "b", 20, 2));
     assert_eq!(
         Stats::get(&o.stats.evictions),
         0,
@@ -506,31 +471,12 @@ fn storing_a_key_again_replaces_the_entry() {
 
 #[test]
 fn cleanup_evicts_entries_older_than_max_age() {
-    let tmp = tempfile::tempdir().unwrap();
-    let src_dir = tempfile::tempdir().unwrap();
-    let mut cfg = config(tmp.path());
-    cfg.max_age = Duration::from_secs(7 * 86400);
-    let o = open(&cfg);
-    let (old, young) = (request(1), request(2));
-    o.cache
-        .store(
-            &old,
-            &seed_key(&old),
-            &binary(src_dir.path(), "a", 10, 1),
-            1,
-        )
-        .unwrap();
+    let Fresh { tmp, src_dir, o } = fresh(|c| c.max_age = Duration::from_secs(7 * 86400));
+    let old = store_request(&o.cache, 1, &binary(src_dir.path(), "a", 10, 1)).key;
     o.clock.advance(3 * 86400);
-    o.cache
-        .store(
-            &young,
-            &seed_key(&young),
-            &binary(src_dir.path(), "b", 10, 2),
-            1,
-        )
-        .unwrap();
+    let young = store_request(&o.cache, 2, &binary(src_dir.path(), "b", 10, 2)).key;
     // Being used does not keep an entry past its age (the seed's rule: created_at).
-    o.cache.lookup(&seed_key(&old)).unwrap().unwrap();
+    o.cache.lookup(&old).unwrap().unwrap();
     o.clock.advance(4 * 86400);
     o.cache.cleanup().unwrap();
     assert_eq!(
@@ -540,8 +486,8 @@ fn cleanup_evicts_entries_older_than_max_age() {
     );
     o.clock.advance(1);
     o.cache.cleanup().unwrap();
-    assert!(o.cache.lookup(&seed_key(&old)).unwrap().is_none());
-    assert!(o.cache.lookup(&seed_key(&young)).unwrap().is_some());
+    assert!(o.cache.lookup(&old).unwrap().is_none());
+    assert!(o.cache.lookup(&young).unwrap().is_some());
     assert_eq!(Stats::get(&o.stats.evictions), 1);
     assert_eq!(listing(tmp.path()).len(), 2);
 }
@@ -553,15 +499,11 @@ fn opening_applies_lowered_limits() {
     {
         let o = open(&config(tmp.path()));
         for n in 0..5 {
-            let r = request(n);
-            o.cache
-                .store(
-                    &r,
-                    &seed_key(&r),
-                    &binary(src_dir.path(), &format!("b{n}"), 10, 1),
-                    1,
-                )
-                .unwrap();
+            store_request(
+                &o.cache,
+                n,
+                &binary(src_dir.path(), &format!("b{n}"), 10, 1),
+            );
             o.clock.advance(1);
         }
     }
@@ -582,12 +524,9 @@ fn two_caches_on_one_directory_see_each_others_entries() {
     let src_dir = tempfile::tempdir().unwrap();
     let a = open(&config(tmp.path()));
     let b = open(&config(tmp.path()));
-    let req = request(1);
-    let key = seed_key(&req);
+    let key = seed_key(&request(1));
     assert!(b.cache.lookup(&key).unwrap().is_none());
-    a.cache
-        .store(&req, &key, &binary(src_dir.path(), "rr", 33, 1), 1)
-        .unwrap();
+    store_request(&a.cache, 1, &binary(src_dir.path(), "rr", 33, 1));
     let hit = b
         .cache
         .lookup(&key)
@@ -603,10 +542,7 @@ fn two_caches_on_one_directory_see_each_others_entries() {
     assert_eq!(read_all(&hit.file, 33).len(), 33);
 
     // Cleanup reconciles entries b never looked up.
-    let r2 = request(2);
-    a.cache
-        .store(&r2, &seed_key(&r2), &binary(src_dir.path(), "rr2", 5, 1), 1)
-        .unwrap();
+    store_request(&a.cache, 2, &binary(src_dir.path(), "rr2", 5, 1));
     b.cache.cleanup().unwrap();
     assert_eq!(b.cache.usage().entries, 1);
 }
@@ -631,16 +567,8 @@ fn close_stops_the_periodic_cleanup_promptly() {
 
 #[test]
 fn the_background_thread_flushes_access_statistics() {
-    let tmp = tempfile::tempdir().unwrap();
-    let src_dir = tempfile::tempdir().unwrap();
-    let mut cfg = config(tmp.path());
-    cfg.access_update_interval = Duration::from_millis(20);
-    let o = open(&cfg);
-    let req = request(1);
-    let key = seed_key(&req);
-    o.cache
-        .store(&req, &key, &binary(src_dir.path(), "rr", 8, 1), 1)
-        .unwrap();
+    let Fresh { tmp, src_dir, o } = fresh(|c| c.access_update_interval = Duration::from_millis(20));
+    let key = store_request(&o.cache, 1, &binary(src_dir.path(), "rr", 8, 1)).key;
     o.cache.lookup(&key).unwrap().unwrap();
     let json = tmp.path().join(format!("{key}.json"));
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -722,8 +650,7 @@ fn recovery_reports_each_removed_file_with_its_reason() {
     )
     .unwrap();
     let corrupt = seed_key(&request(4));
-    fs::write(d.join(format!("{corrupt}.bin")), b"abc").unwrap();
-    fs::write(d.join(format!("{corrupt}.json")), b"not json").unwrap();
+    write_entry(d, &corrupt, b"abc", b"not json");
 
     let captured = Captured::default();
     let subscriber = tracing_subscriber::registry().with(captured.clone());
@@ -809,12 +736,10 @@ fn concurrent_stores_never_exceed_the_limits() {
     fn assert_shareable<T: Send + Sync>() {}
     assert_shareable::<Cache>();
 
-    let tmp = tempfile::tempdir().unwrap();
-    let src_dir = tempfile::tempdir().unwrap();
-    let mut cfg = config(tmp.path());
-    cfg.max_entries = 3;
-    cfg.max_size_bytes = 250;
-    let o = open(&cfg);
+    let Fresh { tmp, src_dir, o } = fresh(|c| {
+        c.max_entries = 3;
+        c.max_size_bytes = 250;
+    });
     let cache = &o.cache;
     let done = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|s| {

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use fixture::*;
 use proptest::prelude::*;
-use velox_core::cache::{Cache, CacheOptions, Clock, Ingest, ManualClock};
+use velox_core::cache::{Cache, Clock, Ingest, ManualClock};
 use velox_core::config::{CacheConfig, EvictionPolicy};
 use velox_core::stats::Stats;
 
@@ -198,17 +198,8 @@ fn cfg(dir: &Path, policy: EvictionPolicy) -> CacheConfig {
 }
 
 fn open_cache(cfg: &CacheConfig, clock: &Arc<ManualClock>) -> (Cache, Arc<Stats>) {
-    let stats = Arc::new(Stats::default());
-    let cache = Cache::open_with(
-        cfg,
-        stats.clone(),
-        CacheOptions {
-            clock: clock.clone(),
-            ingest: Ingest::ReflinkOrCopy,
-        },
-    )
-    .expect("cache opens");
-    (cache, stats)
+    let o = open_on_clock(cfg, Ingest::ReflinkOrCopy, clock.clone());
+    (o.cache, o.stats)
 }
 
 fn content(size: u64, seed: u8) -> Vec<u8> {

@@ -93,6 +93,27 @@ fn request_value() -> impl Strategy<Value = Value> {
         })
 }
 
+/// Bytes to overwrite: where (an index into whatever input they meet) and with what.
+type Edits = Vec<(prop::sample::Index, u8)>;
+
+fn edits() -> impl Strategy<Value = Edits> {
+    prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8)
+}
+
+/// The seed of `target` that `pick` names, with `edits` applied.
+fn mutated_seed(target: &str, pick: prop::sample::Index, edits: Edits) -> Vec<u8> {
+    let seeds = corpus(target);
+    let mut input = seeds[pick.index(seeds.len())].clone();
+    for (at, byte) in edits {
+        if input.is_empty() {
+            break;
+        }
+        let i = at.index(input.len());
+        input[i] = byte;
+    }
+    input
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
@@ -104,34 +125,16 @@ proptest! {
     #[test]
     fn mutated_seed_requests_hold_the_properties(
         pick in any::<prop::sample::Index>(),
-        edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+        edits in edits(),
     ) {
-        let seeds = corpus("request");
-        let mut input = seeds[pick.index(seeds.len())].clone();
-        for (at, byte) in edits {
-            if input.is_empty() {
-                break;
-            }
-            let i = at.index(input.len());
-            input[i] = byte;
-        }
-        checks::request(&input);
+        checks::request(&mutated_seed("request", pick, edits));
     }
 
     #[test]
     fn mutated_seed_configs_hold_the_properties(
         pick in any::<prop::sample::Index>(),
-        edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+        edits in edits(),
     ) {
-        let seeds = corpus("config");
-        let mut input = seeds[pick.index(seeds.len())].clone();
-        for (at, byte) in edits {
-            if input.is_empty() {
-                break;
-            }
-            let i = at.index(input.len());
-            input[i] = byte;
-        }
-        checks::config(&input);
+        checks::config(&mutated_seed("config", pick, edits));
     }
 }

@@ -11,13 +11,14 @@ use std::time::Duration;
 
 use fake_velox::{FakeVelox, Reply};
 use resolver_harness::{harness, ms, resolve, resolve_or_pending, Builds, Harness};
+use serde_json::json;
 use velox_core::config::RetryConfig;
 use velox_core::resolve::respond::{Prefer, Resolved};
 use velox_core::stats::Stats;
 use velox_core::{BuildRequest, Cancel, Config, Error, Source};
 
 fn config(url: &str, allowed: &Path, extra: serde_json::Value) -> Config {
-    let mut json = serde_json::json!({
+    let mut json = json!({
         "server_url": url,
         "cache": {"enabled": false},
         "allowed_build_dirs": [allowed],
@@ -37,8 +38,15 @@ fn config(url: &str, allowed: &Path, extra: serde_json::Value) -> Config {
     c
 }
 
+/// A fake answering `reply` and a harness resolving through it, `extra` keys in its config.
+async fn served(builds: &Builds, reply: Reply, extra: serde_json::Value) -> (FakeVelox, Harness) {
+    let fake = FakeVelox::start(reply).await;
+    let h = harness(config(&fake.url(), &builds.root(), extra));
+    (fake, h)
+}
+
 fn request() -> BuildRequest {
-    let json = serde_json::json!({
+    let json = json!({
         "rr_version": "v2025.1.5",
         "target_platform": {"os": "linux", "arch": "amd64"},
         "plugins": [{"module_name": "github.com/roadrunner-server/http/v5", "tag": "v5.3.0"}]
@@ -63,8 +71,7 @@ async fn leave_during_the_build(h: &Harness, fake: &FakeVelox) {
 async fn a_retry_after_the_client_left_joins_the_lingering_build() {
     let builds = Builds::new();
     let path = builds.binary("out", b"lingered");
-    let fake = FakeVelox::start(Reply::success_after(ms(800), &path)).await;
-    let h = harness(config(&fake.url(), &builds.root(), serde_json::json!({})));
+    let (fake, h) = served(&builds, Reply::success_after(ms(800), &path), json!({})).await;
     leave_during_the_build(&h, &fake).await;
     tokio::time::sleep(ms(200)).await;
     assert_eq!(h.resolver.builds_in_flight(), 1, "the build lingers");
@@ -80,9 +87,8 @@ async fn a_retry_after_the_client_left_joins_the_lingering_build() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lingering_build_nobody_comes_back_for_is_cancelled_after_build_linger() {
     let builds = Builds::new();
-    let fake = FakeVelox::start(Reply::Hang).await;
-    let extra = serde_json::json!({"build_linger": "300ms"});
-    let h = harness(config(&fake.url(), &builds.root(), extra));
+    let extra = json!({"build_linger": "300ms"});
+    let (fake, h) = served(&builds, Reply::Hang, extra).await;
     leave_during_the_build(&h, &fake).await;
     tokio::time::sleep(ms(100)).await;
     assert!(!fake.calls()[0].dropped, "still lingering");
@@ -95,8 +101,7 @@ async fn a_lingering_build_nobody_comes_back_for_is_cancelled_after_build_linger
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_cancels_a_lingering_build() {
     let builds = Builds::new();
-    let fake = FakeVelox::start(Reply::Hang).await;
-    let h = harness(config(&fake.url(), &builds.root(), serde_json::json!({})));
+    let (fake, h) = served(&builds, Reply::Hang, json!({})).await;
     leave_during_the_build(&h, &fake).await;
     h.shutdown.cancel();
     fake.wait_for(ms(3000), "the upstream call dropped", |c| c[0].dropped)
@@ -107,9 +112,8 @@ async fn shutdown_cancels_a_lingering_build() {
 async fn respond_after_answers_pending_and_the_build_goes_on_even_without_linger() {
     let builds = Builds::new();
     let path = builds.binary("out", b"async");
-    let fake = FakeVelox::start(Reply::success_after(ms(900), &path)).await;
-    let extra = serde_json::json!({"respond_after": "100ms", "build_linger": "0"});
-    let h = harness(config(&fake.url(), &builds.root(), extra));
+    let extra = json!({"respond_after": "100ms", "build_linger": "0"});
+    let (fake, h) = served(&builds, Reply::success_after(ms(900), &path), extra).await;
     let first = resolve_or_pending(&h.resolver, request(), None, Prefer::default())
         .await
         .unwrap();
@@ -141,8 +145,7 @@ async fn respond_after_answers_pending_and_the_build_goes_on_even_without_linger
 async fn prefer_respond_async_answers_pending_without_the_config_key() {
     let builds = Builds::new();
     let path = builds.binary("out", b"prefer");
-    let fake = FakeVelox::start(Reply::success_after(ms(500), &path)).await;
-    let h = harness(config(&fake.url(), &builds.root(), serde_json::json!({})));
+    let (fake, h) = served(&builds, Reply::success_after(ms(500), &path), json!({})).await;
     // Without the key or the header the caller waits for the binary.
     let prefer = Prefer::parse("respond-async, wait=0");
     let r = resolve_or_pending(&h.resolver, request(), None, prefer)
@@ -162,15 +165,9 @@ async fn prefer_respond_async_answers_pending_without_the_config_key() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failure_nobody_waited_for_is_answered_to_the_next_poll_not_rebuilt() {
     let builds = Builds::new();
-    let fake = FakeVelox::start(Reply::Connect {
-        delay: ms(300),
-        http: 500,
-        code: "internal".into(),
-        message: "building plugins: exit status 1".into(),
-    })
-    .await;
-    let extra = serde_json::json!({"respond_after": "50ms"});
-    let h = harness(config(&fake.url(), &builds.root(), extra));
+    let reply = Reply::connect_after(ms(300), "internal", "building plugins: exit status 1");
+    let extra = json!({"respond_after": "50ms"});
+    let (fake, h) = served(&builds, reply, extra).await;
     let r = resolve_or_pending(&h.resolver, request(), None, Prefer::default())
         .await
         .unwrap();
@@ -201,8 +198,7 @@ async fn a_failure_nobody_waited_for_is_answered_to_the_next_poll_not_rebuilt() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failure_a_waiter_received_is_not_remembered() {
     let builds = Builds::new();
-    let fake = FakeVelox::start(Reply::connect("internal", "boom")).await;
-    let h = harness(config(&fake.url(), &builds.root(), serde_json::json!({})));
+    let (fake, h) = served(&builds, Reply::connect("internal", "boom"), json!({})).await;
     for n in 1..=2 {
         let err = resolve(&h.resolver, request(), None).await.unwrap_err();
         assert!(err.to_string().contains("boom"), "{err}");

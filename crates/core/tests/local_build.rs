@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
-use velox_core::local::{LocalBuildConfig, LocalBuilder, SourceMode};
+use velox_core::local::{LocalBuild, LocalBuildConfig, LocalBuilder, SourceMode};
 use velox_core::request::{Exclude, Replace};
 use velox_core::{BuildRequest, Error};
 
@@ -113,6 +113,30 @@ exit 0
     }
 }
 
+/// A stand-in `go`, an empty work directory and a builder over both: where every test starts.
+/// Bind every field (`_work`, not `_`): the directories live as long as the binding.
+struct Rig {
+    go: FakeGo,
+    work: tempfile::TempDir,
+    builder: LocalBuilder,
+}
+
+impl Rig {
+    fn new(download: Download, tidy: Tidy, source: SourceMode) -> Rig {
+        let go = FakeGo::new(download, tidy);
+        let work = tempfile::tempdir().unwrap();
+        let builder = go.builder(work.path(), source);
+        Rig { go, work, builder }
+    }
+}
+
+/// One build of `http_request()` that nothing cancels.
+async fn build_http(builder: &LocalBuilder) -> Result<LocalBuild, Error> {
+    builder
+        .build(&http_request(), CancellationToken::new())
+        .await
+}
+
 fn http_request() -> BuildRequest {
     linux_request(
         "arm64",
@@ -174,14 +198,9 @@ async fn wait_until_group_gone(pgid: i32) {
 
 #[tokio::test]
 async fn generated_build_runs_the_go_steps_for_the_requested_platform() {
-    let go = FakeGo::new(Download::Refused, Tidy::Ok);
-    let work = tempfile::tempdir().unwrap();
-    let builder = go.builder(work.path(), SourceMode::Generated);
+    let Rig { go, work, builder } = Rig::new(Download::Refused, Tidy::Ok, SourceMode::Generated);
 
-    let build = builder
-        .build(&http_request(), CancellationToken::new())
-        .await
-        .unwrap();
+    let build = build_http(&builder).await.unwrap();
 
     let calls = go.calls();
     assert_eq!(calls.len(), 4, "{calls:#?}");
@@ -236,9 +255,11 @@ async fn generated_build_runs_the_go_steps_for_the_requested_platform() {
 
 #[tokio::test]
 async fn replaces_excludes_queries_race_and_debug_reach_the_go_commands() {
-    let go = FakeGo::new(Download::Refused, Tidy::Ok);
-    let work = tempfile::tempdir().unwrap();
-    let builder = go.builder(work.path(), SourceMode::Generated);
+    let Rig {
+        go,
+        work: _work,
+        builder,
+    } = Rig::new(Download::Refused, Tidy::Ok, SourceMode::Generated);
     let mut req = linux_request(
         "amd64",
         &[
@@ -281,14 +302,13 @@ async fn replaces_excludes_queries_race_and_debug_reach_the_go_commands() {
 
 #[tokio::test]
 async fn auto_source_falls_back_to_the_generated_main_when_roadrunner_is_not_served() {
-    let go = FakeGo::new(Download::Refused, Tidy::Ok);
-    let work = tempfile::tempdir().unwrap();
-    let builder = go.builder(work.path(), SourceMode::Auto);
+    let Rig {
+        go,
+        work: _work,
+        builder,
+    } = Rig::new(Download::Refused, Tidy::Ok, SourceMode::Auto);
 
-    let build = builder
-        .build(&http_request(), CancellationToken::new())
-        .await
-        .unwrap();
+    let build = build_http(&builder).await.unwrap();
 
     let calls = go.calls();
     assert_eq!(
@@ -320,14 +340,13 @@ async fn served_roadrunner_source_is_built_with_its_plugins_go_rewritten() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&plugins_go, std::fs::Permissions::from_mode(0o444)).unwrap();
     }
-    let go = FakeGo::new(Download::Served(src.path().to_path_buf()), Tidy::Ok);
-    let work = tempfile::tempdir().unwrap();
-    let builder = go.builder(work.path(), SourceMode::Auto);
+    let Rig { go, work, builder } = Rig::new(
+        Download::Served(src.path().to_path_buf()),
+        Tidy::Ok,
+        SourceMode::Auto,
+    );
 
-    let build = builder
-        .build(&http_request(), CancellationToken::new())
-        .await
-        .unwrap();
+    let build = build_http(&builder).await.unwrap();
 
     let calls = go.calls();
     assert_eq!(calls.len(), 4, "{calls:#?}");
@@ -360,14 +379,9 @@ async fn served_roadrunner_source_is_built_with_its_plugins_go_rewritten() {
 
 #[tokio::test]
 async fn roadrunner_source_mode_fails_when_the_source_is_not_served() {
-    let go = FakeGo::new(Download::Refused, Tidy::Ok);
-    let work = tempfile::tempdir().unwrap();
-    let builder = go.builder(work.path(), SourceMode::RoadRunner);
+    let Rig { go, work, builder } = Rig::new(Download::Refused, Tidy::Ok, SourceMode::RoadRunner);
 
-    let err = builder
-        .build(&http_request(), CancellationToken::new())
-        .await
-        .unwrap_err();
+    let err = build_http(&builder).await.unwrap_err();
 
     match err {
         Error::BuildFailed { message, .. } => {
@@ -381,14 +395,13 @@ async fn roadrunner_source_mode_fails_when_the_source_is_not_served() {
 
 #[tokio::test]
 async fn failing_go_command_gives_build_failed_with_its_error_output() {
-    let go = FakeGo::new(Download::Refused, Tidy::Fail);
-    let work = tempfile::tempdir().unwrap();
-    let builder = go.builder(work.path(), SourceMode::Generated);
+    let Rig {
+        go: _go,
+        work,
+        builder,
+    } = Rig::new(Download::Refused, Tidy::Fail, SourceMode::Generated);
 
-    let err = builder
-        .build(&http_request(), CancellationToken::new())
-        .await
-        .unwrap_err();
+    let err = build_http(&builder).await.unwrap_err();
 
     assert_eq!(err.http_status(), 502);
     match err {
@@ -410,9 +423,7 @@ async fn failing_go_command_gives_build_failed_with_its_error_output() {
 
 #[tokio::test]
 async fn cancelling_kills_the_process_group_and_removes_the_workspace() {
-    let go = FakeGo::new(Download::Refused, Tidy::Block);
-    let work = tempfile::tempdir().unwrap();
-    let builder = go.builder(work.path(), SourceMode::Generated);
+    let Rig { go, work, builder } = Rig::new(Download::Refused, Tidy::Block, SourceMode::Generated);
     let cancel = CancellationToken::new();
 
     let req = http_request();
@@ -441,17 +452,12 @@ async fn cancelling_kills_the_process_group_and_removes_the_workspace() {
 
 #[tokio::test]
 async fn dropping_the_build_kills_the_process_group_and_removes_the_workspace() {
-    let go = FakeGo::new(Download::Refused, Tidy::Block);
-    let work = tempfile::tempdir().unwrap();
-    let builder = Arc::new(go.builder(work.path(), SourceMode::Generated));
+    let Rig { go, work, builder } = Rig::new(Download::Refused, Tidy::Block, SourceMode::Generated);
+    let builder = Arc::new(builder);
 
     let task = tokio::spawn({
         let builder = builder.clone();
-        async move {
-            builder
-                .build(&http_request(), CancellationToken::new())
-                .await
-        }
+        async move { build_http(&builder).await }
     });
     let pgid = go.wait_for_tidy().await;
     // What a caller's timeout does: the future is dropped mid-build.
@@ -465,10 +471,9 @@ async fn dropping_the_build_kills_the_process_group_and_removes_the_workspace() 
 
 #[tokio::test]
 async fn builds_beyond_the_queue_limit_are_refused_at_once() {
-    let go = FakeGo::new(Download::Refused, Tidy::Block);
-    let work = tempfile::tempdir().unwrap();
+    let Rig { go, work, builder } = Rig::new(Download::Refused, Tidy::Block, SourceMode::Generated);
     // One running, one waiting.
-    let builder = Arc::new(go.builder(work.path(), SourceMode::Generated));
+    let builder = Arc::new(builder);
     let cancel = CancellationToken::new();
 
     let spawn_build = || {
@@ -487,10 +492,7 @@ async fn builds_beyond_the_queue_limit_are_refused_at_once() {
     assert_eq!(builder.running(), 1);
 
     let started = Instant::now();
-    let refused = builder
-        .build(&http_request(), CancellationToken::new())
-        .await
-        .unwrap_err();
+    let refused = build_http(&builder).await.unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(2), "refusal waited");
     match &refused {
         Error::UpstreamUnavailable { message, .. } => {
@@ -512,9 +514,7 @@ async fn builds_beyond_the_queue_limit_are_refused_at_once() {
 
 #[tokio::test]
 async fn invalid_module_path_is_refused_before_any_go_command() {
-    let go = FakeGo::new(Download::Refused, Tidy::Ok);
-    let work = tempfile::tempdir().unwrap();
-    let builder = go.builder(work.path(), SourceMode::Auto);
+    let Rig { go, work, builder } = Rig::new(Download::Refused, Tidy::Ok, SourceMode::Auto);
 
     let err = builder
         .build(

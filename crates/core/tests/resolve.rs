@@ -5,12 +5,11 @@
 use velox_testkit::fake_velox;
 use velox_testkit::resolver_harness;
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use fake_velox::{FakeVelox, Reply};
-use resolver_harness::{harness, ms, resolve, Builds, Harness};
+use resolver_harness::{contents, harness, http_request, ms, resolve, Builds, Harness};
 use velox_core::config::RetryConfig;
 use velox_core::stats::Stats;
 use velox_core::{Artifact, BuildRequest, Cancel, Config, Error, Source};
@@ -33,20 +32,16 @@ fn config(url: Option<&str>, allowed: &Path) -> Config {
     c
 }
 
-fn request(plugin_tag: &str) -> BuildRequest {
-    let json = serde_json::json!({
-        "request_id": "0b6a3e0c-5d43-4a8e-9d53-7b8b3f3f0c11",
-        "rr_version": "v2025.1.5",
-        "target_platform": {"os": "linux", "arch": "amd64"},
-        "plugins": [{"module_name": "github.com/roadrunner-server/http/v5", "tag": plugin_tag}]
-    });
-    BuildRequest::parse(json.to_string().as_bytes()).unwrap()
-}
-
-fn contents(a: &Artifact) -> Vec<u8> {
-    let mut out = Vec::new();
-    (&*a.file).read_to_end(&mut out).unwrap();
-    out
+/// A fake answering `reply` and a harness resolving through it, its config changed by `tweak`.
+async fn served(
+    builds: &Builds,
+    reply: Reply,
+    tweak: impl FnOnce(&mut Config),
+) -> (FakeVelox, Harness) {
+    let fake = FakeVelox::start(reply).await;
+    let mut cfg = config(Some(&fake.url()), &builds.root());
+    tweak(&mut cfg);
+    (fake, harness(cfg))
 }
 
 fn spawn_resolve(
@@ -65,16 +60,17 @@ fn spawn_resolve(
 async fn a_miss_is_built_upstream_and_served_from_the_build_dir_without_a_cache() {
     let builds = Builds::new();
     let path = builds.binary("one", b"\x7fELF binary");
-    let fake = FakeVelox::start(Reply::success(&path)).await;
-    let h = harness(config(Some(&fake.url()), &builds.root()));
-    let a = resolve(&h.resolver, request("v5.3.0"), None).await.unwrap();
+    let (fake, h) = served(&builds, Reply::success(&path), |_| {}).await;
+    let a = resolve(&h.resolver, http_request("v5.3.0"), None)
+        .await
+        .unwrap();
     assert_eq!(a.source, Source::Built);
     assert_eq!(a.path, PathBuf::from(&path));
     assert_eq!(a.size, 11);
-    assert_eq!(a.key, request("v5.3.0").key());
+    assert_eq!(a.key, http_request("v5.3.0").key());
     assert_eq!(contents(&a), b"\x7fELF binary");
     assert_eq!(fake.call_count(), 1);
-    assert_eq!(fake.calls()[0].body, request("v5.3.0").to_velox_json());
+    assert_eq!(fake.calls()[0].body, http_request("v5.3.0").to_velox_json());
     // No cache, no lookup: neither a hit nor a miss.
     assert_eq!(Stats::get(&h.stats.misses), 0);
     assert_eq!(Stats::get(&h.stats.builds), 1);
@@ -84,10 +80,9 @@ async fn a_miss_is_built_upstream_and_served_from_the_build_dir_without_a_cache(
 async fn coalesces_identical_misses_into_one_build() {
     let builds = Builds::new();
     let path = builds.binary("one", b"shared bytes");
-    let fake = FakeVelox::start(Reply::success_after(ms(800), &path)).await;
-    let h = harness(config(Some(&fake.url()), &builds.root()));
+    let (fake, h) = served(&builds, Reply::success_after(ms(800), &path), |_| {}).await;
     let waiters: Vec<_> = (0..8)
-        .map(|_| spawn_resolve(&h, request("v5.3.0"), None))
+        .map(|_| spawn_resolve(&h, http_request("v5.3.0"), None))
         .collect();
     let mut sources = Vec::new();
     for w in waiters {
@@ -112,10 +107,9 @@ async fn coalesces_identical_misses_into_one_build() {
 async fn joiners_get_their_own_file_offset() {
     let builds = Builds::new();
     let path = builds.binary("one", b"0123456789");
-    let fake = FakeVelox::start(Reply::success_after(ms(200), &path)).await;
-    let h = harness(config(Some(&fake.url()), &builds.root()));
-    let a = spawn_resolve(&h, request("v5.3.0"), None);
-    let b = spawn_resolve(&h, request("v5.3.0"), None);
+    let (_fake, h) = served(&builds, Reply::success_after(ms(200), &path), |_| {}).await;
+    let a = spawn_resolve(&h, http_request("v5.3.0"), None);
+    let b = spawn_resolve(&h, http_request("v5.3.0"), None);
     let a = a.await.unwrap().0.unwrap();
     let b = b.await.unwrap().0.unwrap();
     // Reading one to the end must not move the other.
@@ -127,10 +121,9 @@ async fn joiners_get_their_own_file_offset() {
 async fn distinct_requests_build_in_parallel() {
     let builds = Builds::new();
     let path = builds.binary("one", b"x");
-    let fake = FakeVelox::start(Reply::success_after(ms(300), &path)).await;
-    let h = harness(config(Some(&fake.url()), &builds.root()));
-    let a = spawn_resolve(&h, request("v5.3.0"), None);
-    let b = spawn_resolve(&h, request("v5.3.1"), None);
+    let (fake, h) = served(&builds, Reply::success_after(ms(300), &path), |_| {}).await;
+    let a = spawn_resolve(&h, http_request("v5.3.0"), None);
+    let b = spawn_resolve(&h, http_request("v5.3.1"), None);
     a.await.unwrap().0.unwrap();
     b.await.unwrap().0.unwrap();
     let calls = fake.calls();
@@ -145,13 +138,10 @@ async fn distinct_requests_build_in_parallel() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_returns_at_once_and_cancels_the_upstream_call_when_nobody_else_waits() {
     let builds = Builds::new();
-    let fake = FakeVelox::start(Reply::Hang).await;
-    let mut cfg = config(Some(&fake.url()), &builds.root());
     // Today's behaviour on demand; by default the build lingers (tests/linger.rs).
-    cfg.build_linger = Duration::ZERO;
-    let h = harness(cfg);
+    let (fake, h) = served(&builds, Reply::Hang, |c| c.build_linger = Duration::ZERO).await;
     let cancel = Cancel::new();
-    let waiter = spawn_resolve(&h, request("v5.3.0"), Some(cancel.clone()));
+    let waiter = spawn_resolve(&h, http_request("v5.3.0"), Some(cancel.clone()));
     fake.wait_for(ms(2000), "the build call", |c| c.len() == 1)
         .await;
     let triggered = Instant::now();
@@ -168,15 +158,14 @@ async fn cancel_returns_at_once_and_cancels_the_upstream_call_when_nobody_else_w
 async fn a_cancelled_waiter_leaves_the_build_running_for_the_others() {
     let builds = Builds::new();
     let path = builds.binary("one", b"bytes");
-    let fake = FakeVelox::start(Reply::success_after(ms(400), &path)).await;
-    let h = harness(config(Some(&fake.url()), &builds.root()));
+    let (fake, h) = served(&builds, Reply::success_after(ms(400), &path), |_| {}).await;
     let cancel = Cancel::new();
-    let leader = spawn_resolve(&h, request("v5.3.0"), Some(cancel.clone()));
+    let leader = spawn_resolve(&h, http_request("v5.3.0"), Some(cancel.clone()));
     fake.wait_for(ms(2000), "the build call", |c| c.len() == 1)
         .await;
-    let other = spawn_resolve(&h, request("v5.3.0"), None);
+    let other = spawn_resolve(&h, http_request("v5.3.0"), None);
     // The second caller must have joined before the first leaves (bounded wait).
-    let key = request("v5.3.0").key();
+    let key = http_request("v5.3.0").key();
     for _ in 0..400 {
         if h.resolver.waiters(&key) == Some(2) {
             break;
@@ -199,18 +188,20 @@ async fn a_cancelled_waiter_leaves_the_build_running_for_the_others() {
 async fn keep_abandoned_builds_lets_an_unwatched_build_finish() {
     let builds = Builds::new();
     let path = builds.binary("one", b"bytes");
-    let fake = FakeVelox::start(Reply::success_after(ms(300), &path)).await;
-    let mut cfg = config(Some(&fake.url()), &builds.root());
-    cfg.keep_abandoned_builds = true;
-    let h = harness(cfg);
+    let (fake, h) = served(&builds, Reply::success_after(ms(300), &path), |c| {
+        c.keep_abandoned_builds = true
+    })
+    .await;
     let cancel = Cancel::new();
-    let waiter = spawn_resolve(&h, request("v5.3.0"), Some(cancel.clone()));
+    let waiter = spawn_resolve(&h, http_request("v5.3.0"), Some(cancel.clone()));
     fake.wait_for(ms(2000), "the build call", |c| c.len() == 1)
         .await;
     cancel.trigger();
     assert!(matches!(waiter.await.unwrap().0, Err(Error::Cancelled)));
     // A retrying user finds the abandoned build still in flight and joins it.
-    let again = resolve(&h.resolver, request("v5.3.0"), None).await.unwrap();
+    let again = resolve(&h.resolver, http_request("v5.3.0"), None)
+        .await
+        .unwrap();
     assert_eq!(again.source, Source::Joined);
     let calls = fake.calls();
     assert_eq!(calls.len(), 1);
@@ -220,12 +211,9 @@ async fn keep_abandoned_builds_lets_an_unwatched_build_finish() {
 #[tokio::test]
 async fn build_timeout_bounds_the_whole_resolve() {
     let builds = Builds::new();
-    let fake = FakeVelox::start(Reply::Hang).await;
-    let mut cfg = config(Some(&fake.url()), &builds.root());
-    cfg.build_timeout = ms(300);
-    let h = harness(cfg);
+    let (fake, h) = served(&builds, Reply::Hang, |c| c.build_timeout = ms(300)).await;
     let started = Instant::now();
-    let r = resolve(&h.resolver, request("v5.3.0"), None).await;
+    let r = resolve(&h.resolver, http_request("v5.3.0"), None).await;
     let took = started.elapsed();
     let err = r.unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
@@ -238,11 +226,10 @@ async fn build_timeout_bounds_the_whole_resolve() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_ends_every_waiter_promptly() {
     let builds = Builds::new();
-    let fake = FakeVelox::start(Reply::Hang).await;
-    let h = harness(config(Some(&fake.url()), &builds.root()));
+    let (fake, h) = served(&builds, Reply::Hang, |_| {}).await;
     let waiters: Vec<_> = ["v5.3.0", "v5.3.0", "v5.3.1"]
         .into_iter()
-        .map(|tag| spawn_resolve(&h, request(tag), None))
+        .map(|tag| spawn_resolve(&h, http_request(tag), None))
         .collect();
     fake.wait_for(ms(2000), "both builds", |c| c.len() == 2)
         .await;
@@ -258,23 +245,17 @@ async fn shutdown_ends_every_waiter_promptly() {
     })
     .await;
     // Later calls are refused at once.
-    let r = resolve(&h.resolver, request("v5.3.2"), None).await;
+    let r = resolve(&h.resolver, http_request("v5.3.2"), None).await;
     assert!(matches!(r, Err(Error::ShuttingDown)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_build_is_reported_to_every_waiter_once() {
     let builds = Builds::new();
-    let fake = FakeVelox::start(Reply::Connect {
-        delay: ms(200),
-        http: 500,
-        code: "internal".into(),
-        message: "building plugins: exit status 1".into(),
-    })
-    .await;
-    let h = harness(config(Some(&fake.url()), &builds.root()));
+    let reply = Reply::connect_after(ms(200), "internal", "building plugins: exit status 1");
+    let (fake, h) = served(&builds, reply, |_| {}).await;
     let waiters: Vec<_> = (0..3)
-        .map(|_| spawn_resolve(&h, request("v5.3.0"), None))
+        .map(|_| spawn_resolve(&h, http_request("v5.3.0"), None))
         .collect();
     for w in waiters {
         let (r, _) = w.await.unwrap();
@@ -290,9 +271,9 @@ async fn a_failed_build_is_reported_to_every_waiter_once() {
 #[tokio::test]
 async fn invalid_argument_is_rejected_without_retry() {
     let builds = Builds::new();
-    let fake = FakeVelox::start(Reply::connect("invalid_argument", "rr_version: bad")).await;
-    let h = harness(config(Some(&fake.url()), &builds.root()));
-    let err = resolve(&h.resolver, request("v5.3.0"), None)
+    let reply = Reply::connect("invalid_argument", "rr_version: bad");
+    let (fake, h) = served(&builds, reply, |_| {}).await;
+    let err = resolve(&h.resolver, http_request("v5.3.0"), None)
         .await
         .unwrap_err();
     assert!(matches!(err, Error::UpstreamRejected { .. }), "{err:?}");
@@ -301,9 +282,8 @@ async fn invalid_argument_is_rejected_without_retry() {
 }
 
 async fn refused_path(answer: String, builds: &Builds) -> String {
-    let fake = FakeVelox::start(Reply::success(answer)).await;
-    let h = harness(config(Some(&fake.url()), &builds.root()));
-    let err = resolve(&h.resolver, request("v5.3.0"), None)
+    let (_fake, h) = served(builds, Reply::success(answer), |_| {}).await;
+    let err = resolve(&h.resolver, http_request("v5.3.0"), None)
         .await
         .unwrap_err();
     assert_eq!(err.http_status(), 502);

@@ -4,19 +4,18 @@
 use velox_testkit::fake_velox;
 use velox_testkit::resolver_harness;
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use fake_velox::{FakeVelox, Reply};
-use resolver_harness::resolve;
+use resolver_harness::{contents, resolve};
 use tokio_util::sync::CancellationToken;
 use velox_core::cache::Cache;
 use velox_core::config::RetryConfig;
 use velox_core::resolve::Resolver;
 use velox_core::stats::Stats;
-use velox_core::{Artifact, BuildRequest, Config, Source};
+use velox_core::{BuildRequest, Config, Source};
 
 struct World {
     _tmp: tempfile::TempDir,
@@ -60,6 +59,13 @@ impl World {
         };
         c
     }
+
+    /// A fake answering `reply` and a resolver whose cache is in this world.
+    async fn served(&self, reply: Reply) -> (FakeVelox, Harness) {
+        let fake = FakeVelox::start(reply).await;
+        let h = harness(self.config(&fake.url()));
+        (fake, h)
+    }
 }
 
 struct Harness {
@@ -95,12 +101,6 @@ fn request(force: bool) -> BuildRequest {
     BuildRequest::parse(json.to_string().as_bytes()).unwrap()
 }
 
-fn contents(a: &Artifact) -> Vec<u8> {
-    let mut out = Vec::new();
-    (&*a.file).read_to_end(&mut out).unwrap();
-    out
-}
-
 fn inside(path: &Path, dir: &Path) -> bool {
     path.starts_with(dir)
 }
@@ -108,8 +108,9 @@ fn inside(path: &Path, dir: &Path) -> bool {
 #[tokio::test]
 async fn a_built_binary_is_stored_and_the_next_resolve_is_a_hit_without_velox() {
     let w = World::new();
-    let fake = FakeVelox::start(Reply::success(w.binary("a", b"first build"))).await;
-    let h = harness(w.config(&fake.url()));
+    let (fake, h) = w
+        .served(Reply::success(w.binary("a", b"first build")))
+        .await;
 
     let built = resolve(&h.resolver, request(false), None).await.unwrap();
     assert_eq!(built.source, Source::Built);
@@ -130,8 +131,7 @@ async fn a_built_binary_is_stored_and_the_next_resolve_is_a_hit_without_velox() 
 async fn the_cached_copy_survives_velox_deleting_its_output() {
     let w = World::new();
     let path = w.binary("a", b"bytes");
-    let fake = FakeVelox::start(Reply::success(&path)).await;
-    let h = harness(w.config(&fake.url()));
+    let (_fake, h) = w.served(Reply::success(&path)).await;
     resolve(&h.resolver, request(false), None).await.unwrap();
     // Velox's LRU removes its output directory later.
     std::fs::remove_dir_all(Path::new(&path).parent().unwrap()).unwrap();
@@ -143,8 +143,7 @@ async fn the_cached_copy_survives_velox_deleting_its_output() {
 #[tokio::test]
 async fn force_rebuild_skips_the_cache_and_replaces_the_entry() {
     let w = World::new();
-    let fake = FakeVelox::start(Reply::success(w.binary("a", b"old"))).await;
-    let h = harness(w.config(&fake.url()));
+    let (fake, h) = w.served(Reply::success(w.binary("a", b"old"))).await;
     resolve(&h.resolver, request(false), None).await.unwrap();
 
     fake.set_fallback(Reply::success(w.binary("b", b"new build")));
@@ -170,8 +169,7 @@ async fn force_rebuild_skips_the_cache_and_replaces_the_entry() {
 async fn a_cache_that_cannot_store_still_serves_the_build() {
     let w = World::new();
     let path = w.binary("a", b"served anyway");
-    let fake = FakeVelox::start(Reply::success(&path)).await;
-    let h = harness(w.config(&fake.url()));
+    let (_fake, h) = w.served(Reply::success(&path)).await;
     // The directory vanishes under the cache: every store fails.
     std::fs::remove_dir_all(&w.cache_dir).unwrap();
     std::fs::write(&w.cache_dir, b"not a directory").unwrap();
@@ -187,8 +185,7 @@ async fn a_cache_that_cannot_store_still_serves_the_build() {
 #[tokio::test]
 async fn the_host_thread_cache_step_counts_one_miss_then_serves_the_hit() {
     let w = World::new();
-    let fake = FakeVelox::start(Reply::success(w.binary("a", b"split path"))).await;
-    let h = harness(w.config(&fake.url()));
+    let (fake, h) = w.served(Reply::success(w.binary("a", b"split path"))).await;
 
     assert!(h.resolver.cached(&request(false)).is_none());
     assert_eq!(Stats::get(&h.stats.hits) + Stats::get(&h.stats.misses), 0);

@@ -165,6 +165,11 @@ impl World {
             .unwrap_or_default()
     }
 
+    fn assert_no_leases(&self) {
+        let leases = self.leases();
+        assert!(leases.is_empty(), "leases left behind: {leases:?}");
+    }
+
     fn lease_path(&self) -> PathBuf {
         let key = BuildRequest::parse(REQUEST.as_bytes()).unwrap().key();
         self.cache_dir.join(format!("{key}.lease"))
@@ -214,11 +219,7 @@ async fn three_processes_ten_identical_misses_make_one_build() {
         wait_success(child, Duration::from_secs(120)).await;
     }
     assert_eq!(fake.call_count(), 1, "one upstream build for 3 x 10 misses");
-    assert!(
-        world.leases().is_empty(),
-        "leases left: {:?}",
-        world.leases()
-    );
+    world.assert_no_leases();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -265,11 +266,7 @@ async fn a_killed_lease_owner_is_taken_over() {
         wait_success(child, Duration::from_secs(120)).await;
     }
     assert_eq!(fake.call_count(), 2, "one takeover build after the kill");
-    assert!(
-        world.leases().is_empty(),
-        "orphan lease: {:?}",
-        world.leases()
-    );
+    world.assert_no_leases();
     assert!(world
         .cache_dir
         .join(format!(

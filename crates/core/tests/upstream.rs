@@ -32,6 +32,15 @@ impl Default for Setup {
     }
 }
 
+impl Setup {
+    fn attempts(max_attempts: u32) -> Setup {
+        Setup {
+            max_attempts,
+            ..Setup::default()
+        }
+    }
+}
+
 fn upstream(url: &str, s: Setup) -> (Upstream, Instant) {
     let mut config = test_config();
     config.server_url = Some(url.to_owned());
@@ -60,6 +69,23 @@ fn body() -> serde_json::Value {
         "plugins": [{"module_name": "github.com/roadrunner-server/http/v5", "tag": "v5.3.0"}],
         "force_rebuild": false
     })
+}
+
+/// One build against a fake that answers `replies` in turn, then success: the calls it took.
+async fn calls_to_succeed(replies: impl IntoIterator<Item = Reply>, s: Setup) -> usize {
+    let fake = FakeVelox::start(Reply::success("/tmp/rr-bin")).await;
+    fake.script(replies);
+    let (up, deadline) = upstream(&fake.url(), s);
+    up.build(&body(), deadline).await.unwrap();
+    fake.call_count()
+}
+
+/// One build against a fake that always answers `reply`: the error and the calls it took.
+async fn failure(reply: Reply, s: Setup) -> (Error, usize) {
+    let fake = FakeVelox::start(reply).await;
+    let (up, deadline) = upstream(&fake.url(), s);
+    let err = up.build(&body(), deadline).await.unwrap_err();
+    (err, fake.call_count())
 }
 
 #[tokio::test]
@@ -103,73 +129,60 @@ async fn connect_timeout_header_is_the_time_left_when_that_is_shorter() {
 
 #[tokio::test]
 async fn unavailable_is_retried_until_it_succeeds() {
-    let fake = FakeVelox::start(Reply::success("/tmp/rr-bin")).await;
-    fake.script([
-        Reply::connect("unavailable", "busy"),
-        Reply::connect("unavailable", "busy"),
-    ]);
-    let (up, deadline) = upstream(&fake.url(), Setup::default());
-    up.build(&body(), deadline).await.unwrap();
-    assert_eq!(fake.call_count(), 3);
+    let busy = || Reply::connect("unavailable", "busy");
+    assert_eq!(
+        calls_to_succeed([busy(), busy()], Setup::default()).await,
+        3
+    );
 }
 
 #[tokio::test]
 async fn unavailable_gives_up_after_max_attempts() {
-    let fake = FakeVelox::start(Reply::connect("unavailable", "busy")).await;
-    let (up, deadline) = upstream(&fake.url(), Setup::default());
-    let err = up.build(&body(), deadline).await.unwrap_err();
+    let (err, calls) = failure(Reply::connect("unavailable", "busy"), Setup::default()).await;
     assert!(
         matches!(err, Error::UpstreamUnavailable { attempts: 3, .. }),
         "{err:?}"
     );
     assert_eq!(err.http_status(), 502);
-    assert_eq!(fake.call_count(), 3);
+    assert_eq!(calls, 3);
 }
 
+/// A busy server, a transport error and Velox's one retried `internal` each cost one more
+/// call, and the build then succeeds.
 #[tokio::test]
-async fn resource_exhausted_is_retried() {
-    let fake = FakeVelox::start(Reply::success("/tmp/rr-bin")).await;
-    fake.script([Reply::connect("resource_exhausted", "too many builds")]);
-    let (up, deadline) = upstream(&fake.url(), Setup::default());
-    up.build(&body(), deadline).await.unwrap();
-    assert_eq!(fake.call_count(), 2);
+async fn one_transient_failure_then_success_takes_two_calls() {
+    let cases = [
+        (
+            "resource_exhausted",
+            Reply::connect("resource_exhausted", "too many builds"),
+        ),
+        ("reset mid-body", Reply::ResetMidBody),
+        (
+            "internal once",
+            Reply::connect("internal", "downloading template: EOF"),
+        ),
+    ];
+    for (what, reply) in cases {
+        let calls = calls_to_succeed([reply], Setup::default()).await;
+        assert_eq!(calls, 2, "{what}");
+    }
 }
 
 #[tokio::test]
 async fn bare_502_503_504_are_retried() {
-    let fake = FakeVelox::start(Reply::success("/tmp/rr-bin")).await;
-    fake.script([Reply::bare(502), Reply::bare(503), Reply::bare(504)]);
-    let (up, deadline) = upstream(
-        &fake.url(),
-        Setup {
-            max_attempts: 4,
-            ..Setup::default()
-        },
-    );
-    up.build(&body(), deadline).await.unwrap();
-    assert_eq!(fake.call_count(), 4);
+    let replies = [Reply::bare(502), Reply::bare(503), Reply::bare(504)];
+    assert_eq!(calls_to_succeed(replies, Setup::attempts(4)).await, 4);
 }
 
 #[tokio::test]
 async fn bare_502_forever_ends_unavailable_with_the_status_in_the_message() {
-    let fake = FakeVelox::start(Reply::bare(502)).await;
-    let (up, deadline) = upstream(&fake.url(), Setup::default());
-    let err = up.build(&body(), deadline).await.unwrap_err();
+    let (err, calls) = failure(Reply::bare(502), Setup::default()).await;
     let Error::UpstreamUnavailable { attempts, message } = err else {
         panic!("{err:?}")
     };
     assert_eq!(attempts, 3);
     assert!(message.contains("502"), "{message}");
-    assert_eq!(fake.call_count(), 3);
-}
-
-#[tokio::test]
-async fn a_reset_in_the_middle_of_the_body_is_a_retried_transport_error() {
-    let fake = FakeVelox::start(Reply::success("/tmp/rr-bin")).await;
-    fake.script([Reply::ResetMidBody]);
-    let (up, deadline) = upstream(&fake.url(), Setup::default());
-    up.build(&body(), deadline).await.unwrap();
-    assert_eq!(fake.call_count(), 2);
+    assert_eq!(calls, 3);
 }
 
 #[tokio::test]
@@ -194,13 +207,7 @@ async fn an_unreachable_server_ends_unavailable_after_the_attempts() {
 async fn already_exists_waits_without_using_attempts() {
     let fake = FakeVelox::start(Reply::success("/tmp/rr-bin")).await;
     fake.script((0..5).map(|_| Reply::connect("already_exists", "build is already in progress")));
-    let (up, deadline) = upstream(
-        &fake.url(),
-        Setup {
-            max_attempts: 1,
-            ..Setup::default()
-        },
-    );
+    let (up, deadline) = upstream(&fake.url(), Setup::attempts(1));
     up.build(&body(), deadline).await.unwrap();
     assert_eq!(fake.call_count(), 6);
     // Each ask after a 409 came after a wait, not at once.
@@ -231,53 +238,34 @@ async fn already_exists_until_build_timeout_is_a_timeout() {
 
 #[tokio::test]
 async fn internal_is_retried_once_then_build_failed() {
-    let fake = FakeVelox::start(Reply::connect(
+    let reply = Reply::connect(
         "internal",
         "building plugins: exit status 1: undefined: foo",
-    ))
-    .await;
-    let (up, deadline) = upstream(
-        &fake.url(),
-        Setup {
-            max_attempts: 5,
-            ..Setup::default()
-        },
     );
-    let err = up.build(&body(), deadline).await.unwrap_err();
+    let (err, calls) = failure(reply, Setup::attempts(5)).await;
     let Error::BuildFailed { code, message, .. } = &err else {
         panic!("{err:?}")
     };
     assert_eq!(code, "internal");
     assert!(message.contains("undefined: foo"), "{message}");
     assert_eq!(err.http_status(), 502);
-    assert_eq!(fake.call_count(), 2);
-}
-
-#[tokio::test]
-async fn internal_once_then_success_is_a_success() {
-    let fake = FakeVelox::start(Reply::success("/tmp/rr-bin")).await;
-    fake.script([Reply::connect("internal", "downloading template: EOF")]);
-    let (up, deadline) = upstream(&fake.url(), Setup::default());
-    up.build(&body(), deadline).await.unwrap();
-    assert_eq!(fake.call_count(), 2);
+    assert_eq!(calls, 2);
 }
 
 #[tokio::test]
 async fn invalid_argument_is_never_retried() {
-    let fake = FakeVelox::start(Reply::connect(
+    let reply = Reply::connect(
         "invalid_argument",
         "validating request: rr_version: must be a semantic version",
-    ))
-    .await;
-    let (up, deadline) = upstream(&fake.url(), Setup::default());
-    let err = up.build(&body(), deadline).await.unwrap_err();
+    );
+    let (err, calls) = failure(reply, Setup::default()).await;
     let Error::UpstreamRejected { code, message } = &err else {
         panic!("{err:?}")
     };
     assert_eq!(code, "invalid_argument");
     assert!(message.contains("rr_version"));
     assert_eq!(err.http_status(), 422);
-    assert_eq!(fake.call_count(), 1);
+    assert_eq!(calls, 1);
 }
 
 #[tokio::test]
@@ -287,11 +275,9 @@ async fn other_client_errors_are_never_retried() {
         "failed_precondition",
         "unauthenticated",
     ] {
-        let fake = FakeVelox::start(Reply::connect(code, "no")).await;
-        let (up, deadline) = upstream(&fake.url(), Setup::default());
-        let err = up.build(&body(), deadline).await.unwrap_err();
+        let (err, calls) = failure(Reply::connect(code, "no"), Setup::default()).await;
         assert!(matches!(err, Error::UpstreamRejected { .. }), "{err:?}");
-        assert_eq!(fake.call_count(), 1, "{code}");
+        assert_eq!(calls, 1, "{code}");
     }
 }
 
@@ -309,20 +295,12 @@ async fn a_wrong_server_path_is_unimplemented_and_not_retried() {
 
 #[tokio::test]
 async fn malformed_json_is_retried_once_then_unavailable() {
-    let fake = FakeVelox::start(Reply::Malformed).await;
-    let (up, deadline) = upstream(
-        &fake.url(),
-        Setup {
-            max_attempts: 5,
-            ..Setup::default()
-        },
-    );
-    let err = up.build(&body(), deadline).await.unwrap_err();
+    let (err, calls) = failure(Reply::Malformed, Setup::attempts(5)).await;
     let Error::UpstreamUnavailable { message, .. } = &err else {
         panic!("{err:?}")
     };
     assert!(message.contains("malformed"), "{message}");
-    assert_eq!(fake.call_count(), 2);
+    assert_eq!(calls, 2);
 }
 
 #[tokio::test]

@@ -35,7 +35,11 @@ pub fn open(cfg: &CacheConfig) -> Opened {
 }
 
 pub fn open_with(cfg: &CacheConfig, ingest: Ingest) -> Opened {
-    let clock = Arc::new(ManualClock::starting_now());
+    open_on_clock(cfg, ingest, Arc::new(ManualClock::starting_now()))
+}
+
+/// Opens on a clock the caller keeps, for tests that reopen a cache and let time run on.
+pub fn open_on_clock(cfg: &CacheConfig, ingest: Ingest, clock: Arc<ManualClock>) -> Opened {
     let stats = Arc::new(Stats::default());
     let cache = Cache::open_with(
         cfg,

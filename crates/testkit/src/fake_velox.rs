@@ -48,11 +48,7 @@ pub enum Reply {
 
 impl Reply {
     pub fn success(path: impl Into<String>) -> Reply {
-        Reply::Success {
-            delay: Duration::ZERO,
-            path: path.into(),
-            logs: "build ok".into(),
-        }
+        Reply::success_after(Duration::ZERO, path)
     }
 
     pub fn success_after(delay: Duration, path: impl Into<String>) -> Reply {
@@ -65,8 +61,13 @@ impl Reply {
 
     /// The error Velox itself sends, with the status the Connect protocol gives the code.
     pub fn connect(code: &str, message: &str) -> Reply {
+        Reply::connect_after(Duration::ZERO, code, message)
+    }
+
+    /// A failure that takes `delay`, so that several callers wait on the same build.
+    pub fn connect_after(delay: Duration, code: &str, message: &str) -> Reply {
         Reply::Connect {
-            delay: Duration::ZERO,
+            delay,
             http: connect_status(code),
             code: code.into(),
             message: message.into(),

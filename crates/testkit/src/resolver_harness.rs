@@ -1,6 +1,7 @@
 //! A resolver without a cache, against a build directory the fake Velox server's answers
 //! point into: shared by the resolver tests that drive it through a real HTTP fake.
 
+use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +14,24 @@ use velox_core::{Artifact, BuildRequest, Cancel, Config, Error};
 
 pub fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
+}
+
+/// What a worker asks for: linux/amd64 with the http plugin at `tag` (one build per tag).
+pub fn http_request(tag: &str) -> BuildRequest {
+    let json = serde_json::json!({
+        "request_id": "0b6a3e0c-5d43-4a8e-9d53-7b8b3f3f0c11",
+        "rr_version": "v2025.1.5",
+        "target_platform": {"os": "linux", "arch": "amd64"},
+        "plugins": [{"module_name": "github.com/roadrunner-server/http/v5", "tag": tag}]
+    });
+    BuildRequest::parse(json.to_string().as_bytes()).unwrap()
+}
+
+/// The bytes behind an artifact's descriptor, from its current offset on.
+pub fn contents(a: &Artifact) -> Vec<u8> {
+    let mut out = Vec::new();
+    (&*a.file).read_to_end(&mut out).unwrap();
+    out
 }
 
 /// A build directory the fake's answers point into, and the resolver is allowed to read.
