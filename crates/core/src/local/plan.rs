@@ -252,29 +252,9 @@ pub(crate) fn test_plan(plugins: &[(&str, &str)]) -> Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request::{Platform, Plugin};
 
     fn request(rr: &str, plugins: &[(&str, &str)]) -> BuildRequest {
-        BuildRequest {
-            request_id: None,
-            target_platform: Platform {
-                os: "linux".into(),
-                arch: "amd64".into(),
-            },
-            rr_version: rr.into(),
-            plugins: plugins
-                .iter()
-                .map(|(m, t)| Plugin {
-                    module_name: m.to_string(),
-                    tag: t.to_string(),
-                })
-                .collect(),
-            force_rebuild: false,
-            replaces: vec![],
-            excludes: vec![],
-            race: false,
-            debug: false,
-        }
+        BuildRequest::with_plugins(rr, "linux", "amd64", plugins)
     }
 
     #[test]

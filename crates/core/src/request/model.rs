@@ -71,6 +71,33 @@ impl BuildRequest {
         super::parse::parse(json)
     }
 
+    /// A request for `rr_version` on `os/arch` with these `(module, tag)` plugins and none
+    /// of the optional fields, as a value: nothing is validated (the fields are public
+    /// anyway; `parse` is the way in for outside input). The local builder's tests need
+    /// requests that validation would refuse.
+    pub fn with_plugins(rr_version: &str, os: &str, arch: &str, plugins: &[(&str, &str)]) -> Self {
+        BuildRequest {
+            request_id: None,
+            target_platform: Platform {
+                os: os.into(),
+                arch: arch.into(),
+            },
+            rr_version: rr_version.into(),
+            plugins: plugins
+                .iter()
+                .map(|(m, t)| Plugin {
+                    module_name: m.to_string(),
+                    tag: t.to_string(),
+                })
+                .collect(),
+            force_rebuild: false,
+            replaces: vec![],
+            excludes: vec![],
+            race: false,
+            debug: false,
+        }
+    }
+
     /// The cache key (see the `key` module for the exact format).
     pub fn key(&self) -> CacheKey {
         super::key::key(self)
