@@ -539,8 +539,9 @@ void vxm_pending_free(vxm_pending *p);
 
  Blocks the calling thread until the binary is ready, the call fails, `build_timeout`
  passes (`TIMEOUT`), `cancel` is triggered (`CANCELLED`, promptly) or the engine is
- shut down (`SHUTTING_DOWN`, by `vxm_engine_shutdown` or `vxm_engine_free`). `cancel` may be NULL. Thread-safe. On success `*out_artifact`
- owns a new artifact: free it with `vxm_artifact_free`.
+ shut down (`SHUTTING_DOWN`, by `vxm_engine_shutdown` or `vxm_engine_free`). `cancel`
+ may be NULL. Thread-safe. On success `*out_artifact` owns a new artifact: free it with
+ `vxm_artifact_free`.
  */
 vxm_status vxm_resolve(const vxm_engine *engine,
                        const uint8_t *request_json,

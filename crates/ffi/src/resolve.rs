@@ -14,8 +14,9 @@ use velox_core::engine::Engine;
 ///
 /// Blocks the calling thread until the binary is ready, the call fails, `build_timeout`
 /// passes (`TIMEOUT`), `cancel` is triggered (`CANCELLED`, promptly) or the engine is
-/// shut down (`SHUTTING_DOWN`, by `vxm_engine_shutdown` or `vxm_engine_free`). `cancel` may be NULL. Thread-safe. On success `*out_artifact`
-/// owns a new artifact: free it with `vxm_artifact_free`.
+/// shut down (`SHUTTING_DOWN`, by `vxm_engine_shutdown` or `vxm_engine_free`). `cancel`
+/// may be NULL. Thread-safe. On success `*out_artifact` owns a new artifact: free it with
+/// `vxm_artifact_free`.
 #[no_mangle]
 pub unsafe extern "C" fn vxm_resolve(
     engine: *const vxm_engine,
