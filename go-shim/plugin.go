@@ -95,8 +95,8 @@ func (p *Plugin) Stop(ctx context.Context) error {
 			} else if left > 0 {
 				p.log.Info("cancelling builds in flight", zap.Uint64("builds", left))
 			}
-			// Clients still waiting get 503 from the library; then the engine is freed.
-			p.engine.Shutdown()
+			// Close shuts the engine down (clients still waiting get 503 from the
+			// library), waits for the calls to leave and frees it.
 			p.engine.Close()
 		}
 		p.logs.stop()
