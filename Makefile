@@ -46,10 +46,9 @@ deps:
 
 lib: $(STATIC_LIB)
 
-# Only the library's own sources: velox-core and velox-middleware (crates/ffi).
-LIB_SOURCES := Cargo.toml Cargo.lock crates/core/Cargo.toml crates/ffi/Cargo.toml \
-               crates/ffi/build.rs crates/ffi/cbindgen.toml \
-               $(shell find crates/core/src crates/ffi/src -name '*.rs')
+# Only the library's own sources: velox-middleware (the root package) and velox-core.
+LIB_SOURCES := Cargo.toml Cargo.lock build.rs cbindgen.toml crates/core/Cargo.toml \
+               $(shell find src crates/core/src -name '*.rs')
 
 $(STATIC_LIB) $(SHARED_LIB): $(LIB_SOURCES)
 	$(CARGO) build $(CARGO_FLAGS) -p velox-middleware --lib
@@ -58,10 +57,10 @@ header:
 	VXM_WRITE_HEADER=1 $(CARGO) build -p velox-middleware --lib
 
 readme:
-	VXM_WRITE_README=1 $(CARGO) test -p velox-core --test docs readme_key_table_is_current
+	VXM_WRITE_README=1 $(CARGO) test -p velox-core --test it docs::readme_key_table_is_current
 
 header-check:
-	$(CARGO) test -p velox-middleware --test header
+	$(CARGO) test -p velox-middleware --test it header::
 
 fmt:
 	$(CARGO) fmt --all
@@ -78,7 +77,7 @@ lint: fmt-check
 	cd go-shim && CGO_ENABLED=1 $(GO) vet -tags velox_cgo ./... ./tests/...
 	cd go-shim && CGO_ENABLED=0 $(GO) vet ./... ./tests/...
 
-# lib first: crates/ffi/tests/c_programs.rs links the C programs to $(SHARED_LIB).
+# lib first: tests/it/c_programs.rs links the C programs to $(SHARED_LIB).
 rust-test: lib
 	$(TEST_CARGO) test --workspace $(TEST_FLAGS)
 
@@ -86,7 +85,7 @@ rust-test: lib
 # Rust fake Velox) on $(SHARED_LIB), which VELOX_MIDDLEWARE_LIB names. Same flags and
 # --workspace as rust-test: the test binary is rust-test's, not a second build.
 c-test: lib
-	$(TEST_CARGO) test --workspace $(TEST_FLAGS) --test c_programs
+	$(TEST_CARGO) test --workspace $(TEST_FLAGS) --test it -- c_programs::
 
 # Both backends: cgo (opt-in, -tags velox_cgo) links $(STATIC_LIB); purego, the default, loads
 # $(SHARED_LIB). The purego pass also cross-compiles for RoadRunner's platforms and builds
@@ -148,7 +147,7 @@ e2e: rr rr-purego dist
 e2e-s3: rr
 	@command -v php >/dev/null || { echo "e2e-s3 needs php-cli (make deps)"; exit 1; }
 	scripts/seaweedfs.sh install >/dev/null
-	VXM_S3_TESTS=1 $(CARGO) test -p velox-cache --test remote_tier -- --nocapture
+	VXM_S3_TESTS=1 $(CARGO) test -p velox-cache --test it remote_tier:: -- --nocapture
 	cd e2e && VXM_S3_TESTS=1 VXM_E2E_BINARIES=rr $(GO) test -count=1 -timeout 10m -run 'S3' -v ./...
 
 # The remote tier's benchmark: a REMOTE fill of a 64 MiB binary against a local HIT
@@ -156,8 +155,8 @@ e2e-s3: rr
 bench-s3:
 	@mkdir -p $(BENCH_OUT)
 	scripts/seaweedfs.sh install >/dev/null
-	set -o pipefail; VXM_S3_TESTS=1 VXM_S3_BENCH=1 $(CARGO) test --release -p velox-cache --test remote_tier \
-	    remote_fill_against_local_hit_64mib -- --nocapture | tee $(BENCH_OUT)/remote.txt
+	set -o pipefail; VXM_S3_TESTS=1 VXM_S3_BENCH=1 $(CARGO) test --release -p velox-cache --test it \
+	    remote_tier::remote_fill_against_local_hit_64mib -- --nocapture | tee $(BENCH_OUT)/remote.txt
 
 # Benchmarks (bench/README.md): criterion, the shim's Go benchmarks in both backends, then
 # bench/cmd/benchrun loads RoadRunner+velox and the baselines with wrk and writes the report.
@@ -207,8 +206,8 @@ fuzz-smoke:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz-smoke.sh
 
 reliability: rr
-	$(CARGO) test -p velox-core --test crash_consistency --test cache_model --test fuzz_properties \
-	    -- --nocapture
+	$(CARGO) test -p velox-core --test it -- crash_consistency:: cache_model:: fuzz_properties:: \
+	    --nocapture
 	cd e2e && VXM_E2E_BINARIES=rr VXM_SOAK_DURATION=$(SOAK_DURATION) $(GO) test -count=1 \
 	    -timeout 30m -run 'E2EFaults|E2ESoak' -v ./...
 	$(MAKE) fuzz-smoke

@@ -1,6 +1,6 @@
 /* C host test of the velox_middleware ABI: compiled with -std=c11 -Wall -Wextra -Werror
  * against include/velox_middleware.h and linked to the shared library by the Rust test
- * crates/ffi/tests/c_programs.rs (make c-test). */
+ * tests/it/c_programs.rs (make c-test). */
 
 #define _XOPEN_SOURCE 700
 

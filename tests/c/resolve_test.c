@@ -1,5 +1,5 @@
 /* vxm_resolve from a C host, against the Rust fake Velox (started by the Rust test
- * crates/ffi/tests/c_programs.rs, which passes its URL, its journal and the directories
+ * tests/it/c_programs.rs, which passes its URL, its journal and the directories
  * in the environment): build then cache hit, a rejected request, cancel from another
  * thread (and the fake sees the upstream call dropped), and freeing the engine under a
  * blocked call. */
@@ -33,7 +33,7 @@ static const char BINARY[] = "\x7f" "ELF fake roadrunner binary\n";
 static const char *env(const char *name) {
     const char *v = getenv(name);
     if (v == NULL || v[0] == '\0') {
-        fprintf(stderr, "resolve_test: %s is not set (run by crates/ffi/tests/c_programs.rs)\n",
+        fprintf(stderr, "resolve_test: %s is not set (run by tests/it/c_programs.rs)\n",
                 name);
         exit(2);
     }

@@ -58,9 +58,6 @@ pub enum Error {
 
     #[error("internal error: {0}")]
     Panic(String),
-
-    #[error("required argument `{0}` is NULL")]
-    NullArgument(&'static str),
 }
 
 impl Error {
@@ -111,7 +108,6 @@ impl Error {
             Error::ShuttingDown => ErrorKind::ShuttingDown,
             Error::NotFound => ErrorKind::NotFound,
             Error::Panic(_) => ErrorKind::Panic,
-            Error::NullArgument(_) => ErrorKind::NullArgument,
         }
     }
 }
@@ -133,7 +129,6 @@ pub enum ErrorKind {
     ShuttingDown,
     NotFound,
     Panic,
-    NullArgument,
 }
 
 impl ErrorKind {
@@ -150,10 +145,7 @@ impl ErrorKind {
             // Nginx's "client closed request": nothing is written, but logs stay readable.
             ErrorKind::Cancelled => 499,
             ErrorKind::NotFound => 404,
-            ErrorKind::InvalidConfig
-            | ErrorKind::Io
-            | ErrorKind::Panic
-            | ErrorKind::NullArgument => 500,
+            ErrorKind::InvalidConfig | ErrorKind::Io | ErrorKind::Panic => 500,
         }
     }
 
@@ -172,7 +164,6 @@ impl ErrorKind {
             ErrorKind::ShuttingDown => "shutting_down",
             ErrorKind::NotFound => "not_found",
             ErrorKind::Panic => "panic",
-            ErrorKind::NullArgument => "null_argument",
         }
     }
 }

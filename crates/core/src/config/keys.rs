@@ -2,8 +2,9 @@
 //!
 //! The parser reads values through this table (unknown keys, defaults, bounds and the
 //! meaning of an explicit 0 all come from here), `Config::default()` is what the table's
-//! defaults parse to, and README.md's configuration table is rendered from it
-//! ([`markdown_table`]; a test compares the two). A key is added here and nowhere else.
+//! defaults parse to, and README.md's configuration table is rendered from it (by the docs
+//! test, which owns the rendering, so the shipped library carries no Markdown). A key is
+//! added here and nowhere else.
 
 use std::time::Duration;
 
@@ -405,30 +406,8 @@ pub fn children(section: &str) -> Vec<&'static str> {
     names
 }
 
-/// README.md's configuration table, rows in [`KEYS`] order.
-pub fn markdown_table() -> String {
-    let mut out = String::from("| key | default | meaning |\n| --- | --- | --- |\n");
-    for k in KEYS {
-        let default = match k.default {
-            Literal(v) => format!("`{v}`"),
-            Absent(text) => text.to_owned(),
-        };
-        let doc = k
-            .doc
-            .replace("{retryable}", &crate::upstream::retry::backoff_failures());
-        let limits = limits(&k.kind, &doc);
-        let meaning = if limits.is_empty() {
-            doc
-        } else {
-            format!("{doc}; {limits}")
-        };
-        out.push_str(&format!("| `{}` | {default} | {meaning} |\n", k.name));
-    }
-    out
-}
-
 /// The bounds and the meaning of 0, as the README states them.
-fn limits(kind: &Kind, doc: &str) -> String {
+pub fn limits(kind: &Kind, doc: &str) -> String {
     let mut parts = Vec::new();
     let zero = match *kind {
         Kind::Duration { min, max, zero } => {

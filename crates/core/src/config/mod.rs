@@ -7,15 +7,18 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::Result;
-use crate::local::LocalBuildConfig;
 
 mod build_path;
 mod duration;
 pub mod keys;
+mod local;
 mod parse;
+mod remote;
 
 pub use build_path::BuildPath;
 pub use duration::parse_go_duration;
+pub use local::{LocalBuildConfig, SourceMode};
+pub use remote::RemoteConfig;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EvictionPolicy {
@@ -73,9 +76,9 @@ pub struct Config {
     /// Keep a build running when its last waiter has gone, so a retrying user finds it cached.
     pub keep_abandoned_builds: bool,
     /// How long a build keeps running after its last waiter left, so that a retry joins
-    /// it (`src/resolve/linger.rs`); zero = cancel at once. Bounded by `build_timeout`.
+    /// it (`crate::resolve::linger`); zero = cancel at once. Bounded by `build_timeout`.
     pub build_linger: Duration,
-    /// When a waiting request is answered `202 Accepted` instead (`src/resolve/respond.rs`);
+    /// When a waiting request is answered `202 Accepted` instead (`crate::resolve::respond`);
     /// `None` = never, unless the client sends `Prefer: respond-async`.
     pub respond_after: Option<Duration>,
     /// The library's log level, one of [`keys::LOG_LEVEL`]'s words, lowercase; `None` =
@@ -87,7 +90,7 @@ pub struct Config {
     /// Settings of the embedded local builder (see `crate::local`).
     pub local: LocalBuildConfig,
     /// `cache.remote.*`: the shared object-storage tier; `None` = none.
-    pub remote: Option<crate::remote::RemoteConfig>,
+    pub remote: Option<RemoteConfig>,
 }
 
 impl Config {

@@ -8,9 +8,11 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::keys::{self, Key, Kind, Zero};
-use super::{parse_go_duration, CacheConfig, Config, EvictionPolicy, RetryConfig};
+use super::{
+    parse_go_duration, CacheConfig, Config, EvictionPolicy, LocalBuildConfig, RemoteConfig,
+    RetryConfig, SourceMode,
+};
 use crate::error::{Error, Result};
-use crate::local::{LocalBuildConfig, SourceMode};
 
 const BYTES_PER_GB: f64 = 1024.0 * 1024.0 * 1024.0;
 const SECONDS_PER_DAY: u64 = 86_400;
@@ -44,7 +46,7 @@ pub(super) fn parse(json: &[u8]) -> Result<Config> {
     let retry = retry(&top.section("retry")?)?;
     let cache_section = top.section("cache")?;
     let cache = cache(&cache_section)?;
-    let remote = crate::remote::RemoteConfig::parse(cache_section.get("remote"))?;
+    let remote = RemoteConfig::parse(cache_section.get("remote"))?;
 
     let allowed_build_dirs = match top.get(keys::ALLOWED_BUILD_DIRS.leaf()) {
         None => vec![default_build_dir()],

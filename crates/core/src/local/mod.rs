@@ -53,7 +53,6 @@
 //! `local_build_source: roadrunner`).
 
 mod admission;
-mod config;
 mod generated_main;
 mod log;
 mod pipeline;
@@ -72,7 +71,7 @@ use tokio_util::sync::CancellationToken;
 use crate::error::{Error, Result};
 use crate::request::BuildRequest;
 
-pub use config::{LocalBuildConfig, SourceMode};
+pub use crate::config::{LocalBuildConfig, SourceMode};
 pub use toolchain::{check_go, GO_VERSION_TIMEOUT};
 
 use admission::Admission;

@@ -9,12 +9,12 @@ use std::time::SystemTime;
 use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
-use super::config::{LocalBuildConfig, SourceMode};
 use super::log::BuildLog;
 use super::plan::Plan;
 use super::process::{run_step, StepOutput};
 use super::recipe::{self, Base, GoCommand, Recipe};
 use super::roadrunner_source::{self, Probe};
+use crate::config::{LocalBuildConfig, SourceMode};
 use crate::error::{Error, Result};
 
 /// How much of go's error output becomes the `BuildFailed` message.

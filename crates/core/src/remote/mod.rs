@@ -8,7 +8,6 @@
 //! and a counter (`Stats::remote`): the remote tier never fails a download.
 
 mod around;
-pub mod config;
 mod fetch;
 mod lease;
 pub mod objects;
@@ -26,8 +25,8 @@ use crate::error::{Error, Result};
 use crate::request::CacheKey;
 use crate::stats::Stats;
 
+pub use crate::config::RemoteConfig;
 pub use around::around_build;
-pub use config::RemoteConfig;
 
 /// The object-metadata name of a binary's SHA-256 (`x-amz-meta-sha256`).
 pub const SHA256_METADATA: &str = "sha256";

@@ -349,6 +349,5 @@ pub fn duplicate(err: &Error) -> Error {
         Error::ShuttingDown => Error::ShuttingDown,
         Error::NotFound => Error::NotFound,
         Error::Panic(msg) => Error::Panic(msg.clone()),
-        Error::NullArgument(arg) => Error::NullArgument(arg),
     }
 }

@@ -118,3 +118,61 @@ fn the_request_limit_is_the_one_the_parser_enforces() {
     assert!(message.contains(&max.to_string()), "{message}");
     unsafe { vxm_error_free(err) };
 }
+
+/// The repository's root: this package's directory.
+fn root() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// (status, code, HTTP) of every row of the guide's status table.
+fn guide_rows() -> Vec<(String, String, String)> {
+    let guide = std::fs::read_to_string(root().join("docs/ABI.md")).expect("docs/ABI.md");
+    let strip = |cell: &str| cell.trim().trim_matches('`').to_owned();
+    guide
+        .lines()
+        .skip_while(|l| !l.starts_with("| status | code | HTTP |"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| {
+            let cells: Vec<&str> = l.split('|').collect();
+            (strip(cells[1]), strip(cells[2]), strip(cells[3]))
+        })
+        .collect()
+}
+
+/// The status names in the header's enum, in order.
+fn header_statuses() -> Vec<String> {
+    let header = std::fs::read_to_string(root().join("include/velox_middleware.h"))
+        .expect("include/velox_middleware.h");
+    header
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("VXM_STATUS_"))
+        .filter_map(|l| l.split_once(" = ").map(|(name, _)| name.to_owned()))
+        .collect()
+}
+
+/// docs/ABI.md's status table names the header's statuses in order, each
+/// with the code and HTTP status the library answers for it.
+#[test]
+fn the_guide_status_table_is_what_the_library_answers() {
+    let rows = guide_rows();
+    let names: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
+    let statuses = header_statuses();
+    assert_eq!(names, statuses, "docs/ABI.md's statuses, in order");
+    for (raw, (name, row_code, row_http)) in (0u32..).zip(&rows) {
+        let c = unsafe { CStr::from_ptr(vxm_status_code(raw)) }
+            .to_str()
+            .unwrap();
+        assert_eq!(row_code, c, "{name}'s code");
+        assert_eq!(
+            row_http,
+            &vxm_status_http(raw).to_string(),
+            "{name}'s HTTP status"
+        );
+        assert_eq!(
+            name,
+            &c.to_ascii_uppercase(),
+            "{name} is its code in capitals"
+        );
+    }
+}

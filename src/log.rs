@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::args::need_out;
 use super::boundary::{boundary, guard};
 use super::error::vxm_error;
+use super::failure::Failure;
 use super::status::vxm_status;
 use super::strings::put_string;
 use velox_core::error::Error;
@@ -29,13 +30,13 @@ pub unsafe extern "C" fn vxm_log_set_level(
     boundary(out_error, || {
         logging::install();
         if level.is_null() {
-            return Err(Error::NullArgument("level"));
+            return Err(Failure::NullArgument("level"));
         }
         // SAFETY: non-NULL, and the caller passes a NUL-terminated string valid for the call.
         let name = unsafe { CStr::from_ptr(level) }
             .to_str()
             .map_err(|_| Error::config("log_level", "is not valid UTF-8"))?;
-        logging::set_level(name)
+        Ok(logging::set_level(name)?)
     })
 }
 
@@ -72,7 +73,7 @@ pub unsafe extern "C" fn vxm_log_next(
                 put_string(out_record, &record);
                 Ok(())
             }
-            None => Err(Error::NotFound),
+            None => Err(Error::NotFound.into()),
         }
     })
 }

@@ -4,6 +4,7 @@ use std::ffi::{c_char, CString};
 use std::sync::OnceLock;
 
 use super::boundary::guard_or;
+use super::failure::Failure;
 use velox_core::error::{Error, ErrorKind};
 
 /// The result of a fallible call. Its values never change meaning between versions.
@@ -40,9 +41,9 @@ pub enum vxm_status {
     Panic = 13,
 }
 
-/// The one correspondence between statuses and error kinds (every status but OK).
-const KINDS: [(vxm_status, ErrorKind); 13] = [
-    (vxm_status::NullArgument, ErrorKind::NullArgument),
+/// The one correspondence between statuses and the engine's error kinds (every status
+/// but OK and NULL_ARGUMENT, which only the C ABI has).
+const KINDS: [(vxm_status, ErrorKind); 12] = [
     (vxm_status::InvalidConfig, ErrorKind::InvalidConfig),
     (vxm_status::InvalidRequest, ErrorKind::InvalidRequest),
     (vxm_status::NotFound, ErrorKind::NotFound),
@@ -65,16 +66,32 @@ const KINDS: [(vxm_status, ErrorKind); 13] = [
 const UNKNOWN_HTTP: u16 = 500;
 const UNKNOWN_CODE: &std::ffi::CStr = c"unknown";
 
+/// NULL_ARGUMENT is the caller's bug, like an unknown status: 500.
+const NULL_ARGUMENT_HTTP: u16 = 500;
+const NULL_ARGUMENT_CODE: &str = "null_argument";
+
+/// Every status, in order: what [`vxm_status::from_raw`] and the code table go through.
+fn all() -> impl Iterator<Item = vxm_status> {
+    [vxm_status::Ok, vxm_status::NullArgument]
+        .into_iter()
+        .chain(KINDS.iter().map(|&(s, _)| s))
+}
+
 impl vxm_status {
     /// The status a C caller's integer names; C lets any value through an enum parameter.
     fn from_raw(raw: u32) -> Option<vxm_status> {
-        std::iter::once(vxm_status::Ok)
-            .chain(KINDS.iter().map(|&(s, _)| s))
-            .find(|&s| s as u32 == raw)
+        all().find(|&s| s as u32 == raw)
     }
 
-    /// The one place where errors become C statuses.
-    pub(crate) fn from_error(err: &Error) -> vxm_status {
+    /// The one place where failures become C statuses.
+    pub(crate) fn from_failure(failure: &Failure) -> vxm_status {
+        match failure {
+            Failure::NullArgument(_) => vxm_status::NullArgument,
+            Failure::Engine(err) => vxm_status::from_error(err),
+        }
+    }
+
+    fn from_error(err: &Error) -> vxm_status {
         let kind = err.kind();
         let status = KINDS.iter().find_map(|&(s, k)| (k == kind).then_some(s));
         status.expect("every error kind has a status")
@@ -86,20 +103,27 @@ impl vxm_status {
 
     /// What an HTTP host answers: the error kind's status, 200 for OK.
     pub(crate) fn http_status(self) -> u16 {
-        self.kind().map_or(200, ErrorKind::http_status)
+        match self {
+            vxm_status::Ok => 200,
+            vxm_status::NullArgument => NULL_ARGUMENT_HTTP,
+            _ => self.kind().map_or(UNKNOWN_HTTP, ErrorKind::http_status),
+        }
     }
 
     /// The error kind's code, `"ok"` for OK.
     pub(crate) fn code(self) -> &'static str {
-        self.kind().map_or("ok", ErrorKind::code)
+        match self {
+            vxm_status::Ok => "ok",
+            vxm_status::NullArgument => NULL_ARGUMENT_CODE,
+            _ => self.kind().map_or("unknown", ErrorKind::code),
+        }
     }
 
     /// [`vxm_status::code`] as a C string that lives as long as the process.
     fn c_code(self) -> *const c_char {
         static CODES: OnceLock<Vec<(vxm_status, CString)>> = OnceLock::new();
         let codes = CODES.get_or_init(|| {
-            std::iter::once(vxm_status::Ok)
-                .chain(KINDS.iter().map(|(s, _)| *s))
+            all()
                 .map(|s| (s, CString::new(s.code()).expect("codes have no NUL")))
                 .collect()
         });

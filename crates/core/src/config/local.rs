@@ -1,5 +1,5 @@
-//! Settings of the embedded local builder, as `crate::config` parses them from the
-//! keys named in each field's doc (their defaults and bounds: `crate::config::keys`).
+//! Settings of the embedded local builder (`crate::local`), as `super::parse` reads them
+//! from the keys named in each field's doc (their defaults and bounds: `crate::config::keys`).
 
 use std::path::PathBuf;
 

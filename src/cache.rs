@@ -8,6 +8,7 @@ use super::artifact::{answer_artifact, vxm_artifact};
 use super::boundary::boundary;
 use super::engine::vxm_engine;
 use super::error::vxm_error;
+use super::failure::Failure;
 use super::status::vxm_status;
 use super::strings::{answer_engine_json, answer_json, put_string};
 use velox_core::engine::Engine;
@@ -75,9 +76,9 @@ pub unsafe extern "C" fn vxm_cache_store(
     out_artifact: *mut *mut vxm_artifact,
     out_error: *mut *mut vxm_error,
 ) -> vxm_status {
-    let store = |e: &Engine, json: &[u8]| {
+    let store = |e: &Engine, json: &[u8]| -> Result<_, Failure> {
         let path = arg_str!(binary_path);
-        e.store(json, Path::new(path), build_duration_ms)
+        Ok(e.store(json, Path::new(path), build_duration_ms)?)
     };
     // SAFETY: per this function's contract.
     unsafe {
@@ -106,7 +107,7 @@ pub unsafe extern "C" fn vxm_cache_remove(
         if engine.inner.remove(key)? {
             Ok(())
         } else {
-            Err(velox_core::error::Error::NotFound)
+            Err(velox_core::error::Error::NotFound.into())
         }
     })
 }
@@ -120,7 +121,7 @@ pub unsafe extern "C" fn vxm_cache_cleanup(
 ) -> vxm_status {
     boundary(out_error, || {
         let engine = arg_ref!(engine);
-        engine.inner.cleanup()
+        Ok(engine.inner.cleanup()?)
     })
 }
 

@@ -17,6 +17,7 @@ pub mod cancel;
 pub mod drain;
 pub mod engine;
 pub mod error;
+mod failure;
 pub mod health;
 pub mod limits;
 pub mod log;

@@ -154,7 +154,7 @@ fn spawn_child(cache_dir: &Path, work: &Path, copy_only: bool) -> Reaper {
     let mode = if copy_only { "copy" } else { "link" };
     let child = Command::new(std::env::current_exe().unwrap())
         .args([
-            "crash_child_stores_until_killed",
+            "crash_consistency::crash_child_stores_until_killed",
             "--exact",
             "--nocapture",
             "--test-threads=1",

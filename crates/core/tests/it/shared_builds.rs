@@ -145,7 +145,7 @@ impl World {
         Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
-                "child_resolves",
+                "shared_builds::child_resolves",
                 "--nocapture",
                 "--test-threads=1",
             ])

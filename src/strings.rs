@@ -6,6 +6,7 @@ use super::args::{arg_ref, need_out};
 use super::boundary::{boundary, guard};
 use super::engine::vxm_engine;
 use super::error::vxm_error;
+use super::failure::Failure;
 use super::status::vxm_status;
 use velox_core::engine::Engine;
 use velox_core::error::Error;
@@ -45,7 +46,7 @@ pub(crate) fn put_string(out: *mut *mut c_char, s: &str) {
 pub(crate) fn answer_json(
     out_json: *mut *mut c_char,
     out_error: *mut *mut vxm_error,
-    json: impl FnOnce() -> Result<String, Error>,
+    json: impl FnOnce() -> Result<String, Failure>,
 ) -> vxm_status {
     boundary(out_error, || {
         need_out(out_json, "out_json")?;
@@ -66,6 +67,6 @@ pub(crate) unsafe fn answer_engine_json(
 ) -> vxm_status {
     answer_json(out_json, out_error, || {
         let engine = arg_ref!(engine);
-        json(&engine.inner)
+        Ok(json(&engine.inner)?)
     })
 }

@@ -4,7 +4,7 @@
 //! separators and odd characters where they must be refused). libFuzzer explores far more
 //! (`make fuzz-smoke`); this keeps the properties from rotting between fuzz runs.
 
-#[path = "../../../fuzz/src/checks.rs"]
+#[path = "../../../../fuzz/src/checks.rs"]
 mod checks;
 
 use proptest::prelude::*;

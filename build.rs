@@ -1,9 +1,9 @@
 //! Generates the C header from this crate (the C ABI only) with cbindgen.
 //!
 //! The header always goes to `$OUT_DIR/velox_middleware.h`; the test
-//! `header_is_current` compares it with the checked-in `include/velox_middleware.h` at
-//! the repository root. `VXM_WRITE_HEADER=1` (what `make header` sets) also writes the
-//! checked-in copy.
+//! `header::header_is_current` compares it with the checked-in
+//! `include/velox_middleware.h` beside this file. `VXM_WRITE_HEADER=1` (what `make header`
+//! sets) also writes the checked-in copy.
 
 use std::path::PathBuf;
 
@@ -32,6 +32,6 @@ fn main() {
     };
     bindings.write_to_file(out_dir.join("velox_middleware.h"));
     if std::env::var_os("VXM_WRITE_HEADER").is_some_and(|v| v == "1") {
-        bindings.write_to_file(crate_dir.join("../../include/velox_middleware.h"));
+        bindings.write_to_file(crate_dir.join("include/velox_middleware.h"));
     }
 }

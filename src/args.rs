@@ -5,6 +5,7 @@
 
 use std::ffi::{c_char, CStr};
 
+use super::failure::Failure;
 use velox_core::error::Error;
 
 /// Borrows a `(ptr, len)` byte string. NULL is refused even with `len == 0`.
@@ -15,9 +16,9 @@ pub(crate) unsafe fn bytes<'a>(
     ptr: *const u8,
     len: usize,
     name: &'static str,
-) -> Result<&'a [u8], Error> {
+) -> Result<&'a [u8], Failure> {
     if ptr.is_null() {
-        return Err(Error::NullArgument(name));
+        return Err(Failure::NullArgument(name));
     }
     // SAFETY: per this function's contract.
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
@@ -27,30 +28,30 @@ pub(crate) unsafe fn bytes<'a>(
 ///
 /// # Safety
 /// `ptr` is NULL or a NUL-terminated string that outlives the call.
-pub(crate) unsafe fn c_str<'a>(ptr: *const c_char, name: &'static str) -> Result<&'a str, Error> {
+pub(crate) unsafe fn c_str<'a>(ptr: *const c_char, name: &'static str) -> Result<&'a str, Failure> {
     if ptr.is_null() {
-        return Err(Error::NullArgument(name));
+        return Err(Failure::NullArgument(name));
     }
     // SAFETY: per this function's contract.
     unsafe { CStr::from_ptr(ptr) }
         .to_str()
-        .map_err(|_| Error::request(name, "is not valid UTF-8"))
+        .map_err(|_| Error::request(name, "is not valid UTF-8").into())
 }
 
 /// Borrows the Rust value behind an opaque handle.
 ///
 /// # Safety
 /// `ptr` is NULL or a live handle made by this library and not yet freed.
-pub(crate) unsafe fn handle<'a, T>(ptr: *const T, name: &'static str) -> Result<&'a T, Error> {
+pub(crate) unsafe fn handle<'a, T>(ptr: *const T, name: &'static str) -> Result<&'a T, Failure> {
     // SAFETY: per this function's contract.
-    unsafe { ptr.as_ref() }.ok_or(Error::NullArgument(name))
+    unsafe { ptr.as_ref() }.ok_or(Failure::NullArgument(name))
 }
 
 /// Writes an owned handle to an output argument.
 ///
 /// # Safety
 /// `out` is NULL or writable.
-pub(crate) unsafe fn put<T>(out: *mut *mut T, value: T, name: &'static str) -> Result<(), Error> {
+pub(crate) unsafe fn put<T>(out: *mut *mut T, value: T, name: &'static str) -> Result<(), Failure> {
     need_out(out, name)?;
     // SAFETY: non-NULL, and writable per this function's contract.
     unsafe { *out = Box::into_raw(Box::new(value)) };
@@ -58,9 +59,9 @@ pub(crate) unsafe fn put<T>(out: *mut *mut T, value: T, name: &'static str) -> R
 }
 
 /// Checks an output argument before any work is done, so that nothing is lost later.
-pub(crate) fn need_out<T>(out: *mut *mut T, name: &'static str) -> Result<(), Error> {
+pub(crate) fn need_out<T>(out: *mut *mut T, name: &'static str) -> Result<(), Failure> {
     if out.is_null() {
-        Err(Error::NullArgument(name))
+        Err(Failure::NullArgument(name))
     } else {
         Ok(())
     }

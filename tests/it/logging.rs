@@ -229,9 +229,36 @@ fn ffi_next(timeout_ms: u32) -> Option<String> {
     }
 }
 
-// The only test that uses the process-wide queue and subscriber.
+/// Set in the child that runs `c_abi_child_installs_the_subscriber`.
+const CHILD_ENV: &str = "VXM_LOG_CHILD";
+
+/// The process-wide queue and subscriber see every test of this binary that logs, so the
+/// test of them runs alone, in a child process of its own.
 #[test]
 fn c_abi_installs_the_subscriber_and_hands_out_records() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "logging::c_abi_child_installs_the_subscriber",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, "1")
+        .output()
+        .expect("the child runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "child failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn c_abi_child_installs_the_subscriber() {
+    if std::env::var_os(CHILD_ENV).is_none() {
+        return; // only as the child of the test above
+    }
     let debug = CString::new("debug").unwrap();
     assert_eq!(
         unsafe { vxm_log_set_level(debug.as_ptr(), std::ptr::null_mut()) },

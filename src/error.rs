@@ -3,6 +3,7 @@
 use std::ffi::{c_char, CString};
 
 use super::boundary::{free_box, with_ref, with_ref_or};
+use super::failure::Failure;
 use super::status::vxm_status;
 use velox_core::error::Error;
 
@@ -15,9 +16,9 @@ pub struct vxm_error {
 }
 
 impl vxm_error {
-    pub(crate) fn boxed(status: vxm_status, err: &Error) -> *mut vxm_error {
+    pub(crate) fn boxed(status: vxm_status, err: &Failure) -> *mut vxm_error {
         let message = match err {
-            Error::BuildFailed { logs, .. } if !logs.is_empty() => {
+            Failure::Engine(Error::BuildFailed { logs, .. }) if !logs.is_empty() => {
                 format!("{err}\n--- build log (tail) ---\n{logs}")
             }
             _ => err.to_string(),

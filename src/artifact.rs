@@ -7,10 +7,10 @@ use super::args::{arg_bytes, arg_ref, need_out, put_out};
 use super::boundary::{boundary, free_box, with_ref, with_ref_or};
 use super::engine::vxm_engine;
 use super::error::{cstring_lossy, vxm_error};
+use super::failure::Failure;
 use super::status::vxm_status;
 use velox_core::artifact::{Artifact, Source};
 use velox_core::engine::Engine;
-use velox_core::error::Error;
 
 /// A binary ready to stream. While it is alive its bytes stay readable through its fd,
 /// whatever eviction or another store does to the cache directory. Accessors are
@@ -44,19 +44,22 @@ impl vxm_artifact {
 /// # Safety
 /// `engine` is NULL or a live handle from `vxm_engine_new`, `request_json` NULL or
 /// `request_len` readable bytes, as the export documents.
-pub(crate) unsafe fn answer_artifact(
+pub(crate) unsafe fn answer_artifact<E: Into<Failure>>(
     engine: *const vxm_engine,
     request_json: *const u8,
     request_len: usize,
     out_artifact: *mut *mut vxm_artifact,
     out_error: *mut *mut vxm_error,
-    call: impl FnOnce(&Engine, &[u8]) -> Result<Artifact, Error>,
+    call: impl FnOnce(&Engine, &[u8]) -> Result<Artifact, E>,
 ) -> vxm_status {
     boundary(out_error, || {
         need_out(out_artifact, "out_artifact")?;
         let engine = arg_ref!(engine);
         let json = arg_bytes!(request_json, request_len);
-        put_out!(out_artifact, vxm_artifact::new(call(&engine.inner, json)?))
+        put_out!(
+            out_artifact,
+            vxm_artifact::new(call(&engine.inner, json).map_err(Into::into)?)
+        )
     })
 }
 

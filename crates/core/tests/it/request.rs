@@ -30,11 +30,8 @@ fn with(mut v: Value, field: &str, value: Value) -> Value {
 }
 
 fn vectors() -> Vec<Value> {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/fixtures/seed-key-vectors.json"
-    ))
-    .expect("fixture");
+    let path = velox_testkit::repo_root().join("tests/fixtures/seed-key-vectors.json");
+    let text = std::fs::read_to_string(path).expect("fixture");
     let doc: Value = serde_json::from_str(&text).expect("fixture is JSON");
     doc["vectors"].as_array().expect("vectors").clone()
 }

@@ -130,7 +130,12 @@ fn child_stores() {
 
 fn spawn_child(dir: &Path, process: u32, start: &Path) -> Child {
     Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_stores", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "shared_dir::child_stores",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(
             CHILD_ENV,
             format!("{}|{process}|{}", dir.display(), start.display()),

@@ -7,6 +7,7 @@ use std::ffi::c_char;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::error::vxm_error;
+use super::failure::Failure;
 use super::status::vxm_status;
 use velox_core::error::Error;
 
@@ -56,15 +57,15 @@ impl<T> Fallback for *mut T {
 /// is OK or NOT_FOUND) an error object written to `out_error` when it is not NULL.
 pub(crate) fn boundary(
     out_error: *mut *mut vxm_error,
-    body: impl FnOnce() -> Result<(), Error>,
+    body: impl FnOnce() -> Result<(), Failure>,
 ) -> vxm_status {
     let result = catch_unwind(AssertUnwindSafe(body))
-        .unwrap_or_else(|panic| Err(Error::Panic(panic_message(panic.as_ref()))));
+        .unwrap_or_else(|panic| Err(Error::Panic(panic_message(panic.as_ref())).into()));
     match result {
         Ok(()) => vxm_status::Ok,
-        Err(Error::NotFound) => vxm_status::NotFound,
+        Err(Failure::Engine(Error::NotFound)) => vxm_status::NotFound,
         Err(err) => {
-            let status = vxm_status::from_error(&err);
+            let status = vxm_status::from_failure(&err);
             if !out_error.is_null() {
                 // SAFETY: the caller passed a writable `vxm_error **` (documented on each export).
                 unsafe { *out_error = vxm_error::boxed(status, &err) };

@@ -1,0 +1,5 @@
+//! velox-cache's integration tests, one binary: the CLI against real cache directories, and
+//! the shared remote tier against a real S3 server (SeaweedFS, `VXM_S3_TESTS=1`).
+
+mod cli;
+mod remote_tier;
