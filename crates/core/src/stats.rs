@@ -37,8 +37,9 @@ pub struct Stats {
     /// Upstream errors by Connect code (`unavailable`, `internal`, `invalid_argument`,
     /// `deadline_exceeded`...) or, for a refused build output, `unsafe_path`.
     pub upstream_errors_by_code: Labelled,
-    /// The remote tier's events: `hit`, `miss`, `error`, `corrupt`, `upload`,
-    /// `lease_wait`, `lease_wait_expired`, `lease_taken_over` (`crate::remote`).
+    /// The remote tier's events: `hit`, `miss`, `error`, `corrupt`, `too_large`,
+    /// `upload`, `lease_wait`, `lease_wait_expired`, `lease_taken_over`,
+    /// `lease_too_large` (`crate::remote`).
     pub remote: Labelled,
     /// Durations of the builds that succeeded.
     pub build_duration: Histogram,

@@ -6,7 +6,8 @@
 //! down), [`Abandon`] decides: the task is aborted at once (which drops the HTTP request
 //! and closes its connection upstream), after `build_linger` unless someone came back,
 //! or never (`keep_abandoned_builds`). A build whose client was answered `202` always
-//! finishes. The failure of a build somebody left is remembered (`failures.rs`).
+//! finishes. The failure of a build that a `202` client will poll for, or that ended
+//! with nobody waiting, is remembered (`failures.rs`); one a waiter received is not.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,9 +36,11 @@ struct Entry {
     done: watch::Receiver<Slot>,
     task: Option<AbortHandle>,
     started: Instant,
-    /// A client left before the end or was told to come back: its failure is remembered.
-    detached: bool,
-    /// A client was answered `202`: the build finishes whoever waits.
+    /// A client left before the end (only counted: whoever joins later is
+    /// `joined_after_leave`; what is remembered is decided by `kept` and the waiters).
+    left: bool,
+    /// A client was answered `202`: the build finishes whoever waits, and its failure
+    /// is remembered for that client's next poll.
     kept: bool,
     /// Bumped each time the waiters drop to zero; a linger timer acts only on its own.
     left_epoch: u64,
@@ -90,8 +93,12 @@ impl Finisher {
                 Stats::bump(&self.map.stats.builds_unwatched_done);
                 tracing::info!(key = %self.key, ok = outcome.is_ok(), "a build nobody waited for ended");
             }
+            // Remembered only for a client that will come back for it: one answered
+            // `202`, or anyone when nobody was there to receive it. A waiter that got
+            // the error directly has its answer; its retry builds again.
+            let unreceived = entry.kept || entry.waiters == 0;
             match &outcome {
-                Err(err) if entry.detached => self.map.failures.remember(&self.key, err),
+                Err(err) if unreceived => self.map.failures.remember(&self.key, err),
                 Err(_) => {}
                 Ok(_) => self.map.failures.forget(&self.key),
             }
@@ -137,7 +144,7 @@ impl InFlight {
     ) -> Result<Ticket, Arc<Error>> {
         let mut builds = self.map.builds.lock();
         if let Some(entry) = builds.get_mut(key) {
-            if entry.detached {
+            if entry.left {
                 Stats::bump(&self.map.stats.joined_after_leave);
                 tracing::info!(key = %key, idle = entry.waiters == 0, "joined a build a client had left");
             }
@@ -173,7 +180,7 @@ impl InFlight {
                 done: done.clone(),
                 task: None,
                 started,
-                detached: false,
+                left: false,
                 kept: false,
                 left_epoch: 0,
                 queue_ticket: queue_ticket.clone(),
@@ -257,7 +264,6 @@ impl Ticket {
         let mut builds = self.map.builds.lock();
         if let Some(entry) = builds.get_mut(&self.key).filter(|e| e.id == self.id) {
             entry.kept = true;
-            entry.detached = true;
         }
     }
 
@@ -283,7 +289,7 @@ impl Drop for Ticket {
         if entry.waiters > 0 {
             return;
         }
-        entry.detached = true;
+        entry.left = true;
         if entry.kept {
             return;
         }
