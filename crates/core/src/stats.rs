@@ -26,6 +26,14 @@ pub struct Stats {
     pub linger_expired: AtomicU64,
     /// Requests answered with a recently failed build's remembered error.
     pub failures_replayed: AtomicU64,
+    /// Builds refused `Busy` (a queue full: `build_queue_limit` or `local_build_queue`).
+    pub builds_refused: AtomicU64,
+    /// `202` builds whose binary the cache did not keep, held for the poll, and
+    /// delivered from there (`crate::resolve::pickup`).
+    pub pickups_held: AtomicU64,
+    pub pickups_served: AtomicU64,
+    /// Not held: past `pickup_hold_max_mb` (or holding is off).
+    pub pickups_dropped: AtomicU64,
     /// Entries removed by the limits (size, count, age); manual removals are not here.
     pub evictions: AtomicU64,
     pub upstream_errors: AtomicU64,

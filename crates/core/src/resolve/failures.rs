@@ -30,9 +30,12 @@ pub struct Failures {
 
 impl Failures {
     /// Remembers `err` for `key` unless it says nothing about the build itself (the
-    /// caller or the engine stopped it).
+    /// caller or the engine stopped it, or it never got a slot).
     pub fn remember(&self, key: &CacheKey, err: &Arc<Error>) {
-        if matches!(**err, Error::Cancelled | Error::ShuttingDown) {
+        if matches!(
+            **err,
+            Error::Cancelled | Error::ShuttingDown | Error::Busy { .. }
+        ) {
             return;
         }
         let mut by_key = self.by_key.lock();
