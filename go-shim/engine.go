@@ -85,6 +85,14 @@ type Stats struct {
 	BuildsUnwatchedDone uint64 `json:"builds_unwatched_done"`
 	LingerExpired       uint64 `json:"linger_expired"`
 	FailuresReplayed    uint64 `json:"failures_replayed"`
+
+	// Admission (max_concurrent_builds, build_queue_limit): builds waiting for a slot
+	// now, builds refused BUSY; the pickup hold of 202 builds the cache does not keep.
+	BuildsQueued   uint64 `json:"builds_queued"`
+	BuildsRefused  uint64 `json:"builds_refused"`
+	PickupsHeld    uint64 `json:"pickups_held"`
+	PickupsServed  uint64 `json:"pickups_served"`
+	PickupsDropped uint64 `json:"pickups_dropped"`
 }
 
 // HistogramStats is a histogram as the library reports it: cumulative counts by upper

@@ -83,6 +83,8 @@ func takeError(status C.vxm_status, e *C.vxm_error) *Error {
 		HTTPStatus: int(C.vxm_error_http_status(e)),
 		Code:       C.GoString(C.vxm_error_code(e)),
 		Message:    C.GoString(C.vxm_error_message(e)),
+
+		RetryAfterSeconds: int(C.vxm_error_retry_after(e)),
 	}
 }
 

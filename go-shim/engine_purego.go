@@ -31,6 +31,7 @@ var (
 	vxmErrorMessage     func(e unsafe.Pointer) string
 	vxmErrorCode        func(e unsafe.Pointer) string
 	vxmErrorHTTPStatus  func(e unsafe.Pointer) uint16
+	vxmErrorRetryAfter  func(e unsafe.Pointer) uint32
 	vxmErrorFree        func(e unsafe.Pointer)
 	vxmEngineNew        func(cfg *byte, n uintptr, out *unsafe.Pointer, outErr *unsafe.Pointer) uint32
 	vxmEngineShutdown   func(h unsafe.Pointer)
@@ -74,6 +75,7 @@ var (
 		{&vxmErrorMessage, "vxm_error_message"},
 		{&vxmErrorCode, "vxm_error_code"},
 		{&vxmErrorHTTPStatus, "vxm_error_http_status"},
+		{&vxmErrorRetryAfter, "vxm_error_retry_after"},
 		{&vxmErrorFree, "vxm_error_free"},
 		{&vxmEngineNew, "vxm_engine_new"},
 		{&vxmEngineShutdown, "vxm_engine_shutdown"},
@@ -223,6 +225,8 @@ func takeError(status uint32, e unsafe.Pointer) *Error {
 		HTTPStatus: int(vxmErrorHTTPStatus(e)),
 		Code:       vxmErrorCode(e),
 		Message:    vxmErrorMessage(e),
+
+		RetryAfterSeconds: int(vxmErrorRetryAfter(e)),
 	}
 }
 

@@ -50,6 +50,13 @@ var (
 		"Lingering builds cancelled because nobody came back within build_linger.", nil, nil)
 	descReplayed = prometheus.NewDesc("velox_failures_replayed_total",
 		"Requests answered with a recent build failure instead of a new build.", nil, nil)
+	descQueued = prometheus.NewDesc("velox_builds_queued",
+		"Builds waiting for a slot (max_concurrent_builds, or the local builder's own).", nil, nil)
+	descRefused = prometheus.NewDesc("velox_builds_refused_total",
+		"Builds refused 503 busy: the build queue was full.", nil, nil)
+	descPickups = prometheus.NewDesc("velox_pickups_total",
+		"202 builds the cache did not keep: held for the poll, served from the hold, or dropped (too large to hold).",
+		[]string{"event"}, nil)
 )
 
 // MetricsCollector is what RoadRunner's metrics plugin collects from its plugins
@@ -68,6 +75,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		descEvictions, descServed, descEntries, descBytes, descUpstream, descRemote, descInFlight,
 		descDirEntries, descDirBytes,
 		descAsync, descJoinedAfterLeave, descUnwatched, descLingerExpired, descReplayed,
+		descQueued, descRefused, descPickups,
 	} {
 		ch <- d
 	}
@@ -101,6 +109,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descUnwatched, s.BuildsUnwatchedDone)
 	counter(descLingerExpired, s.LingerExpired)
 	counter(descReplayed, s.FailuresReplayed)
+	counter(descRefused, s.BuildsRefused)
+	counter(descPickups, s.PickupsHeld, "held")
+	counter(descPickups, s.PickupsServed, "served")
+	counter(descPickups, s.PickupsDropped, "dropped")
+	gauge(descQueued, s.BuildsQueued)
 	gauge(descEntries, s.Entries)
 	gauge(descBytes, s.Bytes)
 	gauge(descInFlight, s.BuildsInFlight)
