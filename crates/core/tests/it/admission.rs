@@ -9,28 +9,13 @@ use velox_testkit::resolver_harness;
 use serde_json::json;
 
 use fake_velox::{FakeVelox, Reply};
-use resolver_harness::{harness, http_request, ms, resolve_or_pending, Builds};
-use velox_core::config::RetryConfig;
+use resolver_harness::{harness, http_request, ms, resolve_or_pending, velox_config, Builds};
 use velox_core::resolve::respond::{Prefer, Resolved};
 use velox_core::stats::Stats;
 use velox_core::{Config, Error};
 
 fn config(url: &str, builds: &Builds, extra: serde_json::Value) -> Config {
-    let mut json = json!({
-        "server_url": url,
-        "cache": {"enabled": false},
-        "allowed_build_dirs": [builds.root()],
-        "build_timeout": "20s",
-    });
-    for (k, v) in extra.as_object().unwrap() {
-        json[k] = v.clone();
-    }
-    let mut c = Config::from_json(json.to_string().as_bytes()).unwrap();
-    c.retry = RetryConfig {
-        max_attempts: 1,
-        ..c.retry
-    };
-    c
+    velox_config(url, &builds.root(), extra)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,15 +8,13 @@
 use velox_testkit::fake_velox;
 use velox_testkit::resolver_harness;
 
-use std::sync::Arc;
-
 use serde_json::json;
 
 use fake_velox::{FakeVelox, Reply};
-use resolver_harness::{contents, harness, http_request, ms, resolve_or_pending, Builds};
-use tokio_util::sync::CancellationToken;
-use velox_core::cache::Cache;
-use velox_core::config::RetryConfig;
+use resolver_harness::{
+    contents, harness, harness_with_cache, http_request, ms, resolve_or_pending, velox_config,
+    Builds,
+};
 use velox_core::resolve::respond::{Prefer, Resolved};
 use velox_core::resolve::Resolver;
 use velox_core::stats::Stats;
@@ -25,29 +23,20 @@ use velox_core::{Artifact, Config};
 const BINARY: &[u8] = b"\x7fELF a binary larger than this cache's max_size";
 
 fn config(url: &str, builds: &Builds, extra: serde_json::Value) -> Config {
-    let mut json = json!({
-        "server_url": url,
-        "cache": {"enabled": false},
-        "allowed_build_dirs": [builds.root()],
-        "build_timeout": "20s",
-    });
-    for (k, v) in extra.as_object().unwrap() {
-        json[k] = v.clone();
-    }
-    let mut c = Config::from_json(json.to_string().as_bytes()).unwrap();
-    c.retry = RetryConfig {
-        max_attempts: 1,
-        ..c.retry
-    };
-    c
+    velox_config(url, &builds.root(), extra)
+}
+
+/// One poll as a client sends it: `Prefer: respond-async`.
+async fn poll(resolver: &Resolver) -> Result<Resolved, velox_core::Error> {
+    let prefer = Prefer::parse("respond-async");
+    resolve_or_pending(resolver, http_request("v5.3.0"), None, prefer).await
 }
 
 /// Polls like a client following `Retry-After` until the binary comes (at most 60
 /// polls); returns it and how many `202`s came first.
 async fn poll_until_delivered(resolver: &Resolver) -> (Artifact, usize) {
-    let prefer = Prefer::parse("respond-async");
     for pending in 0..60 {
-        match resolve_or_pending(resolver, http_request("v5.3.0"), None, prefer).await {
+        match poll(resolver).await {
             Ok(Resolved::Ready(a)) => return (a, pending),
             Ok(Resolved::Pending(_)) => tokio::time::sleep(ms(100)).await,
             Err(e) => panic!("poll {pending}: {e}"),
@@ -82,20 +71,12 @@ async fn a_202_build_larger_than_max_size_is_delivered_to_the_poll() {
         json!({"cache": {"enabled": true, "directory": cache_dir.path()}}),
     );
     cfg.cache.max_size_bytes = 16;
-    let stats = Arc::new(Stats::default());
-    let cache = Arc::new(Cache::open(&cfg.cache, stats.clone()).unwrap());
-    let resolver = Resolver::new(
-        Arc::new(cfg),
-        Some(cache),
-        stats.clone(),
-        CancellationToken::new(),
-    )
-    .unwrap();
-    let (got, pending) = poll_until_delivered(&resolver).await;
+    let h = harness_with_cache(cfg);
+    let (got, pending) = poll_until_delivered(&h.resolver).await;
     assert!(pending >= 1, "the first answer was a 202");
     assert_eq!(contents(&got), BINARY);
     assert_eq!(fake.call_count(), 1, "one build for every poll");
-    assert_eq!(Stats::get(&stats.pickups_held), 1);
+    assert_eq!(Stats::get(&h.stats.pickups_held), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,13 +87,7 @@ async fn the_hold_ends_after_pickup_hold() {
     let h = harness(config(&fake.url(), &builds, json!({"pickup_hold": "1s"})));
     let _ = poll_until_delivered(&h.resolver).await;
     tokio::time::sleep(ms(1300)).await;
-    let r = resolve_or_pending(
-        &h.resolver,
-        http_request("v5.3.0"),
-        None,
-        Prefer::parse("respond-async"),
-    )
-    .await;
+    let r = poll(&h.resolver).await;
     assert!(matches!(r, Ok(Resolved::Pending(_))), "{r:?}");
     // The second build reaches the fake a moment after its 202.
     fake.wait_for(ms(3000), "a second build once the hold ended", |c| {
@@ -128,13 +103,7 @@ async fn without_a_cache_or_a_hold_no_202_is_promised() {
     let path = builds.binary("out", BINARY);
     let fake = FakeVelox::start(Reply::success_after(ms(300), &path)).await;
     let h = harness(config(&fake.url(), &builds, json!({"pickup_hold": "0"})));
-    let r = resolve_or_pending(
-        &h.resolver,
-        http_request("v5.3.0"),
-        None,
-        Prefer::parse("respond-async"),
-    )
-    .await;
+    let r = poll(&h.resolver).await;
     let Ok(Resolved::Ready(got)) = r else {
         panic!("want the binary, got {r:?}")
     };
@@ -153,8 +122,7 @@ async fn a_binary_past_the_hold_bound_is_not_held() {
         &builds,
         json!({"pickup_hold_max_mb": 1}),
     ));
-    let prefer = Prefer::parse("respond-async");
-    let r = resolve_or_pending(&h.resolver, http_request("v5.3.0"), None, prefer).await;
+    let r = poll(&h.resolver).await;
     assert!(matches!(r, Ok(Resolved::Pending(_))), "{r:?}");
     fake.wait_for(ms(3000), "the build", |c| c.len() == 1).await;
     for _ in 0..300 {

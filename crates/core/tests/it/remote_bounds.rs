@@ -13,10 +13,7 @@ use std::time::{Duration, Instant};
 
 use fake_velox::{FakeVelox, Reply};
 use hostile_s3::{HostileS3, Objects};
-use resolver_harness::{contents, http_request, resolve, Builds};
-use tokio_util::sync::CancellationToken;
-use velox_core::cache::Cache;
-use velox_core::resolve::Resolver;
+use resolver_harness::{contents, harness_with_cache, http_request, resolve, velox_config, Builds};
 use velox_core::stats::Stats;
 use velox_core::{Config, Source};
 
@@ -27,24 +24,15 @@ const HUGE: u64 = 300 * MIB;
 const BUFFERED: u64 = 32 * MIB;
 
 fn config(velox: &str, endpoint: &str, builds: &Path, cache: &Path) -> Config {
-    let json = serde_json::json!({
-        "server_url": velox,
-        "build_timeout": "30s",
-        "retry": {"max_attempts": 1},
-        "allowed_build_dirs": [builds],
-        "cache": {
-            "enabled": true,
-            "directory": cache,
-            "remote": {
-                "url": "s3://velox/bounds",
-                "endpoint": endpoint,
-                "allow_http": true,
-                "access_key_id": "test",
-                "secret_access_key": "test",
-            },
-        },
+    let remote = serde_json::json!({
+        "url": "s3://velox/bounds",
+        "endpoint": endpoint,
+        "allow_http": true,
+        "access_key_id": "test",
+        "secret_access_key": "test",
     });
-    let mut c = Config::from_json(json.to_string().as_bytes()).unwrap();
+    let cache = serde_json::json!({"enabled": true, "directory": cache, "remote": remote});
+    let mut c = velox_config(velox, builds, serde_json::json!({"cache": cache}));
     c.cache.max_size_bytes = MIB;
     c
 }
@@ -68,19 +56,11 @@ async fn download(s3: &HostileS3) -> Run {
         &builds.root(),
         cache_dir.path(),
     );
-    let stats = Arc::new(Stats::default());
-    let cache = Arc::new(Cache::open(&cfg.cache, stats.clone()).unwrap());
-    let resolver = Resolver::new(
-        Arc::new(cfg),
-        Some(cache),
-        stats.clone(),
-        CancellationToken::new(),
-    )
-    .unwrap();
+    let h = harness_with_cache(cfg);
     let started = Instant::now();
     let got = tokio::time::timeout(
         Duration::from_secs(20),
-        resolve(&resolver, http_request("v5.3.0"), None),
+        resolve(&h.resolver, http_request("v5.3.0"), None),
     )
     .await
     .expect("bounded")
@@ -88,7 +68,7 @@ async fn download(s3: &HostileS3) -> Run {
     assert_eq!(got.source, Source::Built);
     assert_eq!(contents(&got), b"built here");
     Run {
-        stats,
+        stats: h.stats,
         fake,
         cache_dir,
         took: started.elapsed(),
