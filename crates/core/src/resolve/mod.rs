@@ -270,23 +270,12 @@ impl Resolver {
                 biased;
                 outcome = ticket.outcome() => outcome,
                 _ = tokio::time::sleep(after) => {
-                    if !ticket.keep() {
-                        // Ended just now: nothing would be kept for a poll.
-                        ticket.outcome().await
-                    } else {
-                    Stats::bump(&shared.stats.async_answers);
-                    let elapsed_ms = ticket.started().elapsed().as_millis() as u64;
-                    let pending = Pending {
-                        key: key.clone(),
-                        elapsed_ms,
-                        position: shared.queue_position(ticket.queue_ticket()),
-                        retry_after_secs: shared.estimates.retry_after(&target, elapsed_ms),
-                        preference_applied: prefer.respond_async,
-                    };
-                    tracing::info!(elapsed_ms, retry_after = pending.retry_after_secs,
-                        "build still running; answering 202");
-                    return Ok(Resolved::Pending(pending));
+                    // `false`: it ended just now, and nothing would keep it for a poll.
+                    if ticket.keep() {
+                        let pending = shared.pending(&ticket, &key, &target, prefer);
+                        return Ok(Resolved::Pending(pending));
                     }
+                    ticket.outcome().await
                 }
             },
         };
@@ -320,6 +309,28 @@ impl Shared {
 
     fn lookup_blocking(&self, key: &CacheKey) -> Option<Artifact> {
         lookup_in(self.cache.as_ref()?, key)
+    }
+
+    /// The `202` answer for a build still running, counted and logged.
+    fn pending(
+        &self,
+        ticket: &coalesce::Ticket,
+        key: &CacheKey,
+        target: &str,
+        prefer: Prefer,
+    ) -> Pending {
+        Stats::bump(&self.stats.async_answers);
+        let elapsed_ms = ticket.started().elapsed().as_millis() as u64;
+        let pending = Pending {
+            key: key.clone(),
+            elapsed_ms,
+            position: self.queue_position(ticket.queue_ticket()),
+            retry_after_secs: self.estimates.retry_after(target, elapsed_ms),
+            preference_applied: prefer.respond_async,
+        };
+        tracing::info!(elapsed_ms, retry_after = pending.retry_after_secs,
+            position = ?pending.position, "build still running; answering 202");
+        pending
     }
 
     /// The place of a build waiting for a slot: in the resolver's queue, else in the
