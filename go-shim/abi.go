@@ -26,6 +26,7 @@ type abi struct {
 	errorMessage    func(e errorHandle) unsafe.Pointer
 	errorCode       func(e errorHandle) unsafe.Pointer
 	errorHTTPStatus func(e errorHandle) uint16
+	errorRetryAfter func(e errorHandle) uint32
 	errorFree       func(e errorHandle)
 	statusHTTP      func(s uint32) uint16
 	statusCode      func(s uint32) unsafe.Pointer

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
@@ -75,5 +76,48 @@ func TestRespondAsyncIsAnswered202AndTheBuildGoesOn(t *testing.T) {
 		if got, ok := m[k]; !ok || got != want {
 			t.Errorf("%s = %v (exported %v), want %v", k, got, ok, want)
 		}
+	}
+}
+
+// With one build running and no queue, a request for another build is refused at once
+// with the library's answer: 503, its Retry-After and the JSON code "busy"; the shim
+// decides none of it.
+func TestAFullBuildQueueIsAnswered503WithRetryAfter(t *testing.T) {
+	byTag := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req := validRequest()
+		req.Plugins[0]["tag"] = r.URL.Query().Get("tag")
+		buildWorker(req.json(), nil).ServeHTTP(w, r)
+	})
+	h := newHarnessWith(t, byTag, harnessOptions{section: func(s map[string]any) {
+		s["max_concurrent_builds"] = 1
+		s["build_queue_limit"] = 0
+	}})
+	if err := h.velox.SetMode(fakevelox.Mode{Kind: fakevelox.Slow, Delay: 2 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	ask := func(tag string) (*http.Response, []byte) {
+		r, _ := http.NewRequest(http.MethodGet, h.server.URL+"?tag="+tag, nil)
+		r.Header.Add("Prefer", "respond-async")
+		return h.do(r)
+	}
+	if resp, body := ask("v5.3.0"); resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("first build: status %d, body %s", resp.StatusCode, body)
+	}
+	resp, body := ask("v5.3.1")
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("second build: status %d, body %s", resp.StatusCode, body)
+	}
+	if ra, err := strconv.Atoi(resp.Header.Get("Retry-After")); err != nil || ra < 1 {
+		t.Errorf("Retry-After %q", resp.Header.Get("Retry-After"))
+	}
+	var b struct {
+		Code string `json:"code"`
+	}
+	if err := json.Unmarshal(body, &b); err != nil || b.Code != "busy" {
+		t.Fatalf("body %s (%v)", body, err)
+	}
+	m := gather(t, h.plugin)
+	if m["velox_builds_refused_total"] != 1 {
+		t.Errorf("velox_builds_refused_total = %v, want 1", m["velox_builds_refused_total"])
 	}
 }

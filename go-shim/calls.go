@@ -49,6 +49,8 @@ func takeError(status uint32, e errorHandle) *Error {
 		HTTPStatus: int(lib.errorHTTPStatus(e)),
 		Code:       cString(lib.errorCode(e)),
 		Message:    cString(lib.errorMessage(e)),
+
+		RetryAfterSeconds: int(lib.errorRetryAfter(e)),
 	}
 }
 

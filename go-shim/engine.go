@@ -87,6 +87,14 @@ type Stats struct {
 	FailuresReplayed    uint64 `json:"failures_replayed"`
 	// Files in the cache directory the cache did not write, for the whole process.
 	ForeignFiles uint64 `json:"foreign_files"`
+
+	// Admission (max_concurrent_builds, build_queue_limit): builds waiting for a slot
+	// now, builds refused BUSY; the pickup hold of 202 builds the cache does not keep.
+	BuildsQueued   uint64 `json:"builds_queued"`
+	BuildsRefused  uint64 `json:"builds_refused"`
+	PickupsHeld    uint64 `json:"pickups_held"`
+	PickupsServed  uint64 `json:"pickups_served"`
+	PickupsDropped uint64 `json:"pickups_dropped"`
 }
 
 // HistogramStats is a histogram as the library reports it: cumulative counts by upper

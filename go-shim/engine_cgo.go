@@ -66,6 +66,7 @@ var lib = abi{
 	errorMessage:    func(e errorHandle) unsafe.Pointer { return cstr(C.vxm_error_message(errorC(e))) },
 	errorCode:       func(e errorHandle) unsafe.Pointer { return cstr(C.vxm_error_code(errorC(e))) },
 	errorHTTPStatus: func(e errorHandle) uint16 { return uint16(C.vxm_error_http_status(errorC(e))) },
+	errorRetryAfter: func(e errorHandle) uint32 { return uint32(C.vxm_error_retry_after(errorC(e))) },
 	errorFree:       func(e errorHandle) { C.vxm_error_free(errorC(e)) },
 	statusHTTP:      func(s uint32) uint16 { return uint16(C.vxm_status_http(C.uint32_t(s))) },
 	statusCode:      func(s uint32) unsafe.Pointer { return cstr(C.vxm_status_code(C.uint32_t(s))) },

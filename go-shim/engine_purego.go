@@ -40,6 +40,7 @@ func (t *abi) symbols() []symbol {
 		{&t.errorMessage, "vxm_error_message"},
 		{&t.errorCode, "vxm_error_code"},
 		{&t.errorHTTPStatus, "vxm_error_http_status"},
+		{&t.errorRetryAfter, "vxm_error_retry_after"},
 		{&t.errorFree, "vxm_error_free"},
 		{&t.statusHTTP, "vxm_status_http"},
 		{&t.statusCode, "vxm_status_code"},

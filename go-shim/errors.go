@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 )
 
 // Status is the library's vxm_status. The values are fixed by the ABI.
@@ -24,6 +25,8 @@ const (
 	StatusIO                  Status = 11
 	StatusShuttingDown        Status = 12
 	StatusPanic               Status = 13
+	// 14 is BUILD_MISMATCH (another change); values are never reused.
+	StatusBusy Status = 15
 )
 
 // Error is a failed library call. HTTPStatus and Code are what the library says an
@@ -33,6 +36,8 @@ type Error struct {
 	HTTPStatus int
 	Code       string
 	Message    string
+	// RetryAfterSeconds is the library's Retry-After for this error (BUSY); 0 = none.
+	RetryAfterSeconds int
 }
 
 func (e *Error) Error() string {
@@ -84,6 +89,9 @@ func writeError(w http.ResponseWriter, e *Error) {
 	h.Set("Content-Type", "application/json")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
+	if e.RetryAfterSeconds > 0 {
+		h.Set("Retry-After", strconv.Itoa(e.RetryAfterSeconds))
+	}
 	w.WriteHeader(status)
 	_, _ = w.Write(append(body, '\n'))
 }

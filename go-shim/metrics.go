@@ -52,6 +52,13 @@ var (
 		"Requests answered with a recent build failure instead of a new build.", nil, nil)
 	descForeign = prometheus.NewDesc("velox_cache_foreign_files_total",
 		"Files met in the cache directory that the cache did not write (links, FIFOs, oversized leases): never followed. Per process.", nil, nil)
+	descQueued = prometheus.NewDesc("velox_builds_queued",
+		"Builds waiting for a slot (max_concurrent_builds, or the local builder's own).", nil, nil)
+	descRefused = prometheus.NewDesc("velox_builds_refused_total",
+		"Builds refused 503 busy: the build queue was full.", nil, nil)
+	descPickups = prometheus.NewDesc("velox_pickups_total",
+		"202 builds the cache did not keep: held for the poll, served from the hold, or dropped (too large to hold).",
+		[]string{"event"}, nil)
 )
 
 // MetricsCollector is what RoadRunner's metrics plugin collects from its plugins
@@ -71,6 +78,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		descDirEntries, descDirBytes,
 		descAsync, descJoinedAfterLeave, descUnwatched, descLingerExpired, descReplayed,
 		descForeign,
+		descQueued, descRefused, descPickups,
 	} {
 		ch <- d
 	}
@@ -105,6 +113,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descLingerExpired, s.LingerExpired)
 	counter(descReplayed, s.FailuresReplayed)
 	counter(descForeign, s.ForeignFiles)
+	counter(descRefused, s.BuildsRefused)
+	counter(descPickups, s.PickupsHeld, "held")
+	counter(descPickups, s.PickupsServed, "served")
+	counter(descPickups, s.PickupsDropped, "dropped")
+	gauge(descQueued, s.BuildsQueued)
 	gauge(descEntries, s.Entries)
 	gauge(descBytes, s.Bytes)
 	gauge(descInFlight, s.BuildsInFlight)

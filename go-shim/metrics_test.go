@@ -90,6 +90,8 @@ func TestMetricsMoveWithAMissThenAHit(t *testing.T) {
 		"velox_cache_dir_bytes":              float64(len(body)),
 		"velox_served_bytes_total":           served,
 		"velox_builds_in_flight":             0,
+		"velox_builds_queued":                0,
+		"velox_builds_refused_total":         0,
 	}
 	for k, v := range want {
 		if m[k] != v {

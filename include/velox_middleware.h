@@ -77,6 +77,11 @@ enum vxm_status
    A bug inside the library was caught at the boundary.
    */
   VXM_STATUS_PANIC = 13,
+  /*
+   Builds are at their limit (`max_concurrent_builds` running and `build_queue_limit`
+   waiting): refused at once; `vxm_error_retry_after` says when to ask again.
+   */
+  VXM_STATUS_BUSY = 15,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -389,6 +394,13 @@ const char *vxm_error_code(const vxm_error *err);
  of its status. 500 for NULL. Thread-safe; never blocks.
  */
 uint16_t vxm_error_http_status(const vxm_error *err);
+
+/*
+ When to ask again, in seconds, for an error that says so (`BUSY`): what an HTTP
+ host puts in `Retry-After`. 0 when the error says nothing (send no header); 0 for
+ NULL. Thread-safe; never blocks.
+ */
+uint32_t vxm_error_retry_after(const vxm_error *err);
 
 /*
  Frees an error. NULL is a no-op. Not to be called twice, nor while another thread

@@ -13,6 +13,7 @@ pub struct vxm_error {
     http_status: u16,
     code: CString,
     message: CString,
+    retry_after_secs: u32,
 }
 
 impl vxm_error {
@@ -28,6 +29,10 @@ impl vxm_error {
             http_status: status.http_status(),
             code: cstring_lossy(status.code()),
             message: cstring_lossy(&message),
+            retry_after_secs: match err {
+                Failure::Engine(e) => e.retry_after_secs().unwrap_or(0),
+                Failure::NullArgument(_) => 0,
+            },
         }))
     }
 }
@@ -71,6 +76,15 @@ pub unsafe extern "C" fn vxm_error_code(err: *const vxm_error) -> *const c_char 
 pub unsafe extern "C" fn vxm_error_http_status(err: *const vxm_error) -> u16 {
     // SAFETY: NULL or a live error from this library.
     unsafe { with_ref_or(err, 500, |e| e.http_status) }
+}
+
+/// When to ask again, in seconds, for an error that says so (`BUSY`): what an HTTP
+/// host puts in `Retry-After`. 0 when the error says nothing (send no header); 0 for
+/// NULL. Thread-safe; never blocks.
+#[no_mangle]
+pub unsafe extern "C" fn vxm_error_retry_after(err: *const vxm_error) -> u32 {
+    // SAFETY: NULL or a live error from this library.
+    unsafe { with_ref_or(err, 0, |e| e.retry_after_secs) }
 }
 
 /// Frees an error. NULL is a no-op. Not to be called twice, nor while another thread

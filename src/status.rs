@@ -39,11 +39,15 @@ pub enum vxm_status {
     ShuttingDown = 12,
     /// A bug inside the library was caught at the boundary.
     Panic = 13,
+    // 14 is taken by another change (BUILD_MISMATCH); values are never reused.
+    /// Builds are at their limit (`max_concurrent_builds` running and `build_queue_limit`
+    /// waiting): refused at once; `vxm_error_retry_after` says when to ask again.
+    Busy = 15,
 }
 
 /// The one correspondence between statuses and the engine's error kinds (every status
 /// but OK and NULL_ARGUMENT, which only the C ABI has).
-const KINDS: [(vxm_status, ErrorKind); 12] = [
+const KINDS: [(vxm_status, ErrorKind); 13] = [
     (vxm_status::InvalidConfig, ErrorKind::InvalidConfig),
     (vxm_status::InvalidRequest, ErrorKind::InvalidRequest),
     (vxm_status::NotFound, ErrorKind::NotFound),
@@ -59,6 +63,7 @@ const KINDS: [(vxm_status, ErrorKind); 12] = [
     (vxm_status::Io, ErrorKind::Io),
     (vxm_status::ShuttingDown, ErrorKind::ShuttingDown),
     (vxm_status::Panic, ErrorKind::Panic),
+    (vxm_status::Busy, ErrorKind::Busy),
 ];
 
 /// What `vxm_status_http` and `vxm_status_code` answer for an integer that is no

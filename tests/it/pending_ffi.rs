@@ -26,6 +26,15 @@ struct Answer {
 
 /// Calls `vxm_resolve_or_pending` for [`REQUEST`] on a new thread, as a host would.
 async fn resolve_or_pending(engine: Ptr<vxm_engine>, prefer: Option<&'static str>) -> Answer {
+    resolve_or_pending_of(engine, REQUEST, prefer).await
+}
+
+/// [`resolve_or_pending`] for another request body.
+async fn resolve_or_pending_of(
+    engine: Ptr<vxm_engine>,
+    request: &'static str,
+    prefer: Option<&'static str>,
+) -> Answer {
     tokio::task::spawn_blocking(move || {
         let engine = engine;
         let (mut artifact, mut pending, mut error) =
@@ -34,8 +43,8 @@ async fn resolve_or_pending(engine: Ptr<vxm_engine>, prefer: Option<&'static str
         let status = unsafe {
             vxm_resolve_or_pending(
                 engine.0,
-                REQUEST.as_ptr(),
-                REQUEST.len(),
+                request.as_ptr(),
+                request.len(),
                 p,
                 n,
                 ptr::null(),
@@ -147,4 +156,72 @@ fn null_arguments_are_refused_and_accessors_are_null_safe() {
         assert_eq!(CStr::from_ptr(vxm_pending_key(ptr::null())).to_bytes(), b"");
         vxm_pending_free(ptr::null_mut());
     }
+}
+
+/// Another build than [`REQUEST`]: the http plugin at another tag.
+const OTHER_REQUEST: &str = r#"{"rr_version":"v2025.1.5","target_platform":{"os":"linux","arch":"amd64"},"plugins":[{"module_name":"github.com/roadrunner-server/http/v5","tag":"v5.3.1"}]}"#;
+
+/// Builds in flight are bounded: with one running and no queue, another build is
+/// refused at once with BUSY, 503, code `busy` and a `Retry-After`, and counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_build_queue_answers_busy_with_retry_after_through_the_c_abi() {
+    let w = World::new();
+    let fake = FakeVelox::start(Reply::Hang).await;
+    let settings = serde_json::json!({"max_concurrent_builds": 1, "build_queue_limit": 0});
+    let engine = w.engine(&fake.url(), settings);
+    let r = resolve_or_pending(engine, Some("respond-async")).await;
+    assert!(!r.pending.0.is_null(), "{}", unsafe { message(r.error.0) });
+    unsafe { vxm_pending_free(r.pending.0) };
+    let r = resolve_or_pending_of(engine, OTHER_REQUEST, Some("respond-async")).await;
+    assert_eq!(r.status, vxm_status::Busy);
+    assert!(r.pending.0.is_null() && r.artifact.0.is_null());
+    let e = r.error.0;
+    assert_eq!(unsafe { vxm_error_http_status(e) }, 503);
+    assert_eq!(unsafe { CStr::from_ptr(vxm_error_code(e)) }, c"busy");
+    assert!(unsafe { vxm_error_retry_after(e) } >= 1);
+    assert!(unsafe { message(e) }.contains("1 running"), "{}", unsafe {
+        message(e)
+    });
+    unsafe { vxm_error_free(e) };
+    assert_eq!(unsafe { vxm_error_retry_after(ptr::null()) }, 0);
+    let s = stats(engine);
+    assert_eq!(s["builds_refused"], 1);
+    assert_eq!(s["builds_queued"], 0);
+    fake.wait_for(Duration::from_secs(3), "the one build", |c| c.len() == 1)
+        .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(fake.call_count(), 1);
+    unsafe { vxm_engine_free(engine.0) };
+}
+
+/// The RoadRunner scenario of a `202` with the cache disabled, through the C ABI: the
+/// client polls with `Prefer: respond-async` until it gets the binary; one build.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_202_build_is_delivered_with_the_cache_disabled_through_the_c_abi() {
+    let w = World::new();
+    let binary = w.binary(b"held for the poll");
+    let fake = FakeVelox::start(Reply::success_after(Duration::from_millis(400), binary)).await;
+    let settings = serde_json::json!({"cache": {"enabled": false}, "build_linger": "0s"});
+    let engine = w.engine(&fake.url(), settings);
+    let mut pending = 0;
+    let artifact = loop {
+        assert!(pending < 60, "60 polls, never delivered");
+        let r = resolve_or_pending(engine, Some("respond-async")).await;
+        assert_eq!(r.status, vxm_status::Ok, "{}", unsafe {
+            message(r.error.0)
+        });
+        if !r.artifact.0.is_null() {
+            break r.artifact.0;
+        }
+        unsafe { vxm_pending_free(r.pending.0) };
+        pending += 1;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(pending >= 1);
+    assert_eq!(unsafe { vxm_artifact_size(artifact) }, 17);
+    unsafe { vxm_artifact_free(artifact) };
+    assert_eq!(fake.call_count(), 1, "one build for every poll");
+    let s = stats(engine);
+    assert_eq!(s["pickups_held"], 1);
+    unsafe { vxm_engine_free(engine.0) };
 }

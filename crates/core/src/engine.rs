@@ -177,6 +177,10 @@ impl Engine {
             "builds_unwatched_done": Stats::get(&s.builds_unwatched_done),
             "linger_expired": Stats::get(&s.linger_expired),
             "failures_replayed": Stats::get(&s.failures_replayed),
+            "builds_refused": Stats::get(&s.builds_refused),
+            "pickups_held": Stats::get(&s.pickups_held),
+            "pickups_served": Stats::get(&s.pickups_served),
+            "pickups_dropped": Stats::get(&s.pickups_dropped),
             "evictions": Stats::get(&s.evictions),
             "upstream_errors": Stats::get(&s.upstream_errors),
             // Process-wide: a hostile name belongs to the directory, not to one engine.
@@ -184,6 +188,7 @@ impl Engine {
             "cache_enabled": self.cache.is_some(),
             // Beyond docs/ABI.md's minimum: what the Prometheus metrics are made of.
             "builds_in_flight": self.resolver.builds_in_flight(),
+            "builds_queued": self.resolver.builds_queued(),
             "builds_failed": s.builds_failed.snapshot(),
             "evictions_by_reason": s.evictions_by_reason.snapshot(),
             "upstream_errors_by_code": s.upstream_errors_by_code.snapshot(),

@@ -58,6 +58,15 @@ pub enum Error {
 
     #[error("internal error: {0}")]
     Panic(String),
+
+    /// Builds are at `max_concurrent_builds` and `build_queue_limit` more wait (or the
+    /// local builder's own limits are reached): refused at once, to be retried.
+    #[error("too many builds in flight ({running} running, {queued} waiting); retry in {retry_after_secs}s")]
+    Busy {
+        running: usize,
+        queued: usize,
+        retry_after_secs: u32,
+    },
 }
 
 impl Error {
@@ -93,6 +102,16 @@ impl Error {
         self.kind().code()
     }
 
+    /// When to ask again (`Retry-After`, seconds), for the errors that say so.
+    pub fn retry_after_secs(&self) -> Option<u32> {
+        match self {
+            Error::Busy {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        }
+    }
+
     /// The error's kind: what decides its C status, HTTP status and code.
     pub fn kind(&self) -> ErrorKind {
         match self {
@@ -108,6 +127,7 @@ impl Error {
             Error::ShuttingDown => ErrorKind::ShuttingDown,
             Error::NotFound => ErrorKind::NotFound,
             Error::Panic(_) => ErrorKind::Panic,
+            Error::Busy { .. } => ErrorKind::Busy,
         }
     }
 }
@@ -129,6 +149,7 @@ pub enum ErrorKind {
     ShuttingDown,
     NotFound,
     Panic,
+    Busy,
 }
 
 impl ErrorKind {
@@ -141,7 +162,7 @@ impl ErrorKind {
             ErrorKind::UpstreamUnavailable => 502,
             ErrorKind::UnsafePath => 502,
             ErrorKind::Timeout => 504,
-            ErrorKind::ShuttingDown => 503,
+            ErrorKind::ShuttingDown | ErrorKind::Busy => 503,
             // Nginx's "client closed request": nothing is written, but logs stay readable.
             ErrorKind::Cancelled => 499,
             ErrorKind::NotFound => 404,
@@ -164,6 +185,7 @@ impl ErrorKind {
             ErrorKind::ShuttingDown => "shutting_down",
             ErrorKind::NotFound => "not_found",
             ErrorKind::Panic => "panic",
+            ErrorKind::Busy => "busy",
         }
     }
 }

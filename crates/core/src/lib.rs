@@ -9,6 +9,7 @@
 //! The public modules are what those two crates and the integration tests use; the
 //! rest is private to the engine.
 
+mod admission;
 pub mod artifact;
 pub mod cache;
 pub mod cancel;

@@ -26,6 +26,14 @@ pub struct Stats {
     pub linger_expired: AtomicU64,
     /// Requests answered with a recently failed build's remembered error.
     pub failures_replayed: AtomicU64,
+    /// Builds refused `Busy` (a queue full: `build_queue_limit` or `local_build_queue`).
+    pub builds_refused: AtomicU64,
+    /// `202` builds whose binary the cache did not keep, held for the poll, and
+    /// delivered from there (`crate::resolve::pickup`).
+    pub pickups_held: AtomicU64,
+    pub pickups_served: AtomicU64,
+    /// Not held: past `pickup_hold_max_mb` (or holding is off).
+    pub pickups_dropped: AtomicU64,
     /// Entries removed by the limits (size, count, age); manual removals are not here.
     pub evictions: AtomicU64,
     pub upstream_errors: AtomicU64,
@@ -37,8 +45,9 @@ pub struct Stats {
     /// Upstream errors by Connect code (`unavailable`, `internal`, `invalid_argument`,
     /// `deadline_exceeded`...) or, for a refused build output, `unsafe_path`.
     pub upstream_errors_by_code: Labelled,
-    /// The remote tier's events: `hit`, `miss`, `error`, `corrupt`, `upload`,
-    /// `lease_wait`, `lease_wait_expired`, `lease_taken_over` (`crate::remote`).
+    /// The remote tier's events: `hit`, `miss`, `error`, `corrupt`, `too_large`,
+    /// `upload`, `lease_wait`, `lease_wait_expired`, `lease_taken_over`,
+    /// `lease_too_large` (`crate::remote`).
     pub remote: Labelled,
     /// Durations of the builds that succeeded.
     pub build_duration: Histogram,

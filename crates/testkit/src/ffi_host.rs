@@ -67,12 +67,15 @@ impl World {
         path.to_str().unwrap().to_owned()
     }
 
-    /// An engine for `url` with `settings` (timeouts, retry, ...) plus this world's
-    /// cache and allowed build directory.
+    /// An engine for `url` with `settings` (timeouts, retry, a `cache` section to turn
+    /// it off ...) plus this world's cache directory and allowed build directory.
     pub fn engine(&self, url: &str, settings: serde_json::Value) -> Ptr<vxm_engine> {
         let mut config = settings;
         config["server_url"] = url.into();
-        config["cache"] = serde_json::json!({"enabled": true, "directory": self.cache_dir});
+        if config.get("cache").is_none() {
+            config["cache"] = serde_json::json!({"enabled": true});
+        }
+        config["cache"]["directory"] = serde_json::json!(self.cache_dir);
         config["allowed_build_dirs"] = serde_json::json!([self.builds]);
         let config = config.to_string();
         let mut engine = ptr::null_mut();

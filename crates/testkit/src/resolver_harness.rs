@@ -72,6 +72,41 @@ pub struct Harness {
     pub shutdown: CancellationToken,
 }
 
+/// A Velox client of `url` with one attempt per build, output read from `allowed`, no
+/// cache, and `extra` keys of the `velox:` section on top.
+pub fn velox_config(url: &str, allowed: &std::path::Path, extra: serde_json::Value) -> Config {
+    let mut json = serde_json::json!({
+        "server_url": url,
+        "cache": {"enabled": false},
+        "allowed_build_dirs": [allowed],
+        "build_timeout": "20s",
+        "retry": {"max_attempts": 1},
+    });
+    for (k, v) in extra.as_object().expect("extra keys are an object") {
+        json[k] = v.clone();
+    }
+    Config::from_json(json.to_string().as_bytes()).unwrap()
+}
+
+/// A resolver over `config` with the cache it names opened.
+pub fn harness_with_cache(config: Config) -> Harness {
+    let stats = Arc::new(Stats::default());
+    let cache = velox_core::cache::Cache::open(&config.cache, stats.clone()).unwrap();
+    let shutdown = CancellationToken::new();
+    let resolver = Resolver::new(
+        Arc::new(config),
+        Some(Arc::new(cache)),
+        stats.clone(),
+        shutdown.clone(),
+    )
+    .unwrap();
+    Harness {
+        resolver: Arc::new(resolver),
+        stats,
+        shutdown,
+    }
+}
+
 /// A resolver over `config` with no cache.
 pub fn harness(config: Config) -> Harness {
     let stats = Arc::new(Stats::default());

@@ -187,6 +187,13 @@ impl Cache {
         &self.inner.dir
     }
 
+    /// The largest binary an entry can hold (`max_size`), `None` when unbounded: what a
+    /// fill from elsewhere (the remote tier) checks before and while it downloads.
+    pub fn max_entry_bytes(&self) -> Option<u64> {
+        let max = self.inner.limits.max_bytes;
+        (max > 0).then_some(max)
+    }
+
     /// A hit returns an artifact with `Source::CacheHit`; a miss `Ok(None)`. A hit reads
     /// the index and opens the binary: no metadata parse, no write. A key unknown here is
     /// looked up on disk too (another process may share the directory).

@@ -271,6 +271,49 @@ pub const RESPOND_AFTER: Key = key(
      `Retry-After` (see \"Long builds\" below); the build goes on. Off unless set, or the \
      client sends `Prefer: respond-async`",
 );
+pub const MAX_CONCURRENT_BUILDS: Key = key(
+    "max_concurrent_builds",
+    Kind::Integer {
+        min: 1,
+        max: 4_096,
+        zero: Zero::Plain,
+    },
+    // A handful of Velox workers per host; a local builder has its own, narrower bound.
+    Literal("8"),
+    "builds in flight at once, whatever builds them (a build waiting for another host's \
+     upload counts); identical requests share one build",
+);
+pub const BUILD_QUEUE_LIMIT: Key = key(
+    "build_queue_limit",
+    Kind::Integer {
+        min: 0,
+        max: 1_000_000,
+        zero: Zero::Plain,
+    },
+    Literal("32"),
+    "builds waiting for one of those slots (their place is `position` in a `202` body); \
+     beyond that a new build is refused at once: `503` + `Retry-After`, code `busy`",
+);
+pub const PICKUP_HOLD: Key = key(
+    "pickup_hold",
+    duration(SECOND, Some(HOUR), Zero::Means("nothing is held")),
+    Literal("5m"),
+    "a build promised with `202` whose binary the cache does not keep (cache disabled, \
+     larger than `max_size`, store failed) is held this long for the client's poll \
+     (every poll of that key until then gets it, once per poll)",
+);
+pub const PICKUP_HOLD_MAX_MB: Key = key(
+    "pickup_hold_max_mb",
+    Kind::Integer {
+        min: 0,
+        max: 1_048_576,
+        zero: Zero::Means("nothing is held"),
+    },
+    // A few RoadRunner binaries (60-150 MiB each); outside the cache's own limits.
+    Literal("1024"),
+    "MiB of binaries held for `pickup_hold` at once; one that would pass this is not held \
+     (logged, counted `pickups_dropped`) and its next poll builds again",
+);
 pub const LIBRARY_PATH: Key = key(
     "library_path",
     Kind::Text,
@@ -300,7 +343,7 @@ pub const LOCAL_BUILDS: Key = key(
     },
     // Each build is a `go build` that uses every core it is given.
     Literal("1"),
-    "local builder: builds at once",
+    "local builder: builds at once (within `max_concurrent_builds`)",
 );
 pub const LOCAL_BUILD_QUEUE: Key = key(
     "local_build_queue",
@@ -310,8 +353,8 @@ pub const LOCAL_BUILD_QUEUE: Key = key(
         zero: Zero::Plain,
     },
     Literal("16"),
-    "local builder: builds waiting beyond that; more are refused at once (502, \"local build \
-     queue full\")",
+    "local builder: builds waiting beyond that; more are refused at once (`503` + \
+     `Retry-After`, code `busy`)",
 );
 pub const LOCAL_BUILD_DIR: Key = key(
     "local_build_dir",
@@ -360,6 +403,10 @@ pub static KEYS: &[&Key] = &[
     &KEEP_ABANDONED_BUILDS,
     &BUILD_LINGER,
     &RESPOND_AFTER,
+    &MAX_CONCURRENT_BUILDS,
+    &BUILD_QUEUE_LIMIT,
+    &PICKUP_HOLD,
+    &PICKUP_HOLD_MAX_MB,
     &LIBRARY_PATH,
     &LOG_LEVEL,
     &LOCAL_BUILD_ENABLED,

@@ -81,6 +81,15 @@ pub struct Config {
     /// When a waiting request is answered `202 Accepted` instead (`crate::resolve::respond`);
     /// `None` = never, unless the client sends `Prefer: respond-async`.
     pub respond_after: Option<Duration>,
+    /// Builds in flight at once, every builder (`crate::admission`).
+    pub max_concurrent_builds: usize,
+    /// Builds waiting for a slot beyond those; more are refused `Busy`.
+    pub build_queue_limit: usize,
+    /// How long the binary of a `202` build the cache does not keep is held for the
+    /// client's poll (`crate::resolve::pickup`); zero = not held.
+    pub pickup_hold: Duration,
+    /// Bytes held that way at once; zero = none.
+    pub pickup_hold_max_bytes: u64,
     /// The library's log level, one of [`keys::LOG_LEVEL`]'s words, lowercase; `None` =
     /// leave the level as it is (default `info`).
     pub log_level: Option<String>,

@@ -58,6 +58,12 @@ pub(super) fn parse(json: &[u8]) -> Result<Config> {
     let build_linger = top.optional_duration(&keys::BUILD_LINGER)?;
     let build_linger = build_linger.unwrap_or_default().min(build_timeout);
     let respond_after = (top.optional_duration(&keys::RESPOND_AFTER)?).filter(|d| !d.is_zero());
+    let max_concurrent_builds = top.integer(&keys::MAX_CONCURRENT_BUILDS)? as usize;
+    let build_queue_limit = top.integer(&keys::BUILD_QUEUE_LIMIT)? as usize;
+    let pickup_hold = top
+        .optional_duration(&keys::PICKUP_HOLD)?
+        .unwrap_or_default();
+    let pickup_hold_max_bytes = top.integer(&keys::PICKUP_HOLD_MAX_MB)? << 20;
     // Only checked for type: the Go purego loader reads it before the library exists.
     let _ = top.text(&keys::LIBRARY_PATH)?;
     let log_level = top.choice(&keys::LOG_LEVEL)?;
@@ -75,6 +81,10 @@ pub(super) fn parse(json: &[u8]) -> Result<Config> {
         keep_abandoned_builds,
         build_linger,
         respond_after,
+        max_concurrent_builds,
+        build_queue_limit,
+        pickup_hold,
+        pickup_hold_max_bytes,
         log_level,
         local_build_enabled,
         local,

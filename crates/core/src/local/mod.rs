@@ -16,8 +16,8 @@
 //! ```
 //!
 //! * At most `max_concurrent` builds run at once; up to `queue_limit` more wait (FIFO);
-//!   beyond that `build` fails at once with [`Error::UpstreamUnavailable`]
-//!   ("local build queue full").
+//!   beyond that `build` fails at once with [`Error::Busy`] (`crate::admission`; the
+//!   resolver's own admission, for every builder, comes before this one).
 //! * Every build works in a private workspace under `work_dir`, removed afterwards
 //!   whatever happened (success, failure, cancellation, drop).
 //! * Each go command runs in its own process group; cancelling the token, or dropping
@@ -52,7 +52,6 @@
 //! proxy serves RoadRunner gets the real source automatically (or insists on it with
 //! `local_build_source: roadrunner`).
 
-mod admission;
 mod generated_main;
 mod log;
 mod pipeline;
@@ -74,7 +73,7 @@ use crate::request::BuildRequest;
 pub use crate::config::{LocalBuildConfig, SourceMode};
 pub use toolchain::{check_go, GO_VERSION_TIMEOUT};
 
-use admission::Admission;
+use crate::admission::Admission;
 use pipeline::Pipeline;
 use plan::Plan;
 use workspace::PrivateDir;
@@ -84,8 +83,11 @@ use workspace::PrivateDir;
 #[derive(Debug)]
 pub struct LocalBuilder {
     cfg: LocalBuildConfig,
-    admission: Admission,
+    admission: std::sync::Arc<Admission>,
 }
+
+/// `Retry-After` of a refusal by the local builder's own queue: about one build.
+const BUSY_RETRY_AFTER_SECS: u32 = 60;
 
 /// A finished build. The binary lives in a private output directory that is removed when
 /// this value is dropped: move or copy the file out (into the cache) first.
@@ -119,7 +121,7 @@ impl LocalBuilder {
         if !cfg.work_dir.is_absolute() {
             return Err(Error::config("local_build_dir", "must be an absolute path"));
         }
-        let admission = Admission::new(cfg.max_concurrent, cfg.queue_limit);
+        let admission = Admission::new(cfg.max_concurrent, cfg.queue_limit).into();
         Ok(LocalBuilder { cfg, admission })
     }
 
@@ -160,7 +162,9 @@ impl LocalBuilder {
     ) -> Result<LocalBuild> {
         let started = Instant::now();
         let plan = Plan::from_request(req)?;
-        let _slot = self.admission.enter(&cancel, ticket).await?;
+        let _slot = (self.admission)
+            .enter(&cancel, ticket, BUSY_RETRY_AFTER_SECS)
+            .await?;
         let output = PrivateDir::create(&self.cfg.work_dir, "vxm-out-")?;
         let workspace = PrivateDir::create(&self.cfg.work_dir, "vxm-build-")?;
         tracing::info!(

@@ -224,6 +224,9 @@ impl RemoteTier {
         if matches!(e, Failure::Corrupt { .. }) {
             self.count("corrupt");
             tracing::warn!(step, error = %e, "refused a corrupt remote object; building here");
+        } else if matches!(e, Failure::TooLarge { .. }) {
+            self.count("too_large");
+            tracing::warn!(step, error = %e, "remote object larger than the cache keeps; building here");
         } else {
             self.count("error");
             tracing::warn!(step, error = %e, "remote tier failed; carrying on locally");

@@ -1,6 +1,12 @@
 //! Remote hit -> local entry: stream `{key}.bin` into a temp file in the cache directory
 //! while hashing it, compare with the object's `sha256` metadata, then commit it through
 //! the cache's usual store. A mismatch is refused and counted, never served.
+//!
+//! An object the cache could never keep (longer than `max_size`) is not downloaded: its
+//! length is checked before the body is read and the bytes are counted while they
+//! stream (a length header can lie). The lookup then fails as `TooLarge` (counted
+//! `too_large`) and the resolver builds here, as for any remote failure; a build that
+//! large is served without being cached.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -38,13 +44,21 @@ impl RemoteTier {
             }
             Err(e) => return Err(e),
         };
+        // Before a byte of the body: dropping `got` closes the connection.
+        let max = cache.max_entry_bytes();
+        if let Some(max) = max.filter(|max| got.meta.size > *max) {
+            return Err(Failure::TooLarge {
+                size: got.meta.size,
+                max,
+            });
+        }
         let expected = got
             .attributes
             .get(&Attribute::Metadata(SHA256_METADATA.into()))
             .map(|v| v.to_string())
             .unwrap_or_default();
         let tmp = layout::temp_path(cache.directory(), layout::BIN_EXT);
-        let result = self.stream_to(got, &tmp, &expected, until).await;
+        let result = self.stream_to(got, &tmp, &expected, max, until).await;
         let verified = match result {
             Ok(file) => file,
             Err(e) => {
@@ -73,12 +87,13 @@ impl RemoteTier {
     }
 
     /// Writes the object's bytes to `tmp` and returns it open, if the SHA-256 of what was
-    /// written is `expected`.
+    /// written is `expected`; stops at the first chunk that would pass `max` bytes.
     async fn stream_to(
         &self,
         got: object_store::GetResult,
         tmp: &std::path::Path,
         expected: &str,
+        max: Option<u64>,
         until: Instant,
     ) -> Result<std::fs::File, Failure> {
         let local = |e: std::io::Error| Failure::Local(format!("{}: {e}", tmp.display()));
@@ -90,24 +105,23 @@ impl RemoteTier {
             .map_err(local)?;
         let mut hasher = Sha256::new();
         let mut stream = got.into_stream();
+        let mut written = 0u64;
         let copy = async {
             while let Some(chunk) = stream.next().await {
-                let chunk = chunk?;
+                let chunk = chunk.map_err(Failure::Store)?;
+                written += chunk.len() as u64;
+                if let Some(max) = max.filter(|max| written > *max) {
+                    return Err(Failure::TooLarge { size: written, max });
+                }
                 hasher.update(&chunk);
                 // A page-cache write; small next to the network read it follows.
-                file.write_all(&chunk)
-                    .map_err(|e| object_store::Error::Generic {
-                        store: "local",
-                        source: Box::new(e),
-                    })?;
+                file.write_all(&chunk).map_err(local)?;
             }
-            Ok::<(), object_store::Error>(())
+            Ok::<(), Failure>(())
         };
-        match tokio::time::timeout_at(until, copy).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(Failure::Store(e)),
-            Err(_) => return Err(Failure::Timeout),
-        }
+        tokio::time::timeout_at(until, copy)
+            .await
+            .map_err(|_| Failure::Timeout)??;
         let actual = crate::cache::content::hex(&hasher.finalize());
         if actual != expected {
             return Err(Failure::Corrupt {

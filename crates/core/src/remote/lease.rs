@@ -2,7 +2,12 @@
 //! (`If-None-Match: *`, object_store's `PutMode::Create`; the store answers 412 when
 //! another host holds it). It names its holder and when it expires; an expired lease is
 //! taken over with `If-Match` on its ETag, so two hosts cannot both take it.
+//!
+//! A lease is a few hundred bytes of JSON; one longer than [`LEASE_MAX_BYTES`] is no
+//! lease this code wrote: it is not read past that bound (whatever its length header
+//! says) and counts as unreadable, which is taken over like an expired one.
 
+use futures::StreamExt;
 use object_store::path::Path as ObjectPath;
 use object_store::{PutMode, PutOptions, PutPayload, UpdateVersion};
 use serde::{Deserialize, Serialize};
@@ -10,6 +15,9 @@ use tokio::time::Instant;
 
 use super::{bounded, Failure, RemoteTier};
 use crate::request::CacheKey;
+
+/// The most of a lease object that is read: ours are ~150 bytes.
+pub(crate) const LEASE_MAX_BYTES: usize = 4096;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct LeaseBody {
@@ -105,8 +113,17 @@ impl RemoteTier {
             Err(e) => return Err(e),
         };
         let e_tag = got.meta.e_tag.clone();
-        let bytes = bounded(until, got.bytes()).await?;
-        Ok(Some((serde_json::from_slice(&bytes).ok(), e_tag)))
+        let bytes = if got.meta.size > LEASE_MAX_BYTES as u64 {
+            None
+        } else {
+            read_capped(got, until).await?
+        };
+        if bytes.is_none() {
+            self.count("lease_too_large");
+            tracing::warn!(lease = %path, "a remote lease longer than any lease; not reading it");
+        }
+        let body = bytes.and_then(|b| serde_json::from_slice(&b).ok());
+        Ok(Some((body, e_tag)))
     }
 
     /// Whether a live lease for `key` is there (`false` when absent or expired).
@@ -129,4 +146,23 @@ impl RemoteTier {
             }
         }
     }
+}
+
+/// The object's bytes, or `None` as soon as they pass [`LEASE_MAX_BYTES`].
+async fn read_capped(
+    got: object_store::GetResult,
+    until: Instant,
+) -> Result<Option<Vec<u8>>, Failure> {
+    let mut stream = got.into_stream();
+    let read = async {
+        let mut bytes = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            bytes.extend_from_slice(&chunk?);
+            if bytes.len() > LEASE_MAX_BYTES {
+                return Ok(None);
+            }
+        }
+        Ok(Some(bytes))
+    };
+    bounded(until, read).await
 }

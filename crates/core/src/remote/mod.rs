@@ -146,6 +146,10 @@ pub(crate) enum Failure {
     Corrupt { expected: String, actual: String },
     #[error("local file: {0}")]
     Local(String),
+    /// More bytes than the cache could keep (`max_size`), said by the object's length or
+    /// found while streaming it.
+    #[error("the object has {size} bytes or more; the cache keeps at most {max}")]
+    TooLarge { size: u64, max: u64 },
 }
 
 fn hostname() -> String {

@@ -65,6 +65,14 @@ impl Builder {
         }
     }
 
+    /// Builds waiting in the local builder's own queue (none for Velox).
+    pub(super) fn queued(&self) -> usize {
+        match self {
+            Builder::Velox(_) => 0,
+            Builder::Local(local) => local.queued(),
+        }
+    }
+
     /// Builds `req` by `deadline` (`timeout` is what the configuration calls that
     /// time). `queue` holds the local builder's queue ticket while the build waits for a
     /// slot. Dropping the future stops the build (the local builder kills its go

@@ -6,7 +6,8 @@
 //! down), [`Abandon`] decides: the task is aborted at once (which drops the HTTP request
 //! and closes its connection upstream), after `build_linger` unless someone came back,
 //! or never (`keep_abandoned_builds`). A build whose client was answered `202` always
-//! finishes. The failure of a build somebody left is remembered (`failures.rs`).
+//! finishes. The failure of a build that a `202` client will poll for, or that ended
+//! with nobody waiting, is remembered (`failures.rs`); one a waiter received is not.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,6 +20,7 @@ use tokio::time::Instant;
 
 use super::failures::Failures;
 use super::linger::{self, Abandon};
+use super::pickup::Pickups;
 use crate::artifact::Artifact;
 use crate::error::Error;
 use crate::request::CacheKey;
@@ -35,9 +37,11 @@ struct Entry {
     done: watch::Receiver<Slot>,
     task: Option<AbortHandle>,
     started: Instant,
-    /// A client left before the end or was told to come back: its failure is remembered.
-    detached: bool,
-    /// A client was answered `202`: the build finishes whoever waits.
+    /// A client left before the end (only counted: whoever joins later is
+    /// `joined_after_leave`; what is remembered is decided by `kept` and the waiters).
+    left: bool,
+    /// A client was answered `202`: the build finishes whoever waits, and its failure
+    /// is remembered for that client's next poll.
     kept: bool,
     /// Bumped each time the waiters drop to zero; a linger timer acts only on its own.
     left_epoch: u64,
@@ -52,6 +56,8 @@ struct Map {
     stats: Arc<Stats>,
     /// Locked after `builds` when both are needed.
     failures: Failures,
+    /// Binaries of `202` builds the cache did not keep (locked after `builds`).
+    pickups: Pickups,
 }
 
 /// The builds in flight, by key.
@@ -82,16 +88,30 @@ impl Finisher {
         self.queue_ticket.clone()
     }
 
-    pub fn finish(self, outcome: Outcome) {
+    /// Publishes the outcome; `cached` says whether the cache keeps its binary (when it
+    /// does not, a client answered `202` finds it in the pickup hold).
+    pub fn finish(self, outcome: Outcome, cached: bool) {
         let mut builds = self.map.builds.lock();
         if builds.get(&self.key).is_some_and(|e| e.id == self.id) {
             let entry = builds.remove(&self.key).expect("checked above");
+            let unkept = outcome.as_ref().ok().filter(|_| entry.kept && !cached);
+            if let Some(artifact) = unkept {
+                if let Some(hold) = self.map.pickups.hold(artifact, &self.map.stats) {
+                    linger::after(hold, Arc::downgrade(&self.map), |map: &Map| {
+                        map.pickups.expire()
+                    });
+                }
+            }
             if entry.waiters == 0 {
                 Stats::bump(&self.map.stats.builds_unwatched_done);
                 tracing::info!(key = %self.key, ok = outcome.is_ok(), "a build nobody waited for ended");
             }
+            // Remembered only for a client that will come back for it: one answered
+            // `202`, or anyone when nobody was there to receive it. A waiter that got
+            // the error directly has its answer; its retry builds again.
+            let unreceived = entry.kept || entry.waiters == 0;
             match &outcome {
-                Err(err) if entry.detached => self.map.failures.remember(&self.key, err),
+                Err(err) if unreceived => self.map.failures.remember(&self.key, err),
                 Err(_) => {}
                 Ok(_) => self.map.failures.forget(&self.key),
             }
@@ -114,18 +134,33 @@ pub struct Ticket {
 }
 
 impl InFlight {
-    /// The map, counting into `stats` (joins after a client left, lingering builds).
-    pub fn new(stats: Arc<Stats>) -> InFlight {
+    /// The map, counting into `stats` (joins after a client left, lingering builds),
+    /// holding for their poll the `202` builds the cache does not keep in `pickups`.
+    pub fn new(stats: Arc<Stats>, pickups: Pickups) -> InFlight {
         InFlight {
             map: Arc::new(Map {
                 stats,
+                pickups,
                 ..Map::default()
             }),
         }
     }
 
+    /// The binary of a `202` build held for its poll (`pickup.rs`), if any.
+    pub fn pickup(&self, key: &CacheKey) -> Option<Artifact> {
+        let found = self.map.pickups.get(key)?;
+        Stats::bump(&self.map.stats.pickups_served);
+        Some(found)
+    }
+
+    /// Whether a `202` build the cache does not keep can be held for its poll.
+    pub fn can_hold(&self) -> bool {
+        self.map.pickups.enabled()
+    }
+
     /// Joins the build in flight for `key`, or starts one with `start`, which gets the
-    /// [`Finisher`] and must spawn the task that calls it. `start` runs under the map's
+    /// [`Finisher`] and must spawn the task that calls it, or refuse (`Busy`): then no
+    /// build is in flight and its error is returned. `start` runs under the map's
     /// lock: it must only spawn, never wait. With no build in flight and
     /// `replay_failures`, a recently remembered failure of `key` is returned instead.
     pub fn join_or_start(
@@ -133,11 +168,11 @@ impl InFlight {
         key: &CacheKey,
         abandon: Abandon,
         replay_failures: bool,
-        start: impl FnOnce(Finisher) -> AbortHandle,
+        start: impl FnOnce(Finisher) -> Result<AbortHandle, Error>,
     ) -> Result<Ticket, Arc<Error>> {
         let mut builds = self.map.builds.lock();
         if let Some(entry) = builds.get_mut(key) {
-            if entry.detached {
+            if entry.left {
                 Stats::bump(&self.map.stats.joined_after_leave);
                 tracing::info!(key = %key, idle = entry.waiters == 0, "joined a build a client had left");
             }
@@ -173,19 +208,26 @@ impl InFlight {
                 done: done.clone(),
                 task: None,
                 started,
-                detached: false,
+                left: false,
                 kept: false,
                 left_epoch: 0,
                 queue_ticket: queue_ticket.clone(),
             },
         );
-        let task = start(Finisher {
+        let spawned = start(Finisher {
             map: self.map.clone(),
             key: key.clone(),
             id,
             tx,
             queue_ticket: queue_ticket.clone(),
         });
+        let task = match spawned {
+            Ok(task) => task,
+            Err(refused) => {
+                builds.remove(key);
+                return Err(Arc::new(refused));
+            }
+        };
         // The task may already have finished and removed its entry.
         if let Some(entry) = builds.get_mut(key).filter(|e| e.id == id) {
             entry.task = Some(task);
@@ -252,12 +294,17 @@ impl Ticket {
     }
 
     /// This caller is answered "come back later": the build must finish into the cache
-    /// whoever waits, and its failure is remembered for the next poll.
-    pub fn keep(&self) {
+    /// (or the pickup hold) whoever waits, and its failure is remembered for the next
+    /// poll. `false` when the build has just ended: answer its outcome instead, since
+    /// nothing would be kept for the poll.
+    pub fn keep(&self) -> bool {
         let mut builds = self.map.builds.lock();
-        if let Some(entry) = builds.get_mut(&self.key).filter(|e| e.id == self.id) {
-            entry.kept = true;
-            entry.detached = true;
+        match builds.get_mut(&self.key).filter(|e| e.id == self.id) {
+            Some(entry) => {
+                entry.kept = true;
+                true
+            }
+            None => false,
         }
     }
 
@@ -283,7 +330,7 @@ impl Drop for Ticket {
         if entry.waiters > 0 {
             return;
         }
-        entry.detached = true;
+        entry.left = true;
         if entry.kept {
             return;
         }
@@ -349,5 +396,14 @@ pub fn duplicate(err: &Error) -> Error {
         Error::ShuttingDown => Error::ShuttingDown,
         Error::NotFound => Error::NotFound,
         Error::Panic(msg) => Error::Panic(msg.clone()),
+        Error::Busy {
+            running,
+            queued,
+            retry_after_secs,
+        } => Error::Busy {
+            running: *running,
+            queued: *queued,
+            retry_after_secs: *retry_after_secs,
+        },
     }
 }

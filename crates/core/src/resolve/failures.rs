@@ -3,10 +3,12 @@
 //! A client answered `202 Accepted`, or one that left while the build went on, polls
 //! again later. If the build failed meanwhile, that poll must get the build's error, not
 //! a fresh build: a failing build restarted on every poll of a tight retry loop would
-//! hammer the build server. So the error of such a build is answered to every request
-//! for the same key during [`FAILURE_MEMORY`]; after that a request builds again.
-//! Builds whose error reached a waiting client directly are not remembered: that client
-//! has its answer, and a synchronous retry behaves as it always did.
+//! hammer the build server. So the error of a build that a `202` client was promised,
+//! or that ended with nobody waiting, is answered to every request for the same key
+//! during [`FAILURE_MEMORY`]; after that a request builds again. A build whose error
+//! reached a waiting client directly is not remembered, even if another client had
+//! left it before (the waiter came back and has its answer): a synchronous retry
+//! behaves as it always did.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -28,9 +30,12 @@ pub struct Failures {
 
 impl Failures {
     /// Remembers `err` for `key` unless it says nothing about the build itself (the
-    /// caller or the engine stopped it).
+    /// caller or the engine stopped it, or it never got a slot).
     pub fn remember(&self, key: &CacheKey, err: &Arc<Error>) {
-        if matches!(**err, Error::Cancelled | Error::ShuttingDown) {
+        if matches!(
+            **err,
+            Error::Cancelled | Error::ShuttingDown | Error::Busy { .. }
+        ) {
             return;
         }
         let mut by_key = self.by_key.lock();

@@ -22,18 +22,20 @@ pub mod estimate;
 pub mod failures;
 pub mod ingest;
 pub mod linger;
+pub mod pickup;
 pub mod respond;
 mod shared_build;
 
 use std::fs::File;
 use std::os::fd::AsRawFd;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::admission::{Admission, Reservation};
 use crate::artifact::{Artifact, Source};
 use crate::cache::Cache;
 use crate::cancel::Cancel;
@@ -65,6 +67,8 @@ struct Shared {
     remote: Option<Arc<crate::remote::RemoteTier>>,
     /// Recent build times by target, for the `Retry-After` of a `202`.
     estimates: Estimates,
+    /// Builds in flight, whatever builds them (`max_concurrent_builds`).
+    admission: Arc<Admission>,
 }
 
 impl Resolver {
@@ -75,7 +79,12 @@ impl Resolver {
         shutdown: CancellationToken,
     ) -> Result<Resolver> {
         let builder = Builder::new(&config)?;
+        let admission = Arc::new(Admission::new(
+            config.max_concurrent_builds,
+            config.build_queue_limit,
+        ));
         let stats_for_map = stats.clone();
+        let pickups = pickup::Pickups::new(config.pickup_hold, config.pickup_hold_max_bytes);
         let allowed = config
             .allowed_build_dirs
             .iter()
@@ -103,8 +112,9 @@ impl Resolver {
                 allowed,
                 remote,
                 estimates: Estimates::default(),
+                admission,
             }),
-            in_flight: InFlight::new(stats_for_map),
+            in_flight: InFlight::new(stats_for_map, pickups),
         })
     }
 
@@ -116,6 +126,12 @@ impl Resolver {
     /// Builds in flight right now (diagnostics and tests).
     pub fn builds_in_flight(&self) -> usize {
         self.in_flight.len()
+    }
+
+    /// Builds waiting for a slot (`max_concurrent_builds`), plus those waiting for the
+    /// local builder's own: the `builds_queued` gauge.
+    pub fn builds_queued(&self) -> usize {
+        self.shared.admission.queued() + self.shared.builder.queued()
     }
 
     /// Callers waiting for the build of `key` in flight, if there is one.
@@ -185,6 +201,15 @@ impl Resolver {
             Stats::bump(&shared.stats.misses);
         }
 
+        // A `202` build the cache did not keep, held for this poll (`pickup.rs`).
+        if !req.force_rebuild {
+            if let Some(held) = self.in_flight.pickup(&key) {
+                tracing::info!("serving a 202 build from the pickup hold");
+                return Ok(Resolved::Ready(
+                    private_copy(held).with_source(Source::Joined),
+                ));
+            }
+        }
         let abandon = Abandon::from_config(&shared.config);
         let target = estimate::target(&req.target_platform.os, &req.target_platform.arch);
         // A forced rebuild is asked for on purpose: it never gets an old failure.
@@ -192,18 +217,35 @@ impl Resolver {
         let started = self
             .in_flight
             .join_or_start(&key, abandon, replay, |finisher| {
+                // Refused here, before anything is promised: a full queue is a `503`,
+                // never a `202` for a build that has no place.
+                let busy_retry = shared.estimates.retry_after(&target, 0);
+                let reservation = shared.admission.reserve(busy_retry)?;
                 let shared = shared.clone();
                 let key = key.clone();
                 let span = tracing::info_span!("build", key = %key, rr_version = %req.rr_version);
                 let queue = finisher.queue_ticket();
+                // At once, so that a `202` answered now already says the place.
+                queue.store(reservation.ticket(), Ordering::Release);
                 let task = async move {
-                    let outcome = shared.build(&req, &key, deadline, &queue).await;
-                    finisher.finish(outcome.map_err(Arc::new));
+                    let cache = shared.cache.clone();
+                    let outcome = shared
+                        .build(&req, &key, deadline, &queue, reservation)
+                        .await;
+                    let cached = outcome
+                        .as_ref()
+                        .is_ok_and(|a| pickup::kept_by(cache.as_ref(), a));
+                    finisher.finish(outcome.map_err(Arc::new), cached);
                 };
-                tokio::spawn(task.instrument(span)).abort_handle()
+                Ok(tokio::spawn(task.instrument(span)).abort_handle())
             });
         let mut ticket = match started {
             Ok(ticket) => ticket,
+            Err(refused) if matches!(*refused, Error::Busy { .. }) => {
+                Stats::bump(&shared.stats.builds_refused);
+                tracing::warn!(error = %refused, "builds at their limit; refusing this one");
+                return Err(coalesce::duplicate(&refused));
+            }
             Err(remembered) => {
                 tracing::info!(
                     "answering a recent failure of this build instead of building again"
@@ -216,7 +258,10 @@ impl Resolver {
             Stats::bump(&shared.stats.joined);
             tracing::debug!("joined a build in flight");
         }
-        let wait = prefer.and_then(|p| {
+        // Without a cache and without the pickup hold nothing keeps a `202`'s promise:
+        // the client waits for its binary instead of polling for one that is gone.
+        let can_promise = shared.cache.is_some() || self.in_flight.can_hold();
+        let wait = prefer.filter(|_| can_promise).and_then(|p| {
             respond::answer_after(shared.config.respond_after, p).map(|after| (after, p))
         });
         let outcome = match wait {
@@ -225,19 +270,12 @@ impl Resolver {
                 biased;
                 outcome = ticket.outcome() => outcome,
                 _ = tokio::time::sleep(after) => {
-                    ticket.keep();
-                    Stats::bump(&shared.stats.async_answers);
-                    let elapsed_ms = ticket.started().elapsed().as_millis() as u64;
-                    let pending = Pending {
-                        key: key.clone(),
-                        elapsed_ms,
-                        position: shared.queue_position(ticket.queue_ticket()),
-                        retry_after_secs: shared.estimates.retry_after(&target, elapsed_ms),
-                        preference_applied: prefer.respond_async,
-                    };
-                    tracing::info!(elapsed_ms, retry_after = pending.retry_after_secs,
-                        "build still running; answering 202");
-                    return Ok(Resolved::Pending(pending));
+                    // `false`: it ended just now, and nothing would keep it for a poll.
+                    if ticket.keep() {
+                        let pending = shared.pending(&ticket, &key, &target, prefer);
+                        return Ok(Resolved::Pending(pending));
+                    }
+                    ticket.outcome().await
                 }
             },
         };
@@ -273,25 +311,58 @@ impl Shared {
         lookup_in(self.cache.as_ref()?, key)
     }
 
-    fn queue_position(&self, queue_ticket: u64) -> Option<u64> {
-        self.builder.queue_position(queue_ticket)
+    /// The `202` answer for a build still running, counted and logged.
+    fn pending(
+        &self,
+        ticket: &coalesce::Ticket,
+        key: &CacheKey,
+        target: &str,
+        prefer: Prefer,
+    ) -> Pending {
+        Stats::bump(&self.stats.async_answers);
+        let elapsed_ms = ticket.started().elapsed().as_millis() as u64;
+        let pending = Pending {
+            key: key.clone(),
+            elapsed_ms,
+            position: self.queue_position(ticket.queue_ticket()),
+            retry_after_secs: self.estimates.retry_after(target, elapsed_ms),
+            preference_applied: prefer.respond_async,
+        };
+        tracing::info!(elapsed_ms, retry_after = pending.retry_after_secs,
+            position = ?pending.position, "build still running; answering 202");
+        pending
     }
 
-    /// The build task: stops at shutdown, whoever still waits. `queue` holds the local
-    /// builder's queue ticket while the build waits for a slot.
+    /// The place of a build waiting for a slot: in the resolver's queue, else in the
+    /// local builder's (tickets are unique across both).
+    fn queue_position(&self, queue_ticket: u64) -> Option<u64> {
+        let here = self.admission.position(queue_ticket).map(|p| p as u64);
+        here.or_else(|| self.builder.queue_position(queue_ticket))
+    }
+
+    /// The build task: waits for its slot, then builds; stops at shutdown, whoever
+    /// still waits. `queue` holds the queue ticket while the build waits for a slot.
     async fn build(
         self: Arc<Self>,
         req: &BuildRequest,
         key: &CacheKey,
         deadline: Instant,
         queue: &AtomicU64,
+        reservation: Reservation,
     ) -> Result<Artifact> {
+        let work = async {
+            let _slot = reservation.slot(&self.shutdown, queue).await?;
+            self.build_inner(req, key, deadline, queue).await
+        };
         let result = tokio::select! {
             biased;
             _ = self.shutdown.cancelled() => Err(Error::ShuttingDown),
-            result = self.build_inner(req, key, deadline, queue) => result,
+            result = work => result,
         };
         if let Err(err) = &result {
+            if matches!(err, Error::Busy { .. }) {
+                Stats::bump(&self.stats.builds_refused);
+            }
             self.stats.build_failed(err);
         }
         result

@@ -233,3 +233,21 @@ fn the_two_keys_have_documented_defaults_bounds_and_named_errors() {
         }
     }
 }
+
+/// A client leaves, a second comes back and waits, the build fails: the second has the
+/// error in hand, so a third asking at once builds again instead of getting a replay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_a_returning_waiter_received_is_not_remembered() {
+    let builds = Builds::new();
+    let reply = Reply::connect_after(ms(600), "internal", "boom");
+    let (fake, h) = served(&builds, reply, json!({})).await;
+    leave_during_the_build(&h, &fake).await;
+    let back = resolve(&h.resolver, request(), None).await.unwrap_err();
+    assert!(back.to_string().contains("boom"), "{back}");
+    assert_eq!(Stats::get(&h.stats.joined_after_leave), 1);
+    fake.set_fallback(Reply::connect("internal", "boom again"));
+    let third = resolve(&h.resolver, request(), None).await.unwrap_err();
+    assert!(third.to_string().contains("boom again"), "{third}");
+    assert_eq!(fake.call_count(), 2, "the third request built again");
+    assert_eq!(Stats::get(&h.stats.failures_replayed), 0);
+}

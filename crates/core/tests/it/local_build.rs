@@ -495,12 +495,14 @@ async fn builds_beyond_the_queue_limit_are_refused_at_once() {
     let refused = build_http(&builder).await.unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(2), "refusal waited");
     match &refused {
-        Error::UpstreamUnavailable { message, .. } => {
-            assert!(message.contains("local build queue full"), "{message}")
-        }
-        other => panic!("expected UpstreamUnavailable, got {other:?}"),
+        Error::Busy {
+            running: 1,
+            queued: 1,
+            retry_after_secs,
+        } => assert!(*retry_after_secs >= 1),
+        other => panic!("expected Busy, got {other:?}"),
     }
-    assert_eq!(refused.http_status(), 502);
+    assert_eq!(refused.http_status(), 503);
 
     cancel.cancel();
     assert!(matches!(running.await.unwrap(), Err(Error::Cancelled)));

@@ -3,6 +3,7 @@
 //! (crash consistency, several processes on one directory) re-run this binary with
 //! `--exact module::test`.
 
+mod admission;
 mod build_path;
 mod cache;
 mod cache_model;
@@ -15,6 +16,8 @@ mod fuzz_properties;
 mod linger;
 mod local_build;
 mod local_build_real;
+mod pickup;
+mod remote_bounds;
 mod request;
 mod resolve;
 mod resolve_cache;
