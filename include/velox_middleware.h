@@ -78,6 +78,11 @@ enum vxm_status
    */
   VXM_STATUS_PANIC = 13,
   /*
+   The binary is not the build that was asked for: its Go build information differs
+   from the request (the message names the first difference). Never cached.
+   */
+  VXM_STATUS_BUILD_MISMATCH = 14,
+  /*
    Builds are at their limit (`max_concurrent_builds` running and `build_queue_limit`
    waiting): refused at once; `vxm_error_retry_after` says when to ask again.
    */

@@ -39,7 +39,9 @@ pub enum vxm_status {
     ShuttingDown = 12,
     /// A bug inside the library was caught at the boundary.
     Panic = 13,
-    // 14 is taken by another change (BUILD_MISMATCH); values are never reused.
+    /// The binary is not the build that was asked for: its Go build information differs
+    /// from the request (the message names the first difference). Never cached.
+    BuildMismatch = 14,
     /// Builds are at their limit (`max_concurrent_builds` running and `build_queue_limit`
     /// waiting): refused at once; `vxm_error_retry_after` says when to ask again.
     Busy = 15,
@@ -47,7 +49,7 @@ pub enum vxm_status {
 
 /// The one correspondence between statuses and the engine's error kinds (every status
 /// but OK and NULL_ARGUMENT, which only the C ABI has).
-const KINDS: [(vxm_status, ErrorKind); 13] = [
+const KINDS: [(vxm_status, ErrorKind); 14] = [
     (vxm_status::InvalidConfig, ErrorKind::InvalidConfig),
     (vxm_status::InvalidRequest, ErrorKind::InvalidRequest),
     (vxm_status::NotFound, ErrorKind::NotFound),
@@ -63,6 +65,7 @@ const KINDS: [(vxm_status, ErrorKind); 13] = [
     (vxm_status::Io, ErrorKind::Io),
     (vxm_status::ShuttingDown, ErrorKind::ShuttingDown),
     (vxm_status::Panic, ErrorKind::Panic),
+    (vxm_status::BuildMismatch, ErrorKind::BuildMismatch),
     (vxm_status::Busy, ErrorKind::Busy),
 ];
 

@@ -10,6 +10,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use super::content::is_sha256_hex;
 use super::layout::{self, JSON_EXT};
 use super::open;
+use crate::provenance::Provenance;
 use crate::request::{BuildRequest, CacheKey, Platform, Plugin};
 
 pub(crate) const METADATA_VERSION: &str = "1.0";
@@ -38,6 +39,11 @@ pub struct Metadata {
     /// the cache has hashed them once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
+    /// What verifying the binary against its request found (Go version, platform,
+    /// modules): absent in entries written unverified or by the seed plugin, whose
+    /// reader ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Provenance>,
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
@@ -90,6 +96,7 @@ impl Metadata {
             access_count: 1,
             build_duration_ms: i64::try_from(build_ms).unwrap_or(i64::MAX),
             sha256: Some(sha256),
+            provenance: None,
             extra: serde_json::Map::new(),
         }
     }
@@ -178,6 +185,7 @@ mod tests {
             access_count: 2,
             build_duration_ms: 1500,
             sha256: None,
+            provenance: None,
             extra: Default::default(),
         };
         let k = key();
@@ -210,5 +218,35 @@ mod tests {
         assert!(m.plugins.is_empty());
         let again: serde_json::Value = serde_json::from_slice(&m.to_json()).unwrap();
         assert_eq!(again["future"]["x"], 1);
+    }
+
+    #[test]
+    fn provenance_comes_after_every_seed_field_and_round_trips() {
+        let k = key();
+        let req = BuildRequest::with_plugins("v2025.1.5", "linux", "amd64", &[("a.b/c", "v1.0.0")]);
+        let mut m = Metadata::new(&req, &k, 3, 10, 5, "ab".repeat(32));
+        let seed_json = m.to_json();
+        m.provenance = Some(Provenance {
+            go_version: "go1.25.1".into(),
+            goos: "linux".into(),
+            goarch: "amd64".into(),
+            race: false,
+            plugins: vec![],
+            modules: vec![crate::provenance::Module {
+                path: "a.b/c".into(),
+                version: "v1.0.0".into(),
+                replace: None,
+            }],
+        });
+        let json = m.to_json();
+        // The seed's reader sees its own fields unchanged, the new one after them.
+        let prefix = &seed_json[..seed_json.len() - 2];
+        assert!(
+            json.starts_with(prefix),
+            "{}",
+            String::from_utf8_lossy(&json)
+        );
+        assert_eq!(Metadata::parse(&json, &k).unwrap(), m);
+        assert_eq!(Metadata::parse(&seed_json, &k).unwrap().provenance, None);
     }
 }

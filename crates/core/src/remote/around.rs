@@ -227,6 +227,9 @@ impl RemoteTier {
         } else if matches!(e, Failure::TooLarge { .. }) {
             self.count("too_large");
             tracing::warn!(step, error = %e, "remote object larger than the cache keeps; building here");
+        } else if matches!(e, Failure::Mismatch(_)) {
+            self.count("mismatch");
+            tracing::warn!(step, error = %e, "refused a remote object that is not the requested build; building here");
         } else {
             self.count("error");
             tracing::warn!(step, error = %e, "remote tier failed; carrying on locally");

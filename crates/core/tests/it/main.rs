@@ -17,6 +17,7 @@ mod linger;
 mod local_build;
 mod local_build_real;
 mod pickup;
+mod provenance;
 mod remote_bounds;
 mod request;
 mod resolve;
