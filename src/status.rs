@@ -39,11 +39,14 @@ pub enum vxm_status {
     ShuttingDown = 12,
     /// A bug inside the library was caught at the boundary.
     Panic = 13,
+    /// The binary is not the build that was asked for: its Go build information differs
+    /// from the request (the message names the first difference). Never cached.
+    BuildMismatch = 14,
 }
 
 /// The one correspondence between statuses and the engine's error kinds (every status
 /// but OK and NULL_ARGUMENT, which only the C ABI has).
-const KINDS: [(vxm_status, ErrorKind); 12] = [
+const KINDS: [(vxm_status, ErrorKind); 13] = [
     (vxm_status::InvalidConfig, ErrorKind::InvalidConfig),
     (vxm_status::InvalidRequest, ErrorKind::InvalidRequest),
     (vxm_status::NotFound, ErrorKind::NotFound),
@@ -59,6 +62,7 @@ const KINDS: [(vxm_status, ErrorKind); 12] = [
     (vxm_status::Io, ErrorKind::Io),
     (vxm_status::ShuttingDown, ErrorKind::ShuttingDown),
     (vxm_status::Panic, ErrorKind::Panic),
+    (vxm_status::BuildMismatch, ErrorKind::BuildMismatch),
 ];
 
 /// What `vxm_status_http` and `vxm_status_code` answer for an integer that is no

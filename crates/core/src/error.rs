@@ -42,6 +42,12 @@ pub enum Error {
     #[error("unsafe build path {path:?}: {reason}")]
     UnsafePath { path: PathBuf, reason: String },
 
+    /// The binary is not the build the request asked for (its Go build information
+    /// differs, or it has none): never cached, never served. `message` names the first
+    /// difference.
+    #[error("build mismatch: {message}")]
+    BuildMismatch { message: String },
+
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -104,6 +110,7 @@ impl Error {
             Error::Timeout { .. } => ErrorKind::Timeout,
             Error::Cancelled => ErrorKind::Cancelled,
             Error::UnsafePath { .. } => ErrorKind::UnsafePath,
+            Error::BuildMismatch { .. } => ErrorKind::BuildMismatch,
             Error::Io { .. } => ErrorKind::Io,
             Error::ShuttingDown => ErrorKind::ShuttingDown,
             Error::NotFound => ErrorKind::NotFound,
@@ -129,6 +136,7 @@ pub enum ErrorKind {
     ShuttingDown,
     NotFound,
     Panic,
+    BuildMismatch,
 }
 
 impl ErrorKind {
@@ -140,6 +148,7 @@ impl ErrorKind {
             ErrorKind::BuildFailed => 502,
             ErrorKind::UpstreamUnavailable => 502,
             ErrorKind::UnsafePath => 502,
+            ErrorKind::BuildMismatch => 502,
             ErrorKind::Timeout => 504,
             ErrorKind::ShuttingDown => 503,
             // Nginx's "client closed request": nothing is written, but logs stay readable.
@@ -164,6 +173,7 @@ impl ErrorKind {
             ErrorKind::ShuttingDown => "shutting_down",
             ErrorKind::NotFound => "not_found",
             ErrorKind::Panic => "panic",
+            ErrorKind::BuildMismatch => "build_mismatch",
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod error;
 pub(crate) mod health;
 pub mod local;
 pub mod logging;
+pub mod provenance;
 pub mod remote;
 pub mod request;
 pub mod resolve;

@@ -35,10 +35,12 @@ pub struct Stats {
     /// that consumers export the series without a list of their own.
     pub evictions_by_reason: EvictionsByReason,
     /// Upstream errors by Connect code (`unavailable`, `internal`, `invalid_argument`,
-    /// `deadline_exceeded`...) or, for a refused build output, `unsafe_path`.
+    /// `deadline_exceeded`...) or, for a refused build output, `unsafe_path` or
+    /// `build_mismatch` (not the build that was asked for).
     pub upstream_errors_by_code: Labelled,
     /// The remote tier's events: `hit`, `miss`, `error`, `corrupt`, `upload`,
-    /// `lease_wait`, `lease_wait_expired`, `lease_taken_over` (`crate::remote`).
+    /// `lease_wait`, `lease_wait_expired`, `lease_taken_over`, `mismatch` (an intact object
+    /// that is not the requested build) (`crate::remote`).
     pub remote: Labelled,
     /// Durations of the builds that succeeded.
     pub build_duration: Histogram,

@@ -6,6 +6,7 @@ pub mod build_request;
 pub mod cache_fixture;
 pub mod fake_velox;
 pub mod ffi_host;
+pub mod go_exe;
 pub mod resolver_harness;
 pub mod seaweedfs;
 

@@ -9,6 +9,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::content::is_sha256_hex;
 use super::layout::{self, JSON_EXT};
+use crate::provenance::Provenance;
 use crate::request::{BuildRequest, CacheKey, Platform, Plugin};
 
 pub(crate) const METADATA_VERSION: &str = "1.0";
@@ -37,6 +38,11 @@ pub struct Metadata {
     /// the cache has hashed them once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
+    /// What verifying the binary against its request found (Go version, platform,
+    /// modules): absent in entries written unverified or by the seed plugin, whose
+    /// reader ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Provenance>,
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
@@ -89,6 +95,7 @@ impl Metadata {
             access_count: 1,
             build_duration_ms: i64::try_from(build_ms).unwrap_or(i64::MAX),
             sha256: Some(sha256),
+            provenance: None,
             extra: serde_json::Map::new(),
         }
     }
@@ -177,6 +184,7 @@ mod tests {
             access_count: 2,
             build_duration_ms: 1500,
             sha256: None,
+            provenance: None,
             extra: Default::default(),
         };
         let k = key();

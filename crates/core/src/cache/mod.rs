@@ -20,6 +20,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 use crate::artifact::{Artifact, Source};
 use crate::config::{CacheConfig, EvictionPolicy};
 use crate::error::{Error, Result};
+use crate::provenance::Provenance;
 use crate::request::{BuildRequest, CacheKey};
 use crate::stats::Stats;
 
@@ -246,7 +247,8 @@ impl Cache {
                 Error::io(format!("cache: open {}", src.display()), e)
             }
         })?;
-        self.inner.store(req, key, &file, src, build_duration_ms)
+        self.inner
+            .store(req, key, &file, src, build_duration_ms, None)
     }
 
     /// [`Cache::store`] of a file already open (and checked) by the caller: the entry is
@@ -261,7 +263,23 @@ impl Cache {
         src_path: &Path,
         build_duration_ms: u64,
     ) -> Result<Artifact> {
-        self.inner.store(req, key, src, src_path, build_duration_ms)
+        self.inner
+            .store(req, key, src, src_path, build_duration_ms, None)
+    }
+
+    /// [`Cache::store_file`] of a binary verified against `req`: the entry's metadata
+    /// records what the verification found (`provenance`).
+    pub fn store_verified(
+        &self,
+        req: &BuildRequest,
+        key: &CacheKey,
+        src: &File,
+        src_path: &Path,
+        build_duration_ms: u64,
+        provenance: Option<&Provenance>,
+    ) -> Result<Artifact> {
+        self.inner
+            .store(req, key, src, src_path, build_duration_ms, provenance)
     }
 
     /// `Ok(false)` when there was no such entry. Artifacts handed out stay readable.
@@ -391,6 +409,7 @@ impl Inner {
         src: &File,
         src_path: &Path,
         build_ms: u64,
+        provenance: Option<&Provenance>,
     ) -> Result<Artifact> {
         let src_meta = src
             .metadata()
@@ -427,7 +446,7 @@ impl Inner {
             .write()
             .restore(victims.into_iter().map(|v| v.entry));
 
-        match self.ingest_and_commit(req, key, src, size, build_ms, reservation) {
+        match self.ingest_and_commit(req, key, src, size, build_ms, provenance, reservation) {
             Ok((file, sha256, reflinked)) => {
                 tracing::info!(key = %key, size, reflinked, sha256 = %sha256, build_duration_ms = build_ms, "binary cached");
                 Ok(Artifact {
@@ -504,6 +523,7 @@ impl Inner {
         src: &File,
         size: u64,
         build_ms: u64,
+        provenance: Option<&Provenance>,
         reservation: Reservation<'_>,
     ) -> io::Result<(File, String, bool)> {
         let _dir = DirLock::shared(&self.dir)?;
@@ -520,7 +540,9 @@ impl Inner {
         // victims are chosen over all of its entries, and deleted before the commit.
         let store_lock = StoreLock::exclusive(&self.dir)?;
         let victims = shared::consistent_victims(self, key, &store_lock)?;
-        let meta = meta::Metadata::new(req, key, size, self.clock.now(), build_ms, sha256.clone());
+        let mut meta =
+            meta::Metadata::new(req, key, size, self.clock.now(), build_ms, sha256.clone());
+        meta.provenance = provenance.cloned();
         let _meta = self.meta_lock.lock();
         evict::delete_victims(&self.dir, &victims, &self.stats);
         let file = store::commit(&self.dir, ingested, &meta, key)?;

@@ -245,6 +245,15 @@ pub const ALLOWED_BUILD_DIRS: Key = key(
      hard-linked, non-regular and empty files are refused). The cache copies the file, so \
      nothing done to it later reaches the cache",
 );
+pub const VERIFY_BUILDS: Key = key(
+    "verify_builds",
+    Kind::Flag,
+    Literal("true"),
+    "check every binary against the request it answers before it is cached or served: the Go \
+     build information inside it (modules and versions, replaces, `GOOS`/`GOARCH`, `-race`) \
+     must be what was asked for; a difference is `BUILD_MISMATCH` (502), never cached. Off \
+     only to serve files that are not Go executables (see docs/OPERATORS.md)",
+);
 pub const KEEP_ABANDONED_BUILDS: Key = key(
     "keep_abandoned_builds",
     Kind::Flag,
@@ -357,6 +366,7 @@ pub static KEYS: &[&Key] = &[
     &CACHE_REMOTE_ACCESS_KEY_ID,
     &CACHE_REMOTE_SECRET_ACCESS_KEY,
     &ALLOWED_BUILD_DIRS,
+    &VERIFY_BUILDS,
     &KEEP_ABANDONED_BUILDS,
     &BUILD_LINGER,
     &RESPOND_AFTER,

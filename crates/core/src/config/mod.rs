@@ -73,6 +73,9 @@ pub struct Config {
     pub cache: CacheConfig,
     /// Canonical directories the Velox server's output path must lie in.
     pub allowed_build_dirs: Vec<PathBuf>,
+    /// Check each binary's Go build information against its request before it is cached
+    /// or served (`crate::provenance`).
+    pub verify_builds: bool,
     /// Keep a build running when its last waiter has gone, so a retrying user finds it cached.
     pub keep_abandoned_builds: bool,
     /// How long a build keeps running after its last waiter left, so that a retry joins

@@ -53,6 +53,7 @@ pub(super) fn parse(json: &[u8]) -> Result<Config> {
         Some(v) => build_dirs(v)?,
     };
 
+    let verify_builds = top.flag(&keys::VERIFY_BUILDS)?;
     let keep_abandoned_builds = top.flag(&keys::KEEP_ABANDONED_BUILDS)?;
     // A build cannot outlive build_timeout anyway: the cap only makes that visible.
     let build_linger = top.optional_duration(&keys::BUILD_LINGER)?;
@@ -72,6 +73,7 @@ pub(super) fn parse(json: &[u8]) -> Result<Config> {
         retry,
         cache,
         allowed_build_dirs,
+        verify_builds,
         keep_abandoned_builds,
         build_linger,
         respond_after,

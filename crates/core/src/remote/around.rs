@@ -221,6 +221,9 @@ impl RemoteTier {
         if matches!(e, Failure::Corrupt { .. }) {
             self.count("corrupt");
             tracing::warn!(step, error = %e, "refused a corrupt remote object; building here");
+        } else if matches!(e, Failure::Mismatch(_)) {
+            self.count("mismatch");
+            tracing::warn!(step, error = %e, "refused a remote object that is not the requested build; building here");
         } else {
             self.count("error");
             tracing::warn!(step, error = %e, "remote tier failed; carrying on locally");

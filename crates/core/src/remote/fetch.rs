@@ -1,6 +1,7 @@
 //! Remote hit -> local entry: stream `{key}.bin` into a temp file in the cache directory
 //! while hashing it, compare with the object's `sha256` metadata, then commit it through
-//! the cache's usual store. A mismatch is refused and counted, never served.
+//! the cache's usual store. A mismatch is refused and counted, never served; so is an
+//! intact object whose build information does not answer the request (`verify_builds`).
 
 use std::io::Write;
 use std::sync::Arc;
@@ -13,6 +14,8 @@ use tokio::time::Instant;
 use super::{bounded, Failure, RemoteTier, SHA256_METADATA};
 use crate::artifact::{Artifact, Source};
 use crate::cache::{layout, Cache};
+use crate::error::Error;
+use crate::provenance::Provenance;
 use crate::request::{BuildRequest, CacheKey};
 
 pub(crate) enum Fetched {
@@ -54,14 +57,18 @@ impl RemoteTier {
         };
         // The usual commit: the cache copies the verified file into an entry of its own.
         let (cache, req, key2, tmp2) = (cache.clone(), req.clone(), key.clone(), tmp.clone());
+        let verify = self.verify;
         let stored = tokio::task::spawn_blocking(move || {
-            let stored = cache.store_file(&req, &key2, &verified, &tmp2, 0);
+            let stored = provenance_of(&verified, &req, verify).and_then(|provenance| {
+                cache
+                    .store_verified(&req, &key2, &verified, &tmp2, 0, provenance.as_ref())
+                    .map_err(|e| Failure::Local(e.to_string()))
+            });
             let _ = std::fs::remove_file(&tmp2);
             stored
         })
         .await
-        .map_err(|e| Failure::Local(e.to_string()))?
-        .map_err(|e| Failure::Local(e.to_string()))?;
+        .map_err(|e| Failure::Local(e.to_string()))??;
         if stored.sha256 != expected {
             // The copy differs from what was verified: a local fault, never served.
             return Err(Failure::Local(format!(
@@ -116,5 +123,22 @@ impl RemoteTier {
             });
         }
         Ok(file)
+    }
+}
+
+/// Whoever can write the bucket can put any intact object under any key: its build
+/// information must answer the request, as a fresh build's must.
+fn provenance_of(
+    file: &std::fs::File,
+    req: &BuildRequest,
+    verify: bool,
+) -> Result<Option<Provenance>, Failure> {
+    if !verify {
+        return Ok(None);
+    }
+    match crate::provenance::check(file, req) {
+        Ok(provenance) => Ok(Some(provenance)),
+        Err(Error::BuildMismatch { message }) => Err(Failure::Mismatch(message)),
+        Err(e) => Err(Failure::Local(e.to_string())),
     }
 }

@@ -43,6 +43,9 @@ pub struct RemoteTier {
     /// How long a lease is honoured: the build's own bound plus time for the upload.
     lease_ttl: Duration,
     stats: Arc<Stats>,
+    /// Check each object's Go build information against the request (`verify_builds`):
+    /// a matching hash only says the object is what its writer uploaded.
+    verify: bool,
 }
 
 impl RemoteTier {
@@ -90,7 +93,15 @@ impl RemoteTier {
             holder: format!("{}:{}", hostname(), std::process::id()),
             lease_ttl: build_timeout + Duration::from_secs(120),
             stats,
+            verify: true,
         })
+    }
+
+    /// Whether objects are verified against their request before they are served
+    /// (`verify_builds`; on unless turned off here).
+    pub fn verifying(mut self, on: bool) -> Self {
+        self.verify = on;
+        self
     }
 
     /// The object store itself (the `velox-cache` remote commands).
@@ -146,6 +157,9 @@ pub(crate) enum Failure {
     Corrupt { expected: String, actual: String },
     #[error("local file: {0}")]
     Local(String),
+    /// The object is intact but is not the build its key stands for.
+    #[error("{0}")]
+    Mismatch(String),
 }
 
 fn hostname() -> String {

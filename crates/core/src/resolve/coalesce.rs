@@ -346,6 +346,9 @@ pub fn duplicate(err: &Error) -> Error {
             context: context.clone(),
             source: std::io::Error::new(source.kind(), source.to_string()),
         },
+        Error::BuildMismatch { message } => Error::BuildMismatch {
+            message: message.clone(),
+        },
         Error::ShuttingDown => Error::ShuttingDown,
         Error::NotFound => Error::NotFound,
         Error::Panic(msg) => Error::Panic(msg.clone()),

@@ -39,6 +39,7 @@ use crate::cache::Cache;
 use crate::cancel::Cancel;
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::provenance::Provenance;
 use crate::request::{BuildRequest, CacheKey};
 use crate::stats::Stats;
 use builder::{blocking, Builder};
@@ -82,11 +83,10 @@ impl Resolver {
             .map(|d| AllowedDir::new(d))
             .collect();
         let remote = match (&config.remote, &cache) {
-            (Some(r), Some(_)) => Some(Arc::new(crate::remote::RemoteTier::new(
-                r,
-                config.build_timeout,
-                stats.clone(),
-            )?)),
+            (Some(r), Some(_)) => Some(Arc::new(
+                crate::remote::RemoteTier::new(r, config.build_timeout, stats.clone())?
+                    .verifying(config.verify_builds),
+            )),
             (Some(_), None) => {
                 tracing::warn!("cache.remote needs cache.enabled: the remote tier is off");
                 None
@@ -357,8 +357,14 @@ impl Shared {
             .build(req, deadline, timeout, queue, &self.stats)
             .await?;
         self.record_estimate(req, built.ms);
-        let stored = match built.take(&self.allowed).await {
-            Ok(taken) => Ok(self.store_or_serve(req, key, taken, built.ms).await),
+        let taken = match built.take(&self.allowed).await {
+            Ok(taken) => self.verified(req, taken).await,
+            Err(err) => Err(err),
+        };
+        let stored = match taken {
+            Ok((taken, provenance)) => Ok(self
+                .store_or_serve(req, key, taken, provenance, built.ms)
+                .await),
             Err(err) => {
                 self.stats.upstream_error(&err);
                 tracing::warn!(error = %err, "build output refused");
@@ -370,6 +376,24 @@ impl Shared {
         stored
     }
 
+    /// Checks a taken binary against its request (`verify_builds`), off the async
+    /// threads: a Velox build and a local build alike, before anything stores or serves it.
+    async fn verified(
+        &self,
+        req: &BuildRequest,
+        taken: ingest::Taken,
+    ) -> Result<(ingest::Taken, Option<Provenance>)> {
+        if !self.config.verify_builds {
+            return Ok((taken, None));
+        }
+        let req = req.clone();
+        blocking(move || {
+            let provenance = crate::provenance::check(&taken.file, &req)?;
+            Ok((taken, Some(provenance)))
+        })
+        .await
+    }
+
     /// Stores a taken binary in the cache and returns the cached artifact; with the
     /// cache disabled, or when the store fails (disk full, permissions), serves the
     /// taken file itself.
@@ -378,6 +402,7 @@ impl Shared {
         req: &BuildRequest,
         key: &CacheKey,
         taken: ingest::Taken,
+        provenance: Option<Provenance>,
         build_ms: u64,
     ) -> Artifact {
         let file = Arc::new(taken.file);
@@ -386,8 +411,10 @@ impl Shared {
             // path would let a swap between the check and the store slip through.
             let (req, key2, path, src) =
                 (req.clone(), key.clone(), taken.path.clone(), file.clone());
-            let stored =
-                blocking(move || cache.store_file(&req, &key2, &src, &path, build_ms)).await;
+            let stored = blocking(move || {
+                cache.store_verified(&req, &key2, &src, &path, build_ms, provenance.as_ref())
+            })
+            .await;
             match stored {
                 Ok(artifact) if artifact.size == taken.size => return artifact,
                 Ok(artifact) => tracing::warn!(

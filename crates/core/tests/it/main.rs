@@ -15,6 +15,7 @@ mod fuzz_properties;
 mod linger;
 mod local_build;
 mod local_build_real;
+mod provenance;
 mod request;
 mod resolve;
 mod resolve_cache;
