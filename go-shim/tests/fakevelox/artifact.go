@@ -75,6 +75,9 @@ func (r *BuildRequest) Key() string {
 // itself (under 1 KB for a few plugins). The key must come from Key, here or in the
 // server.
 func Content(key string, size int) []byte {
+	if key == "" {
+		panic("fakevelox: Content(\"\"): the key is empty, so the library refused the request or was not loaded ($VELOX_MIDDLEWARE_LIB)")
+	}
 	b, ok := built.Load(key)
 	if !ok {
 		panic(fmt.Sprintf("fakevelox: Content(%q): no build has this key (compute keys with fakevelox.Key)", key))
