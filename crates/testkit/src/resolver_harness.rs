@@ -50,6 +50,14 @@ impl Builds {
         self.dir.path().canonicalize().unwrap()
     }
 
+    /// Writes a Go executable whose build information answers `req` (every field
+    /// honoured), ending with `payload`, to `<root>/<name>/rr`; returns that path and the
+    /// file's bytes.
+    pub fn go_binary(&self, name: &str, req: &BuildRequest, payload: &[u8]) -> (String, Vec<u8>) {
+        let bytes = crate::go_exe::build_for(req, payload);
+        (self.binary(name, &bytes), bytes)
+    }
+
     /// Writes `bytes` to `<root>/<name>/rr` and returns that path, as the fake answers it.
     pub fn binary(&self, name: &str, bytes: &[u8]) -> String {
         let path = self.root().join(name).join("rr");

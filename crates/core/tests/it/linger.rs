@@ -70,7 +70,7 @@ async fn leave_during_the_build(h: &Harness, fake: &FakeVelox) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retry_after_the_client_left_joins_the_lingering_build() {
     let builds = Builds::new();
-    let path = builds.binary("out", b"lingered");
+    let path = builds.go_binary("out", &request(), b"lingered").0;
     let (fake, h) = served(&builds, Reply::success_after(ms(800), &path), json!({})).await;
     leave_during_the_build(&h, &fake).await;
     tokio::time::sleep(ms(200)).await;
@@ -111,7 +111,7 @@ async fn shutdown_cancels_a_lingering_build() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn respond_after_answers_pending_and_the_build_goes_on_even_without_linger() {
     let builds = Builds::new();
-    let path = builds.binary("out", b"async");
+    let path = builds.go_binary("out", &request(), b"async").0;
     let extra = json!({"respond_after": "100ms", "build_linger": "0"});
     let (fake, h) = served(&builds, Reply::success_after(ms(900), &path), extra).await;
     let first = resolve_or_pending(&h.resolver, request(), None, Prefer::default())
@@ -144,7 +144,7 @@ async fn respond_after_answers_pending_and_the_build_goes_on_even_without_linger
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prefer_respond_async_answers_pending_without_the_config_key() {
     let builds = Builds::new();
-    let path = builds.binary("out", b"prefer");
+    let path = builds.go_binary("out", &request(), b"prefer").0;
     let (fake, h) = served(&builds, Reply::success_after(ms(500), &path), json!({})).await;
     // Without the key or the header the caller waits for the binary.
     let prefer = Prefer::parse("respond-async, wait=0");

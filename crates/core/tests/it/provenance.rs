@@ -458,3 +458,56 @@ async fn a_velox_that_honours_replaces_is_cached_with_its_provenance_and_served(
     assert_eq!(dep["version"], "v1.2.3");
     assert_eq!(dep["replace"]["version"], "v1.3.0");
 }
+
+/// A resolver with the local builder, whose stand-in `go` "builds" by copying `binary`.
+fn local_resolver(root: &Path, binary: &Path) -> (Resolver, Arc<Stats>, Arc<Cache>) {
+    use std::os::unix::fs::PermissionsExt;
+    let go = root.join("go");
+    let script = format!(
+        "#!/bin/sh\ncase \"$1\" in\n  build)\n    out=\"\"\n    while [ $# -gt 0 ]; do [ \"$1\" = \"-o\" ] && out=\"$2\"; shift; done\n    cp '{}' \"$out\"\n    ;;\nesac\nexit 0\n",
+        binary.display()
+    );
+    std::fs::write(&go, script).unwrap();
+    std::fs::set_permissions(&go, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir_all(root.join("work")).unwrap();
+    let json = serde_json::json!({
+        "local_build_enabled": true,
+        "cache": {"enabled": true, "directory": root.join("cache")},
+        "go_binary": go,
+        "local_build_dir": root.join("work"),
+        "local_build_source": "generated",
+    });
+    let config = Config::from_json(json.to_string().as_bytes()).unwrap();
+    let stats = Arc::new(Stats::default());
+    let cache = Arc::new(Cache::open(&config.cache, stats.clone()).unwrap());
+    let resolver = Resolver::new(
+        Arc::new(config),
+        Some(cache.clone()),
+        stats.clone(),
+        CancellationToken::new(),
+    )
+    .unwrap();
+    (resolver, stats, cache)
+}
+
+#[tokio::test]
+async fn a_local_build_is_verified_like_a_velox_build() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().canonicalize().unwrap();
+    let (resolver, stats, cache) = local_resolver(&root, &programs().windows);
+    let req = linux(serde_json::json!({}));
+    let err = resolve(&resolver, req.clone(), None).await.unwrap_err();
+    assert_eq!(err.code(), "build_mismatch", "{err}");
+    assert!(
+        err.to_string()
+            .contains("asked linux, the binary has windows"),
+        "{err}"
+    );
+    assert!(cache.lookup(&req.key()).unwrap().is_none());
+    assert_eq!(stats.builds_failed.get("build_mismatch"), 1);
+
+    let good = request("windows", "amd64", serde_json::json!({}));
+    let built = resolve(&resolver, good.clone(), None).await.unwrap();
+    assert_eq!(built.source, Source::Built);
+    assert!(cache.lookup(&good.key()).unwrap().is_some());
+}

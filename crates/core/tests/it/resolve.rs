@@ -59,16 +59,16 @@ fn spawn_resolve(
 #[tokio::test]
 async fn a_miss_is_built_upstream_and_served_from_the_build_dir_without_a_cache() {
     let builds = Builds::new();
-    let path = builds.binary("one", b"\x7fELF binary");
+    let (path, bytes) = builds.go_binary("one", &http_request("v5.3.0"), b"binary");
     let (fake, h) = served(&builds, Reply::success(&path), |_| {}).await;
     let a = resolve(&h.resolver, http_request("v5.3.0"), None)
         .await
         .unwrap();
     assert_eq!(a.source, Source::Built);
     assert_eq!(a.path, PathBuf::from(&path));
-    assert_eq!(a.size, 11);
+    assert_eq!(a.size, bytes.len() as u64);
     assert_eq!(a.key, http_request("v5.3.0").key());
-    assert_eq!(contents(&a), b"\x7fELF binary");
+    assert_eq!(contents(&a), bytes);
     assert_eq!(fake.call_count(), 1);
     assert_eq!(fake.calls()[0].body, http_request("v5.3.0").to_velox_json());
     // No cache, no lookup: neither a hit nor a miss.
@@ -79,7 +79,7 @@ async fn a_miss_is_built_upstream_and_served_from_the_build_dir_without_a_cache(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn coalesces_identical_misses_into_one_build() {
     let builds = Builds::new();
-    let path = builds.binary("one", b"shared bytes");
+    let (path, bytes) = builds.go_binary("one", &http_request("v5.3.0"), b"shared bytes");
     let (fake, h) = served(&builds, Reply::success_after(ms(800), &path), |_| {}).await;
     let waiters: Vec<_> = (0..8)
         .map(|_| spawn_resolve(&h, http_request("v5.3.0"), None))
@@ -88,7 +88,7 @@ async fn coalesces_identical_misses_into_one_build() {
     for w in waiters {
         let (r, _) = w.await.unwrap();
         let a = r.unwrap();
-        assert_eq!(contents(&a), b"shared bytes");
+        assert_eq!(contents(&a), bytes);
         sources.push(a.source);
     }
     assert_eq!(
@@ -106,22 +106,36 @@ async fn coalesces_identical_misses_into_one_build() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn joiners_get_their_own_file_offset() {
     let builds = Builds::new();
-    let path = builds.binary("one", b"0123456789");
+    let (path, bytes) = builds.go_binary("one", &http_request("v5.3.0"), b"0123456789");
     let (_fake, h) = served(&builds, Reply::success_after(ms(200), &path), |_| {}).await;
     let a = spawn_resolve(&h, http_request("v5.3.0"), None);
     let b = spawn_resolve(&h, http_request("v5.3.0"), None);
     let a = a.await.unwrap().0.unwrap();
     let b = b.await.unwrap().0.unwrap();
     // Reading one to the end must not move the other.
-    assert_eq!(contents(&a), b"0123456789");
-    assert_eq!(contents(&b), b"0123456789");
+    assert_eq!(contents(&a), bytes);
+    assert_eq!(contents(&b), bytes);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn distinct_requests_build_in_parallel() {
     let builds = Builds::new();
-    let path = builds.binary("one", b"x");
-    let (fake, h) = served(&builds, Reply::success_after(ms(300), &path), |_| {}).await;
+    let (fake, h) = served(&builds, Reply::Hang, |_| {}).await;
+    // Each build answered with its own binary, as the build information must match.
+    let paths: Vec<(String, String)> = ["v5.3.0", "v5.3.1"]
+        .into_iter()
+        .map(|tag| {
+            (
+                tag.to_owned(),
+                builds.go_binary(tag, &http_request(tag), b"x").0,
+            )
+        })
+        .collect();
+    fake.respond_with(move |body| {
+        let tag = body["plugins"][0]["tag"].as_str().unwrap_or_default();
+        let path = paths.iter().find(|(t, _)| t == tag).map(|(_, p)| p.clone());
+        Reply::success_after(ms(300), path.unwrap_or_default())
+    });
     let a = spawn_resolve(&h, http_request("v5.3.0"), None);
     let b = spawn_resolve(&h, http_request("v5.3.1"), None);
     a.await.unwrap().0.unwrap();
@@ -157,7 +171,7 @@ async fn cancel_returns_at_once_and_cancels_the_upstream_call_when_nobody_else_w
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_waiter_leaves_the_build_running_for_the_others() {
     let builds = Builds::new();
-    let path = builds.binary("one", b"bytes");
+    let (path, _) = builds.go_binary("one", &http_request("v5.3.0"), b"bytes");
     let (fake, h) = served(&builds, Reply::success_after(ms(400), &path), |_| {}).await;
     let cancel = Cancel::new();
     let leader = spawn_resolve(&h, http_request("v5.3.0"), Some(cancel.clone()));
@@ -187,7 +201,7 @@ async fn a_cancelled_waiter_leaves_the_build_running_for_the_others() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keep_abandoned_builds_lets_an_unwatched_build_finish() {
     let builds = Builds::new();
-    let path = builds.binary("one", b"bytes");
+    let (path, _) = builds.go_binary("one", &http_request("v5.3.0"), b"bytes");
     let (fake, h) = served(&builds, Reply::success_after(ms(300), &path), |c| {
         c.keep_abandoned_builds = true
     })

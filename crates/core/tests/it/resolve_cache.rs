@@ -37,10 +37,11 @@ impl World {
         }
     }
 
-    fn binary(&self, name: &str, bytes: &[u8]) -> String {
+    /// Writes [`exe`]`(payload)` as a build output.
+    fn binary(&self, name: &str, payload: &[u8]) -> String {
         let path = self.builds.join(name).join("rr");
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, bytes).unwrap();
+        std::fs::write(&path, exe(payload)).unwrap();
         path.to_str().unwrap().to_owned()
     }
 
@@ -101,6 +102,12 @@ fn request(force: bool) -> BuildRequest {
     BuildRequest::parse(json.to_string().as_bytes()).unwrap()
 }
 
+/// A Go executable answering [`request`] (`force_rebuild` is no build information),
+/// ending with `payload`.
+fn exe(payload: &[u8]) -> Vec<u8> {
+    velox_testkit::go_exe::build_for(&request(false), payload)
+}
+
 fn inside(path: &Path, dir: &Path) -> bool {
     path.starts_with(dir)
 }
@@ -115,11 +122,11 @@ async fn a_built_binary_is_stored_and_the_next_resolve_is_a_hit_without_velox() 
     let built = resolve(&h.resolver, request(false), None).await.unwrap();
     assert_eq!(built.source, Source::Built);
     assert!(inside(&built.path, &w.cache_dir), "{:?}", built.path);
-    assert_eq!(contents(&built), b"first build");
+    assert_eq!(contents(&built), exe(b"first build"));
 
     let hit = resolve(&h.resolver, request(false), None).await.unwrap();
     assert_eq!(hit.source, Source::CacheHit);
-    assert_eq!(contents(&hit), b"first build");
+    assert_eq!(contents(&hit), exe(b"first build"));
     assert_eq!(fake.call_count(), 1);
     assert_eq!(Stats::get(&h.stats.hits), 1);
     assert_eq!(Stats::get(&h.stats.misses), 1);
@@ -137,7 +144,7 @@ async fn the_cached_copy_survives_velox_deleting_its_output() {
     std::fs::remove_dir_all(Path::new(&path).parent().unwrap()).unwrap();
     let hit = resolve(&h.resolver, request(false), None).await.unwrap();
     assert_eq!(hit.source, Source::CacheHit);
-    assert_eq!(contents(&hit), b"bytes");
+    assert_eq!(contents(&hit), exe(b"bytes"));
 }
 
 #[tokio::test]
@@ -149,7 +156,7 @@ async fn force_rebuild_skips_the_cache_and_replaces_the_entry() {
     fake.set_fallback(Reply::success(w.binary("b", b"new build")));
     let rebuilt = resolve(&h.resolver, request(true), None).await.unwrap();
     assert_eq!(rebuilt.source, Source::Built);
-    assert_eq!(contents(&rebuilt), b"new build");
+    assert_eq!(contents(&rebuilt), exe(b"new build"));
     assert_eq!(fake.call_count(), 2);
     assert_eq!(fake.calls()[1].body, request(true).to_velox_json());
     assert_ne!(
@@ -159,7 +166,7 @@ async fn force_rebuild_skips_the_cache_and_replaces_the_entry() {
 
     let hit = resolve(&h.resolver, request(false), None).await.unwrap();
     assert_eq!(hit.source, Source::CacheHit);
-    assert_eq!(contents(&hit), b"new build");
+    assert_eq!(contents(&hit), exe(b"new build"));
     // The forced resolve was neither a hit nor a miss: it never looked.
     assert_eq!(Stats::get(&h.stats.misses), 1);
     assert_eq!(Stats::get(&h.stats.hits), 1);
@@ -177,7 +184,7 @@ async fn a_cache_that_cannot_store_still_serves_the_build() {
     let a = resolve(&h.resolver, request(false), None).await.unwrap();
     assert_eq!(a.source, Source::Built);
     assert_eq!(a.path, PathBuf::from(&path));
-    assert_eq!(contents(&a), b"served anyway");
+    assert_eq!(contents(&a), exe(b"served anyway"));
 }
 
 /// The host's path step by step: `cached` counts nothing on a miss, `resolve_missed`
@@ -204,7 +211,7 @@ async fn the_host_thread_cache_step_counts_one_miss_then_serves_the_hit() {
         .cached(&request(false))
         .expect("stored by the build");
     assert_eq!(hit.source, Source::CacheHit);
-    assert_eq!(contents(&hit), b"split path");
+    assert_eq!(contents(&hit), exe(b"split path"));
     assert_eq!(Stats::get(&h.stats.hits), 1);
     assert_eq!(Stats::get(&h.stats.misses), 1);
     assert_eq!(fake.call_count(), 1);

@@ -81,8 +81,11 @@ fn harness_with(go_build: GoBuild, extra: serde_json::Value) -> Harness {
     let work = root.join("work");
     std::fs::create_dir_all(&work).unwrap();
     let go = fake_go(&root, go_build);
+    // The stand-in `go` writes a few bytes, not a Go executable: these tests are about
+    // queueing and caching. provenance.rs verifies a local build's output.
     let mut json = serde_json::json!({
         "local_build_enabled": true,
+        "verify_builds": false,
         "cache": {"enabled": true, "directory": root.join("cache")},
     });
     for (k, v) in extra.as_object().unwrap() {
@@ -210,6 +213,8 @@ fn the_engine_builds_locally_with_the_go_binary_and_dir_from_its_config() {
         "local_build_dir": work,
         "local_build_source": "generated",
         "local_builds": 1,
+        // The stand-in writes a few bytes, not a Go executable (see `harness_with`).
+        "verify_builds": false,
     });
     let engine = velox_core::engine::Engine::new(json.to_string().as_bytes()).unwrap();
     let req = serde_json::json!({

@@ -122,7 +122,10 @@ impl World {
         let builds = root.join("builds");
         let binary = builds.join("b1").join("rr");
         std::fs::create_dir_all(binary.parent().unwrap()).unwrap();
-        let bytes: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let req = BuildRequest::parse(REQUEST.as_bytes()).unwrap();
+        let bytes = velox_testkit::go_exe::GoExe::for_request(&req)
+            .padded_to(200_000)
+            .to_bytes();
         std::fs::write(&binary, bytes).unwrap();
         World {
             cache_dir: root.join("cache"),
