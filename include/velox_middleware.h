@@ -77,6 +77,11 @@ enum vxm_status
    A bug inside the library was caught at the boundary.
    */
   VXM_STATUS_PANIC = 13,
+  /*
+   The binary is not the build that was asked for: its Go build information differs
+   from the request (the message names the first difference). Never cached.
+   */
+  VXM_STATUS_BUILD_MISMATCH = 14,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

@@ -99,3 +99,18 @@ fn plugin_orders(n: usize) -> Vec<Vec<usize>> {
         .collect();
     vec![reversed, rotated, interleaved]
 }
+
+/// An executable's bytes: reading the Go build information never panics, and what it
+/// reads verifies (or not) against a request without panicking either.
+pub fn buildinfo(data: &[u8]) {
+    let Ok(info) = velox_core::provenance::read_bytes(data) else {
+        return;
+    };
+    let req = BuildRequest::with_plugins(
+        "v2025.1.5",
+        "linux",
+        "amd64",
+        &[("github.com/roadrunner-server/http/v5", "v5.3.0")],
+    );
+    let _ = velox_core::provenance::verify(&req, &info.go_version, &info.modinfo);
+}

@@ -64,10 +64,12 @@ static char *request(const char *tag) {
 
 static vxm_engine *new_engine(void) {
     char config[4096];
-    /* build_linger 0: a cancelled call's build is cancelled at once (checked below). */
+    /* build_linger 0: a cancelled call's build is cancelled at once (checked below).
+     * verify_builds off: the fake's builds are the fixed BINARY bytes compared below, not
+     * Go executables; the Rust tests verify build information. */
     snprintf(config, sizeof config,
              "{\"server_url\":\"%s\",\"build_timeout\":\"30s\",\"request_timeout\":\"30s\","
-             "\"build_linger\":\"0s\","
+             "\"build_linger\":\"0s\",\"verify_builds\":false,"
              "\"retry\":{\"max_attempts\":2,\"initial_delay\":\"10ms\",\"max_delay\":\"50ms\"},"
              "\"cache\":{\"enabled\":true,\"directory\":\"%s\"},"
              "\"allowed_build_dirs\":[\"%s\"]}",

@@ -332,9 +332,9 @@ async fn a_forced_rebuild_serves_the_same_key_with_another_hash() {
     let w = World::new();
     let first = w.builds.join("a").join("rr");
     let second = w.builds.join("b").join("rr");
-    for (p, bytes) in [(&first, b"build one"), (&second, b"build two")] {
+    for (p, payload) in [(&first, b"build one"), (&second, b"build two")] {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, bytes).unwrap();
+        std::fs::write(p, ffi_host::exe(payload)).unwrap();
     }
     let fake = FakeVelox::start(Reply::success(first.to_str().unwrap())).await;
     let e = w.engine(&fake.url(), serde_json::json!({}));
@@ -370,8 +370,8 @@ async fn a_forced_rebuild_serves_the_same_key_with_another_hash() {
             .to_owned()
     };
     assert_eq!(key(&one), key(&two));
-    assert_eq!(one.sha256(), sha256_hex(b"build one"));
-    assert_eq!(two.sha256(), sha256_hex(b"build two"));
+    assert_eq!(one.sha256(), sha256_hex(&ffi_host::exe(b"build one")));
+    assert_eq!(two.sha256(), sha256_hex(&ffi_host::exe(b"build two")));
     drop((one, two));
     free(e);
 }

@@ -60,7 +60,7 @@ async fn a_host_gets_202_then_the_binary_through_the_c_abi() {
     let w = World::new();
     let fake = FakeVelox::start(Reply::success_after(
         Duration::from_millis(700),
-        w.binary(b"later"),
+        w.go_binary(b"later"),
     ))
     .await;
     let settings = serde_json::json!({"build_timeout": "10s", "build_linger": "0s"});
@@ -96,7 +96,8 @@ async fn a_host_gets_202_then_the_binary_through_the_c_abi() {
     let r = resolve_or_pending(engine, None).await;
     assert_eq!(r.status, vxm_status::Ok);
     assert!(r.pending.0.is_null());
-    assert_eq!(unsafe { vxm_artifact_size(r.artifact.0) }, 5);
+    let size = ffi_host::exe(b"later").len() as u64;
+    assert_eq!(unsafe { vxm_artifact_size(r.artifact.0) }, size);
     unsafe { vxm_artifact_free(r.artifact.0) };
     assert_eq!(fake.call_count(), 1);
     let s = stats(engine);

@@ -44,7 +44,7 @@ fn read_artifact(a: *const vxm_artifact) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resolve_builds_then_hits_through_the_c_abi() {
     let w = World::new();
-    let fake = FakeVelox::start(Reply::success(w.binary(b"abi bytes"))).await;
+    let fake = FakeVelox::start(Reply::success(w.go_binary(b"abi bytes"))).await;
     let engine = engine(&w, &fake.url());
 
     for expected_source in [
@@ -57,8 +57,11 @@ async fn resolve_builds_then_hits_through_the_c_abi() {
         });
         let a = r.artifact.0;
         assert_eq!(unsafe { vxm_artifact_source(a) }, expected_source as u32);
-        assert_eq!(unsafe { vxm_artifact_size(a) }, 9);
-        assert_eq!(read_artifact(a), b"abi bytes");
+        assert_eq!(
+            unsafe { vxm_artifact_size(a) },
+            ffi_host::exe(b"abi bytes").len() as u64
+        );
+        assert_eq!(read_artifact(a), ffi_host::exe(b"abi bytes"));
         let key = unsafe { CStr::from_ptr(vxm_artifact_key(a)) };
         assert_eq!(key.to_bytes().len(), 64);
         unsafe { vxm_artifact_free(a) };

@@ -85,7 +85,7 @@ async fn drain_lets_a_kept_build_finish_into_the_cache() {
     let w = World::new();
     let fake = FakeVelox::start(Reply::success_after(
         Duration::from_millis(400),
-        w.binary(b"kept binary"),
+        w.go_binary(b"kept binary"),
     ))
     .await;
     let engine = engine(&w, &fake.url(), true);

@@ -19,6 +19,13 @@ use velox_middleware::strings::vxm_string_free;
 
 pub const REQUEST: &str = r#"{"rr_version":"v2025.1.5","target_platform":{"os":"linux","arch":"amd64"},"plugins":[{"module_name":"github.com/roadrunner-server/http/v5","tag":"v5.3.0"}]}"#;
 
+/// The Go executable a build of [`REQUEST`] answers, ending with `payload`: what
+/// [`World::go_binary`] writes.
+pub fn exe(payload: &[u8]) -> Vec<u8> {
+    let req = velox_core::BuildRequest::parse(REQUEST.as_bytes()).expect("REQUEST is valid");
+    crate::go_exe::build_for(&req, payload)
+}
+
 /// Raw pointers cross to the calling thread as a host would pass them.
 pub struct Ptr<T>(pub *mut T);
 unsafe impl<T> Send for Ptr<T> {}
@@ -65,6 +72,12 @@ impl World {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, bytes).unwrap();
         path.to_str().unwrap().to_owned()
+    }
+
+    /// [`World::binary`] of [`exe`]`(payload)`: a build of [`REQUEST`] as a Velox
+    /// server answers it.
+    pub fn go_binary(&self, payload: &[u8]) -> String {
+        self.binary(&exe(payload))
     }
 
     /// An engine for `url` with `settings` (timeouts, retry, ...) plus this world's

@@ -269,3 +269,26 @@ fn uvarint(out: &mut Vec<u8>, mut n: u64) {
 pub fn build_for(req: &BuildRequest, payload: &[u8]) -> Vec<u8> {
     GoExe::for_request(req).with_payload(payload).to_bytes()
 }
+
+/// A valid executable for the build a Velox `Build` call's body asks for (Connect JSON,
+/// as `BuildRequest::to_velox_json` writes it), every field honoured.
+pub fn for_velox_body(body: &serde_json::Value) -> GoExe {
+    let plugins: Vec<serde_json::Value> = body["plugins"]
+        .as_array()
+        .map(|ps| {
+            ps.iter()
+                .map(|p| serde_json::json!({"module_name": p["moduleName"], "tag": p["tag"]}))
+                .collect()
+        })
+        .unwrap_or_default();
+    let json = serde_json::json!({
+        "rr_version": body["rrVersion"],
+        "target_platform": body["targetPlatform"],
+        "plugins": plugins,
+        "replaces": body.get("replaces"),
+        "excludes": body.get("excludes"),
+        "race": body.get("race"),
+    });
+    let req = BuildRequest::parse(json.to_string().as_bytes()).expect("a valid Velox body");
+    GoExe::for_request(&req)
+}

@@ -15,6 +15,7 @@ use fake_velox::{FakeVelox, Reply};
 use object_store::{Attribute, Attributes, PutOptions, PutPayload};
 use resolver_harness::{contents, http_request, resolve};
 use seaweedfs::Seaweed;
+use sha2::Digest;
 use tokio_util::sync::CancellationToken;
 use velox_core::cache::Cache;
 use velox_core::remote::{RemoteTier, SHA256_METADATA};
@@ -28,8 +29,12 @@ struct Host {
     _dir: tempfile::TempDir,
 }
 
+/// `verify_builds` is off in these scenarios but one: they serve one build output for
+/// several tags (a corrupt object, leases, a remote that is down); the scenario
+/// `an_object_of_another_combination_is_refused_and_rebuilt` turns it on.
 fn config(velox: &str, endpoint: &str, prefix: &str, builds: &Path, cache: &Path) -> Config {
     let json = serde_json::json!({
+        "verify_builds": false,
         "server_url": velox,
         "build_timeout": "60s",
         "retry": {"max_attempts": 1},
@@ -139,6 +144,7 @@ async fn remote_tier_against_seaweedfs() {
 
     three_hosts_build_a_key_once_and_a_fourth_fills_from_the_bucket(&s3, &builds).await;
     a_corrupt_object_is_refused_counted_and_rebuilt(&s3, &builds).await;
+    an_object_of_another_combination_is_refused_and_rebuilt(&s3, &builds).await;
     velox_cache_lists_and_verifies_the_remote_tier(&s3, &builds).await;
     a_live_lease_is_waited_for_and_an_expired_one_taken_over(&s3, &builds).await;
     processes_sharing_a_directory_ask_the_bucket_once(&s3, &builds).await;
@@ -213,6 +219,43 @@ async fn a_corrupt_object_is_refused_counted_and_rebuilt(s3: &Seaweed, builds: &
     assert_eq!(contents(&a), good);
     assert_eq!(a.sha256, good_sha);
     assert_eq!(remote_count(&h, "corrupt"), 1);
+    assert_eq!(fake.call_count(), 1);
+}
+
+/// Whoever can write the bucket can put another combination's build under a key, with
+/// its correct hash: its build information gives it away.
+async fn an_object_of_another_combination_is_refused_and_rebuilt(s3: &Seaweed, builds: &Path) {
+    use velox_testkit::go_exe::build_for;
+    let req = http_request("v5.5.0");
+    let good = build_for(&req, b"the requested build");
+    let path = binary(builds, "combination", &good);
+    let fake = FakeVelox::start(Reply::success(&path)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(
+        &fake.url(),
+        &s3.endpoint(),
+        "combination",
+        builds,
+        dir.path(),
+    );
+    cfg.verify_builds = true;
+    let (resolver, stats) = process(&cfg);
+    let other = build_for(&http_request("v5.5.1"), b"another build");
+    let other_sha: String = sha2::Sha256::digest(&other)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let tier = tier(&fake.url(), &s3.endpoint(), "combination", builds);
+    put_binary(&tier, &req, other, other_sha).await;
+
+    let a = resolve(&resolver, req, None).await.unwrap();
+    assert_eq!(
+        a.source,
+        Source::Built,
+        "another combination's object was served"
+    );
+    assert_eq!(contents(&a), good);
+    assert_eq!(stats.remote.get("mismatch"), 1);
     assert_eq!(fake.call_count(), 1);
 }
 

@@ -218,4 +218,34 @@ mod tests {
         let again: serde_json::Value = serde_json::from_slice(&m.to_json()).unwrap();
         assert_eq!(again["future"]["x"], 1);
     }
+
+    #[test]
+    fn provenance_comes_after_every_seed_field_and_round_trips() {
+        let k = key();
+        let req = BuildRequest::with_plugins("v2025.1.5", "linux", "amd64", &[("a.b/c", "v1.0.0")]);
+        let mut m = Metadata::new(&req, &k, 3, 10, 5, "ab".repeat(32));
+        let seed_json = m.to_json();
+        m.provenance = Some(Provenance {
+            go_version: "go1.25.1".into(),
+            goos: "linux".into(),
+            goarch: "amd64".into(),
+            race: false,
+            plugins: vec![],
+            modules: vec![crate::provenance::Module {
+                path: "a.b/c".into(),
+                version: "v1.0.0".into(),
+                replace: None,
+            }],
+        });
+        let json = m.to_json();
+        // The seed's reader sees its own fields unchanged, the new one after them.
+        let prefix = &seed_json[..seed_json.len() - 2];
+        assert!(
+            json.starts_with(prefix),
+            "{}",
+            String::from_utf8_lossy(&json)
+        );
+        assert_eq!(Metadata::parse(&json, &k).unwrap(), m);
+        assert_eq!(Metadata::parse(&seed_json, &k).unwrap().provenance, None);
+    }
 }

@@ -446,7 +446,11 @@ impl Inner {
             .write()
             .restore(victims.into_iter().map(|v| v.entry));
 
-        match self.ingest_and_commit(req, key, src, size, build_ms, provenance, reservation) {
+        let facts = BuildFacts {
+            ms: build_ms,
+            provenance,
+        };
+        match self.ingest_and_commit(req, key, src, size, facts, reservation) {
             Ok((file, sha256, reflinked)) => {
                 tracing::info!(key = %key, size, reflinked, sha256 = %sha256, build_duration_ms = build_ms, "binary cached");
                 Ok(Artifact {
@@ -522,8 +526,7 @@ impl Inner {
         key: &CacheKey,
         src: &File,
         size: u64,
-        build_ms: u64,
-        provenance: Option<&Provenance>,
+        facts: BuildFacts<'_>,
         reservation: Reservation<'_>,
     ) -> io::Result<(File, String, bool)> {
         let _dir = DirLock::shared(&self.dir)?;
@@ -541,8 +544,8 @@ impl Inner {
         let store_lock = StoreLock::exclusive(&self.dir)?;
         let victims = shared::consistent_victims(self, key, &store_lock)?;
         let mut meta =
-            meta::Metadata::new(req, key, size, self.clock.now(), build_ms, sha256.clone());
-        meta.provenance = provenance.cloned();
+            meta::Metadata::new(req, key, size, self.clock.now(), facts.ms, sha256.clone());
+        meta.provenance = facts.provenance.cloned();
         let _meta = self.meta_lock.lock();
         evict::delete_victims(&self.dir, &victims, &self.stats);
         let file = store::commit(&self.dir, ingested, &meta, key)?;
@@ -729,4 +732,11 @@ fn uncached(src: &File, src_path: &Path, key: &CacheKey, size: u64) -> Result<Ar
         sha256,
         source: Source::Built,
     })
+}
+
+/// What an entry's metadata records about its build, beside the request.
+#[derive(Clone, Copy)]
+struct BuildFacts<'a> {
+    ms: u64,
+    provenance: Option<&'a Provenance>,
 }

@@ -34,7 +34,7 @@ impl ReadAt for File {
     }
 }
 
-impl ReadAt for [u8] {
+impl ReadAt for &[u8] {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
         let start = usize::try_from(offset)
             .unwrap_or(usize::MAX)
@@ -75,6 +75,11 @@ pub fn read(r: &dyn ReadAt) -> std::result::Result<BuildInfo, ReadError> {
         modinfo: ModInfo::parse(&raw.modinfo)?,
         go_version: raw.go_version,
     })
+}
+
+/// [`read`] of an executable in memory (the fuzz targets).
+pub fn read_bytes(data: &[u8]) -> std::result::Result<BuildInfo, ReadError> {
+    read(&data)
 }
 
 /// Reads `file`'s build information and verifies it against `req`; any failure, a

@@ -34,6 +34,17 @@ fn request_seed_corpus_holds_the_properties() {
 }
 
 #[test]
+fn buildinfo_seed_corpus_holds_the_properties() {
+    let mut read = 0;
+    for input in corpus("buildinfo") {
+        checks::buildinfo(&input);
+        read += usize::from(velox_core::provenance::read_bytes(&input).is_ok());
+    }
+    // The corpus must reach the module list and the rules, not only the refusals.
+    assert!(read >= 3, "only {read} seed executables are read");
+}
+
+#[test]
 fn config_seed_corpus_holds_the_properties() {
     for input in corpus("config") {
         checks::config(&input);
@@ -136,5 +147,13 @@ proptest! {
         edits in edits(),
     ) {
         checks::config(&mutated_seed("config", pick, edits));
+    }
+
+    #[test]
+    fn mutated_seed_executables_hold_the_properties(
+        pick in any::<prop::sample::Index>(),
+        edits in edits(),
+    ) {
+        checks::buildinfo(&mutated_seed("buildinfo", pick, edits));
     }
 }
