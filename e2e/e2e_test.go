@@ -48,6 +48,7 @@ var scenarios = []scenario{
 	{"build_timeout_504", buildTimeoutScenario},
 	{"bad_worker_body_400", badWorkerBody},
 	{"velox_rejects_or_fails", veloxRejectsOrFails},
+	{"replace_needs_a_velox_that_knows_it", replaceNeedsAVeloxThatKnowsIt},
 	{"seed_cache_served_without_build", seedCacheServed},
 	{"restart_keeps_cache", restartKeepsCache},
 }

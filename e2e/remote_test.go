@@ -143,6 +143,17 @@ func TestE2ES3MultiHost(t *testing.T) {
 		t.Fatalf("the corrupt object should have been rebuilt once: %d calls", st.Calls)
 	}
 
+	// Another combination's genuine build under this key, its own hash as metadata: the
+	// bytes are intact but the build information names another plugin, so the object is
+	// refused and the key built again.
+	const swapped = "github.com/e2e/remote-swapped"
+	other := fakevelox.Content(keyOf(module), artifactSize)
+	s3Put(t, s3.endpoint, "velox/e2e/"+keyOf(swapped)+".bin", other, sum(other))
+	expectArtifact(t, get(ctx, hosts[0].url(buildPath(swapped, "")), nil), keyOf(swapped), artifactSize, "MISS")
+	if st := velox.Stats(); st.Calls != 3 {
+		t.Fatalf("the swapped object should have been rebuilt once: %d calls", st.Calls)
+	}
+
 	// The S3 server stops mid-run: a new key still builds and downloads, a host's local
 	// copy is still a HIT, and a fresh host builds instead of failing.
 	s3.stop()

@@ -33,7 +33,8 @@ type seedCacheEntry struct {
 }
 
 // The metadata the library writes still reads as the seed's CacheEntry (every field
-// filled), and the one field it adds, sha256, is the artifact's hash.
+// filled); of the two fields it adds, sha256 is the artifact's hash and provenance the
+// build information verified against the request.
 func TestMetadataStillReadsAsTheSeedPluginsCacheEntry(t *testing.T) {
 	fv, err := fakevelox.Start(fakevelox.Options{})
 	if err != nil {
@@ -76,11 +77,29 @@ func TestMetadataStillReadsAsTheSeedPluginsCacheEntry(t *testing.T) {
 	if err := json.Unmarshal(data, &all); err != nil {
 		t.Fatal(err)
 	}
-	if len(all) != 12 {
-		t.Fatalf("%d fields, want the seed's 11 plus sha256: %s", len(all), data)
+	if len(all) != 13 {
+		t.Fatalf("%d fields, want the seed's 11 plus sha256 and provenance: %s", len(all), data)
 	}
 	var sum string
 	if err := json.Unmarshal(all["sha256"], &sum); err != nil || sum != a.SHA256 || len(sum) != 64 {
 		t.Fatalf("sha256 = %q (%v), artifact says %q", sum, err, a.SHA256)
+	}
+	var provenance struct {
+		GoVersion string `json:"go_version"`
+		GOOS      string `json:"goos"`
+		GOARCH    string `json:"goarch"`
+		Plugins   []struct {
+			ModuleName string `json:"module_name"`
+			Version    string `json:"version"`
+		} `json:"plugins"`
+	}
+	if err := json.Unmarshal(all["provenance"], &provenance); err != nil {
+		t.Fatalf("provenance: %v", err)
+	}
+	plugin := req.Plugins[0]
+	if provenance.GoVersion == "" || provenance.GOOS != req.TargetPlatform.OS || provenance.GOARCH != req.TargetPlatform.Arch ||
+		len(provenance.Plugins) != 1 || provenance.Plugins[0].ModuleName != plugin["module_name"] ||
+		provenance.Plugins[0].Version != plugin["tag"] {
+		t.Fatalf("provenance does not record the verified build: %+v", provenance)
 	}
 }

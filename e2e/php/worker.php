@@ -6,6 +6,7 @@
 //   /page?size=N      N deterministic bytes
 //   /stream?chunks=N&size=M&delay_ms=D  N frames of M bytes, D ms apart (streamed)
 //   /build?rr=..&os=..&arch=..&plugins=mod@tag,mod@tag[&id=uuid][&gzip=1][&bad=json|field|empty]
+//         [&replace=old=new,old=new]
 //                     X-Velox-Build: true with the JSON build request as body
 
 declare(strict_types=1);
@@ -45,6 +46,14 @@ function build_body(array $q): string
         'target_platform' => ['os' => (string)($q['os'] ?? 'linux'), 'arch' => (string)($q['arch'] ?? 'amd64')],
         'plugins' => $plugins,
     ];
+    $replaces = [];
+    foreach (array_filter(explode(',', (string)($q['replace'] ?? ''))) as $spec) {
+        [$old, $new] = array_pad(explode('=', $spec, 2), 2, '');
+        $replaces[] = ['old' => $old, 'new' => $new];
+    }
+    if ($replaces) {
+        $req['replaces'] = $replaces;
+    }
     switch ($q['bad'] ?? '') {
         case 'json':
             return '{"rr_version": "v2025.1.15", "plugins": [';

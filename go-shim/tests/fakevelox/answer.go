@@ -48,7 +48,7 @@ func (s *Server) answerBuilt(w http.ResponseWriter, call *Call, req *BuildReques
 	path := mode.Path
 	if path == "" {
 		var err error
-		path, err = s.writeBinary(call.Seq, call.Key, req.platform(), size)
+		path, err = s.writeBinary(call.Seq, call.Key, req.build(), size)
 		if err != nil {
 			answerError(w, call, "internal", err.Error())
 			return
@@ -65,17 +65,17 @@ func (s *Server) answerBuilt(w http.ResponseWriter, call *Call, req *BuildReques
 }
 
 // writeBinary writes the build's file in its own directory, as Velox does per build.
-func (s *Server) writeBinary(seq int, key string, p Platform, size int) (string, error) {
+func (s *Server) writeBinary(seq int, key string, b Build, size int) (string, error) {
 	dir := filepath.Join(s.OutputDir, fmt.Sprintf("build-%06d", seq))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
 	name := "rr"
-	if p.OS == "windows" {
+	if b.TargetPlatform.OS == "windows" {
 		name = "rr.exe"
 	}
 	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, Content(key, size), 0o755); err != nil {
+	if err := os.WriteFile(path, b.content(key, size), 0o755); err != nil {
 		return "", err
 	}
 	return path, nil

@@ -16,7 +16,7 @@ func (s *Server) handleBuild(w http.ResponseWriter, r *http.Request) {
 		dropConnection(w)
 		return
 	}
-	req, ok := decodeBuild(w, r, call)
+	req, ok := decodeBuild(w, r, call, mode)
 	if !ok {
 		return
 	}

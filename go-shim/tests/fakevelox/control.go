@@ -9,6 +9,7 @@ import (
 // registerControl adds the endpoints a test outside the process uses:
 //
 //	POST /_control  body: a Mode as JSON, e.g. {"kind":"fail","status":503,"code":"unavailable","count":2}
+//	                or {"kind":"released"} for a Velox v2025.1.x that drops replaces, excludes, race, debug
 //	GET  /_stats    the counters
 //	GET  /_calls    every finished call
 //	POST /_reset    clear calls and counters, back to Normal

@@ -10,7 +10,7 @@ import (
 
 // decodeBuild reads and checks a Build call the way connect-go and Velox's validation do,
 // in their order; it answers the refusals itself and reports whether the call goes on.
-func decodeBuild(w http.ResponseWriter, r *http.Request, call *Call) (*BuildRequest, bool) {
+func decodeBuild(w http.ResponseWriter, r *http.Request, call *Call, mode Mode) (*BuildRequest, bool) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err != nil {
 		call.Cancelled = r.Context().Err() != nil
@@ -24,6 +24,9 @@ func decodeBuild(w http.ResponseWriter, r *http.Request, call *Call) (*BuildRequ
 	if err != nil {
 		answerError(w, call, "invalid_argument", err.Error())
 		return nil, false
+	}
+	if mode.Kind == Released {
+		req.dropUnreleasedFields()
 	}
 	call.RequestID = req.RequestID
 	if err := req.validate(); err != nil {

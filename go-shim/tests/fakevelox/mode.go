@@ -25,6 +25,10 @@ const (
 	Hang Kind = "hang"
 	// Internal answers 500 internal, what Velox says for a failed compile.
 	Internal Kind = "internal"
+	// Released builds like Normal but as a released Velox (v2025.1.x) does: the request's
+	// replaces, excludes, race and debug are dropped before the build, so the binary has
+	// none of them.
+	Released Kind = "released"
 )
 
 // Mode is the server's behaviour for the next calls. It can be changed at any time with

@@ -16,6 +16,11 @@ type BuildRequest struct {
 	ForceRebuild   bool      `json:"force_rebuild"`
 	TargetPlatform *Platform `json:"target_platform"`
 	Plugins        []Plugin  `json:"plugins"`
+	// The fields of Velox's master (v3) line; released servers drop them (see Released).
+	Replaces []Replace `json:"replaces"`
+	Excludes []Exclude `json:"excludes"`
+	Race     bool      `json:"race"`
+	Debug    bool      `json:"debug"`
 }
 
 // Platform is GOOS/GOARCH of the wanted binary.
@@ -28,6 +33,18 @@ type Platform struct {
 type Plugin struct {
 	ModuleName string `json:"module_name"`
 	Tag        string `json:"tag"`
+}
+
+// Replace is a go.mod replace directive (api.request.v1.Replace).
+type Replace struct {
+	Old string `json:"old"`
+	New string `json:"new"`
+}
+
+// Exclude is a go.mod exclude directive (api.request.v1.Exclude).
+type Exclude struct {
+	Module  string `json:"module"`
+	Version string `json:"version"`
 }
 
 // Velox validates with protovalidate; these are the rules of api/request/v1/request.proto.
@@ -119,4 +136,24 @@ func (r *BuildRequest) platform() Platform {
 		return Platform{OS: runtime.GOOS, Arch: runtime.GOARCH}
 	}
 	return *r.TargetPlatform
+}
+
+// build is what the server builds for this request.
+func (r *BuildRequest) build() Build {
+	return Build{
+		RRVersion:      r.RRVersion,
+		TargetPlatform: r.platform(),
+		Plugins:        r.Plugins,
+		Replaces:       r.Replaces,
+		Excludes:       r.Excludes,
+		Race:           r.Race,
+		Debug:          r.Debug,
+	}
+}
+
+// dropUnreleasedFields forgets what a released Velox (v2025.1.x, v2025.2 betas) does not
+// know: its generated BuildRequest has no such fields and connect-go's JSON codec
+// discards unknown ones, so the build goes on without them.
+func (r *BuildRequest) dropUnreleasedFields() {
+	r.Replaces, r.Excludes, r.Race, r.Debug = nil, nil, false, false
 }

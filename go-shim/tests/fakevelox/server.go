@@ -1,7 +1,9 @@
 // Package fakevelox is a Velox-compatible build server for tests: the Connect endpoint
 // `POST /api.service.v1.BuildService/Build` with Velox's validation rules and error
-// bodies, deterministic "binaries" written to a temp directory, and fault modes that a
-// test switches at run time (down, slow, 5xx, 409 storms, hang). Standard library only.
+// bodies, deterministic binaries written to a temp directory (ELF executables whose Go
+// build information carries the request, padded to a size), and modes that a test
+// switches at run time (down, slow, 5xx, 409 storms, hang, a released Velox that drops
+// the fields it does not know). Standard library only.
 package fakevelox
 
 import (
