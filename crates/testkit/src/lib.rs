@@ -6,8 +6,8 @@ pub mod build_request;
 pub mod cache_fixture;
 pub mod fake_velox;
 pub mod ffi_host;
-pub mod hostile_s3;
 pub mod go_exe;
+pub mod hostile_s3;
 pub mod resolver_harness;
 pub mod seaweedfs;
 
