@@ -24,7 +24,7 @@ TEST_FLAGS   := $(if $(filter release,$(TEST_PROFILE)),--release,)
 
 export VELOX_MIDDLEWARE_LIB := $(SHARED_LIB)
 
-.PHONY: help deps lib header header-check fmt fmt-check lint test rust-test c-test go-test php-test \
+.PHONY: help deps lib header header-check fmt fmt-check lint test rust-test c-test go-test php-test demo-js-test \
         php-ffi-test rr rr-purego e2e e2e-s3 bench-s3 bench bench-quick bench-bins demo demo-addr clean fuzz-smoke reliability dist
 
 help:
@@ -101,13 +101,19 @@ php-test:
 	@command -v php >/dev/null || { echo "php-test needs php-cli (make deps)"; exit 1; }
 	php demo/tests/worker_test.php
 
+# The demo page's reader of Go build information (demo/lib/buildinfo.js) on real Go
+# executables, with node's test runner.
+demo-js-test:
+	@command -v node >/dev/null || { echo "demo-js-test needs node"; exit 1; }
+	node --test demo/tests/
+
 # The C library from PHP through FFI (examples/php-ffi): the "cached / building / absent"
 # query against a directory in each state.
 php-ffi-test: lib
 	@command -v php >/dev/null || { echo "php-ffi-test needs php-cli (make deps)"; exit 1; }
 	php examples/php-ffi/tests/cache_state_test.php
 
-test: deps lint rust-test go-test php-test php-ffi-test
+test: deps lint rust-test go-test php-test demo-js-test php-ffi-test
 
 # RoadRunner with the plugin (e2e/cmd/rr, our own main on endure). Go's build cache makes
 # these cheap after the first build.

@@ -30,6 +30,8 @@ function page(): string
             . html($name) . '"' . $checked . '> <b>' . html($name) . '</b> <code>' . html($version)
             . '</code> <span>' . html($what) . '</span></label>';
     }
+    // The reader of the downloaded binary's build information, shared with its node test.
+    $buildinfo = file_get_contents(__DIR__ . '/buildinfo.js');
     return <<<HTML
 <!doctype html>
 <html lang="en">
@@ -65,15 +67,16 @@ of the same combination comes from the cache at once.</p>
   <fieldset><legend>Plugins</legend><div class="grid">$plugins</div></fieldset>
   <button id="go" type="submit">Download</button>
   <a id="json" href="#">show the build request</a>
-  <p id="what" class="note">What you get: RoadRunner's own module is not served by the Go module proxy here, so the
-  binary is our generated RoadRunner main on endure with exactly the plugins chosen above. It has only
-  <code>serve</code> and <code>--version</code> (no <code>workers</code>, <code>reset</code>, ...), and
-  <code>./rr --version</code> says <code>rr version <span id="label">2025.1.15</span></code> (the version chosen
-  above, as a label). Make it executable first: <code>chmod +x rr</code>.</p>
+  <p id="what" class="note">What you get: a RoadRunner binary with exactly the plugins chosen above; after the
+  download this line says how it was built, read from the Go build information inside the file (RoadRunner's own
+  source, or the local builder's generated main when the Go module proxy does not serve RoadRunner's source).
+  <code>./rr --version</code> says <code>rr version <span id="label">2025.1.15</span></code>. Make it executable
+  first: <code>chmod +x rr</code>.</p>
 </form>
 <div id="status"></div>
 <footer>Try it from a shell: <code id="curl"></code></footer>
 <script>
+$buildinfo
 const form = document.getElementById('f'), out = document.getElementById('status'), btn = document.getElementById('go');
 const query = () => new URLSearchParams(new FormData(form)).toString();
 const show = (cls, text) => { out.className = cls; out.style.display = 'block'; out.textContent = text; };
@@ -129,6 +132,7 @@ form.addEventListener('submit', async (e) => {
     if (!r.ok) { clearInterval(tick); await showError(r); return; }
     const blob = await r.blob();
     clearInterval(tick);
+    document.getElementById('what').textContent = describeBuild(goBuildInfo(new Uint8Array(await blob.arrayBuffer())));
     const secs = ((performance.now() - t0) / 1000).toFixed(2);
     const name = (/filename="([^"]+)"/.exec(r.headers.get('Content-Disposition') || '') || [])[1] || 'rr';
     const a = document.createElement('a');

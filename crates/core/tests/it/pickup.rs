@@ -20,7 +20,15 @@ use velox_core::resolve::Resolver;
 use velox_core::stats::Stats;
 use velox_core::{Artifact, Config};
 
-const BINARY: &[u8] = b"\x7fELF a binary larger than this cache's max_size";
+/// A Go executable built for the request the polls send (its build information is
+/// verified), larger than the max_size below.
+fn binary(builds: &Builds) -> (String, Vec<u8>) {
+    builds.go_binary(
+        "out",
+        &http_request("v5.3.0"),
+        b"a binary larger than max_size",
+    )
+}
 
 fn config(url: &str, builds: &Builds, extra: serde_json::Value) -> Config {
     velox_config(url, &builds.root(), extra)
@@ -48,12 +56,12 @@ async fn poll_until_delivered(resolver: &Resolver) -> (Artifact, usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_202_build_is_delivered_to_the_poll_with_the_cache_disabled() {
     let builds = Builds::new();
-    let path = builds.binary("out", BINARY);
+    let (path, bytes) = binary(&builds);
     let fake = FakeVelox::start(Reply::success_after(ms(400), &path)).await;
     let h = harness(config(&fake.url(), &builds, json!({})));
     let (got, pending) = poll_until_delivered(&h.resolver).await;
     assert!(pending >= 1, "the first answer was a 202");
-    assert_eq!(contents(&got), BINARY);
+    assert_eq!(contents(&got), bytes);
     assert_eq!(fake.call_count(), 1, "one build for every poll");
     assert_eq!(Stats::get(&h.stats.pickups_held), 1);
     assert!(Stats::get(&h.stats.pickups_served) >= 1);
@@ -62,7 +70,7 @@ async fn a_202_build_is_delivered_to_the_poll_with_the_cache_disabled() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_202_build_larger_than_max_size_is_delivered_to_the_poll() {
     let builds = Builds::new();
-    let path = builds.binary("out", BINARY);
+    let (path, bytes) = binary(&builds);
     let fake = FakeVelox::start(Reply::success_after(ms(400), &path)).await;
     let cache_dir = tempfile::tempdir().unwrap();
     let mut cfg = config(
@@ -74,7 +82,7 @@ async fn a_202_build_larger_than_max_size_is_delivered_to_the_poll() {
     let h = harness_with_cache(cfg);
     let (got, pending) = poll_until_delivered(&h.resolver).await;
     assert!(pending >= 1, "the first answer was a 202");
-    assert_eq!(contents(&got), BINARY);
+    assert_eq!(contents(&got), bytes);
     assert_eq!(fake.call_count(), 1, "one build for every poll");
     assert_eq!(Stats::get(&h.stats.pickups_held), 1);
 }
@@ -82,7 +90,7 @@ async fn a_202_build_larger_than_max_size_is_delivered_to_the_poll() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_hold_ends_after_pickup_hold() {
     let builds = Builds::new();
-    let path = builds.binary("out", BINARY);
+    let (path, bytes) = binary(&builds);
     let fake = FakeVelox::start(Reply::success_after(ms(200), &path)).await;
     let h = harness(config(&fake.url(), &builds, json!({"pickup_hold": "1s"})));
     let _ = poll_until_delivered(&h.resolver).await;
@@ -100,21 +108,23 @@ async fn the_hold_ends_after_pickup_hold() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_cache_or_a_hold_no_202_is_promised() {
     let builds = Builds::new();
-    let path = builds.binary("out", BINARY);
+    let (path, bytes) = binary(&builds);
     let fake = FakeVelox::start(Reply::success_after(ms(300), &path)).await;
     let h = harness(config(&fake.url(), &builds, json!({"pickup_hold": "0"})));
     let r = poll(&h.resolver).await;
     let Ok(Resolved::Ready(got)) = r else {
         panic!("want the binary, got {r:?}")
     };
-    assert_eq!(contents(&got), BINARY);
+    assert_eq!(contents(&got), bytes);
     assert_eq!(fake.call_count(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_binary_past_the_hold_bound_is_not_held() {
     let builds = Builds::new();
-    let big = vec![7u8; (1 << 20) + 1];
+    let big = velox_testkit::go_exe::GoExe::for_request(&http_request("v5.3.0"))
+        .padded_to((1 << 20) + 1)
+        .to_bytes();
     let path = builds.binary("out", &big);
     let fake = FakeVelox::start(Reply::success_after(ms(200), &path)).await;
     let h = harness(config(

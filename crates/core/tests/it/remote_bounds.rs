@@ -47,7 +47,7 @@ struct Run {
 /// One download through a resolver whose remote tier is `s3`; it must be built here.
 async fn download(s3: &HostileS3) -> Run {
     let builds = Builds::new();
-    let path = builds.binary("out", b"built here");
+    let (path, bytes) = builds.go_binary("out", &http_request("v5.3.0"), b"built here");
     let fake = FakeVelox::start(Reply::success(&path)).await;
     let cache_dir = tempfile::tempdir().unwrap();
     let cfg = config(
@@ -66,7 +66,7 @@ async fn download(s3: &HostileS3) -> Run {
     .expect("bounded")
     .unwrap();
     assert_eq!(got.source, Source::Built);
-    assert_eq!(contents(&got), b"built here");
+    assert_eq!(contents(&got), bytes);
     Run {
         stats: h.stats,
         fake,
