@@ -1,6 +1,7 @@
 //! Which entries go when a limit is reached: the policies and the limits themselves.
 
 use std::cmp::Ordering;
+use std::collections::BinaryHeap;
 use std::path::Path;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -93,6 +94,37 @@ fn victim_order(policy: EvictionPolicy, a: (&Rank, &Entry), b: (&Rank, &Entry)) 
     primary.then_with(|| ea.key.cmp(&eb.key))
 }
 
+/// An entry in a max-heap whose top is the next to go.
+struct Next {
+    policy: EvictionPolicy,
+    rank: Rank,
+    entry: Arc<Entry>,
+}
+
+impl Ord for Next {
+    fn cmp(&self, other: &Self) -> Ordering {
+        victim_order(
+            self.policy,
+            (&other.rank, &other.entry),
+            (&self.rank, &self.entry),
+        )
+    }
+}
+
+impl PartialOrd for Next {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Next {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Next {}
+
 /// `entries` in the order `policy` would evict them: first = next to go.
 pub(crate) fn eviction_order(policy: EvictionPolicy, entries: Vec<Arc<Entry>>) -> Vec<Arc<Entry>> {
     let mut ranked: Vec<(Rank, Arc<Entry>)> =
@@ -116,16 +148,22 @@ pub(crate) fn make_room(
     if limits.fit(entries + incoming, bytes + incoming_bytes) {
         return Some(Vec::new());
     }
-    let mut ranked: Vec<(Rank, Arc<Entry>)> =
-        index.iter().map(|e| (Rank::of(e), e.clone())).collect();
-    ranked.sort_by(|a, b| victim_order(policy, (&a.0, &a.1), (&b.0, &b.1)));
+    // Usually one entry goes: a heap finds the first few without sorting them all.
+    let mut next: BinaryHeap<Next> = index
+        .iter()
+        .map(|e| Next {
+            policy,
+            rank: Rank::of(e),
+            entry: e.clone(),
+        })
+        .collect();
 
     let (mut entries, mut bytes) = (entries + incoming, bytes + incoming_bytes);
     let mut victims = Vec::new();
-    for (_, e) in ranked {
-        if limits.fit(entries, bytes) {
+    while !limits.fit(entries, bytes) {
+        let Some(Next { entry: e, .. }) = next.pop() else {
             break;
-        }
+        };
         let reason = limits.broken(entries);
         entries -= 1;
         bytes -= e.size;
