@@ -85,6 +85,8 @@ type Stats struct {
 	BuildsUnwatchedDone uint64 `json:"builds_unwatched_done"`
 	LingerExpired       uint64 `json:"linger_expired"`
 	FailuresReplayed    uint64 `json:"failures_replayed"`
+	// Files in the cache directory the cache did not write, for the whole process.
+	ForeignFiles uint64 `json:"foreign_files"`
 }
 
 // HistogramStats is a histogram as the library reports it: cumulative counts by upper

@@ -50,6 +50,8 @@ var (
 		"Lingering builds cancelled because nobody came back within build_linger.", nil, nil)
 	descReplayed = prometheus.NewDesc("velox_failures_replayed_total",
 		"Requests answered with a recent build failure instead of a new build.", nil, nil)
+	descForeign = prometheus.NewDesc("velox_cache_foreign_files_total",
+		"Files met in the cache directory that the cache did not write (links, FIFOs, oversized leases): never followed. Per process.", nil, nil)
 )
 
 // MetricsCollector is what RoadRunner's metrics plugin collects from its plugins
@@ -68,6 +70,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		descEvictions, descServed, descEntries, descBytes, descUpstream, descRemote, descInFlight,
 		descDirEntries, descDirBytes,
 		descAsync, descJoinedAfterLeave, descUnwatched, descLingerExpired, descReplayed,
+		descForeign,
 	} {
 		ch <- d
 	}
@@ -101,6 +104,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descUnwatched, s.BuildsUnwatchedDone)
 	counter(descLingerExpired, s.LingerExpired)
 	counter(descReplayed, s.FailuresReplayed)
+	counter(descForeign, s.ForeignFiles)
 	gauge(descEntries, s.Entries)
 	gauge(descBytes, s.Bytes)
 	gauge(descInFlight, s.BuildsInFlight)

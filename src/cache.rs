@@ -129,7 +129,10 @@ pub unsafe extern "C" fn vxm_cache_cleanup(
 /// least `entries`, `bytes`, `hits`, `misses`, `builds`, `joined`, `evictions`,
 /// `upstream_errors`. `evictions_by_reason` holds every reason (`size`, `count`, `age`,
 /// `manual`), 0 until it happens, so hosts export what they find without a list of
-/// their own. Thread-safe; does not block.
+/// their own. `foreign_files` counts, for the whole process, files met in cache
+/// directories that the cache did not write (links, FIFOs, oversized leases: never
+/// followed or waited for). Thread-safe; does not block (a FIFO in place of the
+/// directory's usage file is not read).
 #[no_mangle]
 pub unsafe extern "C" fn vxm_stats_json(
     engine: *const vxm_engine,
@@ -143,7 +146,9 @@ pub unsafe extern "C" fn vxm_stats_json(
 /// Whether a build request is in the cache directory `directory` (NUL-terminated),
 /// being built, or neither, as a JSON object written to `*out_json` (free with
 /// `vxm_string_free`). Needs no engine, starts no thread and lists no directory: two
-/// small file reads and a stat, so a web page may call it on every request.
+/// small file reads and an open, so a web page may call it on every request. Nothing is
+/// followed or waited for: a lease or binary that is a link or a FIFO counts as absent,
+/// exactly as lookup sees it.
 ///
 /// `{"state":"cached","key":K,"size":N,"sha256":S}` (`sha256` is null when the entry's
 /// metadata records none), `{"state":"building","key":K,"age_ms":N,"pid":P,"host":H}`

@@ -26,12 +26,12 @@ use velox_middleware::error::*;
 use velox_middleware::status::vxm_status;
 
 /// Another request (another key) than [`REQUEST`].
-const REQUEST2: &str = r#"{"rr_version":"v2025.1.5","target_platform":{"os":"linux","arch":"amd64"},"plugins":[{"module_name":"github.com/roadrunner-server/http/v5","tag":"v5.3.1"}]}"#;
+pub(super) const REQUEST2: &str = r#"{"rr_version":"v2025.1.5","target_platform":{"os":"linux","arch":"amd64"},"plugins":[{"module_name":"github.com/roadrunner-server/http/v5","tag":"v5.3.1"}]}"#;
 
 /// No Velox call happens in the store/lookup tests; the URL only selects the Velox path.
-const NO_SERVER: &str = "http://127.0.0.1:9";
+pub(super) const NO_SERVER: &str = "http://127.0.0.1:9";
 
-fn key_of(request: &str) -> String {
+pub(super) fn key_of(request: &str) -> String {
     BuildRequest::parse(request.as_bytes())
         .unwrap()
         .key()
@@ -49,7 +49,9 @@ fn root(w: &World) -> PathBuf {
     w.builds.parent().unwrap().to_path_buf()
 }
 
-fn engine_with(config: serde_json::Value) -> Result<Ptr<vxm_engine>, (vxm_status, String)> {
+pub(super) fn engine_with(
+    config: serde_json::Value,
+) -> Result<Ptr<vxm_engine>, (vxm_status, String)> {
     let config = config.to_string();
     let (mut engine, mut err) = (ptr::null_mut(), ptr::null_mut());
     let status = unsafe { vxm_engine_new(config.as_ptr(), config.len(), &mut engine, &mut err) };
@@ -62,7 +64,7 @@ fn engine_with(config: serde_json::Value) -> Result<Ptr<vxm_engine>, (vxm_status
     }
 }
 
-struct Art(*mut vxm_artifact);
+pub(super) struct Art(*mut vxm_artifact);
 
 impl Art {
     fn bytes(&self) -> Vec<u8> {
@@ -94,7 +96,11 @@ impl Drop for Art {
     }
 }
 
-fn store(e: Ptr<vxm_engine>, request: &str, path: &Path) -> Result<Art, (vxm_status, String)> {
+pub(super) fn store(
+    e: Ptr<vxm_engine>,
+    request: &str,
+    path: &Path,
+) -> Result<Art, (vxm_status, String)> {
     let path = CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
     let (mut a, mut err) = (ptr::null_mut(), ptr::null_mut());
     let status = unsafe {
@@ -117,7 +123,7 @@ fn store(e: Ptr<vxm_engine>, request: &str, path: &Path) -> Result<Art, (vxm_sta
     }
 }
 
-fn lookup(e: Ptr<vxm_engine>, request: &str) -> Option<Art> {
+pub(super) fn lookup(e: Ptr<vxm_engine>, request: &str) -> Option<Art> {
     let (mut a, mut err) = (ptr::null_mut(), ptr::null_mut());
     let status =
         unsafe { vxm_cache_lookup(e.0, request.as_ptr(), request.len(), &mut a, &mut err) };

@@ -6,6 +6,7 @@ mod c_programs;
 mod ffi_status;
 mod header;
 mod health;
+mod hostile_dir;
 mod integrity;
 mod logging;
 mod pending_ffi;

@@ -179,6 +179,8 @@ impl Engine {
             "failures_replayed": Stats::get(&s.failures_replayed),
             "evictions": Stats::get(&s.evictions),
             "upstream_errors": Stats::get(&s.upstream_errors),
+            // Process-wide: a hostile name belongs to the directory, not to one engine.
+            "foreign_files": crate::cache::foreign_files(),
             "cache_enabled": self.cache.is_some(),
             // Beyond docs/ABI.md's minimum: what the Prometheus metrics are made of.
             "builds_in_flight": self.resolver.builds_in_flight(),

@@ -70,7 +70,7 @@ fn probe_dir(dir: &Path) -> Result<(), String> {
             dir.display()
         ));
     }
-    let probe = layout::temp_path(dir, ".health");
+    let probe = layout::temp_path(dir, layout::HEALTH_EXT);
     let written = OpenOptions::new()
         .write(true)
         .create_new(true)

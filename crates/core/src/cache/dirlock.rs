@@ -14,7 +14,8 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::path::Path;
 
-use super::layout::{LOCK_FILE, STORE_LOCK_FILE};
+use super::layout::{self, LOCK_FILE, STORE_LOCK_FILE};
+use super::open;
 
 /// Held until dropped (closing the file releases the lock).
 #[derive(Debug)]
@@ -67,13 +68,41 @@ impl StoreLock {
 
 /// A new open file description each time: flock locks belong to it, so two holders in
 /// one process do not share (and release) one lock.
+///
+/// Never follows a link (a lock file is created with `O_NOFOLLOW`, so nothing is ever
+/// created at a link's target). A lock file that is a link, a FIFO or anything but a
+/// regular file is foreign: its name is removed (unlink never follows) and a regular
+/// file created in its place, under a lock on the directory itself so that processes
+/// repairing it at once agree on one new file. A directory in its place is refused.
 fn open(dir: &Path, name: &str) -> io::Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(dir.join(name))
+    let path = dir.join(name);
+    match open_lock_file(&path) {
+        Err(e) if open::is_not_regular(&e) => {
+            open::foreign(&path, "a lock file that is a link or not a regular file");
+            replace_foreign(dir, &path)?;
+            open_lock_file(&path)
+        }
+        opened => opened,
+    }
+}
+
+fn open_lock_file(path: &Path) -> io::Result<File> {
+    let mut opts = OpenOptions::new();
+    opts.read(true).write(true).create(true).truncate(false);
+    open::open_with(&mut opts, path).map(|(file, _)| file)
+}
+
+/// Removes the foreign name, unless another process replaced it with a regular file
+/// while we waited for the directory.
+fn replace_foreign(dir: &Path, path: &Path) -> io::Result<()> {
+    let dir = File::open(dir)?;
+    flock(&dir, libc::LOCK_EX)?;
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_file() => Ok(()),
+        Ok(_) => layout::remove_if_exists(path).map(|_| ()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 fn flock(file: &File, op: libc::c_int) -> io::Result<()> {

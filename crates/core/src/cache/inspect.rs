@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::index::Entry;
-use super::{content, evict, layout, survey};
+use super::{content, evict, layout, open, survey};
 use crate::config::EvictionPolicy;
 use crate::request::CacheKey;
 
@@ -124,10 +124,10 @@ pub fn check_content(dir: &Path, entry: &EntryInfo) -> Option<Problem> {
         kind,
         detail,
     };
-    let file = match layout::open_regular(&path) {
+    let file = match open::open_regular(&path) {
         Ok((f, _)) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
-        Err(e) if layout::is_not_regular(&e) => {
+        Err(e) if open::is_not_regular(&e) => {
             return Some(problem(
                 "corrupt",
                 "a symbolic link or not a regular file".into(),

@@ -15,6 +15,7 @@ use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
 use super::layout::{JOURNAL_FILE, JOURNAL_NEW_FILE};
+use super::open;
 use super::record::{crc32, Record, RECORD_LEN};
 
 const MAGIC: [u8; 8] = *b"VXMJRNL\n";
@@ -55,8 +56,10 @@ impl Journal {
         let file = match open_file(&dir.join(JOURNAL_FILE), false) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(OpenError::Missing),
-            Err(e) if super::layout::is_not_regular(&e) => {
-                return Err(OpenError::Invalid("not a regular file".into()))
+            Err(e) if open::is_not_regular(&e) => {
+                let path = dir.join(JOURNAL_FILE);
+                open::foreign(&path, "a journal that is a link or not a regular file");
+                return Err(OpenError::Invalid("not a regular file".into()));
             }
             Err(e) => return Err(OpenError::Io(e)),
         };
@@ -173,23 +176,12 @@ fn parse(buf: &[u8], offset: u64) -> Tail {
     tail
 }
 
-/// Read and append, never following a symbolic link nor blocking on a FIFO; `create`
-/// makes a new file (never one that exists).
+/// Read and append, through the one way cache files are opened; `create` makes a new
+/// file (never one that exists).
 fn open_file(path: &Path, create: bool) -> io::Result<File> {
-    let file = OpenOptions::new()
-        .read(true)
-        .append(true)
-        .create_new(create)
-        .mode(0o644)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(path)?;
-    if !file.metadata()?.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a regular file",
-        ));
-    }
-    Ok(file)
+    let mut opts = OpenOptions::new();
+    opts.read(true).append(true).create_new(create).mode(0o644);
+    open::open_with(&mut opts, path).map(|(file, _)| file)
 }
 
 #[cfg(test)]

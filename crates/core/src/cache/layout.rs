@@ -1,5 +1,6 @@
 //! The directory layout shared with the seed plugin: `{key}.bin`, `{key}.json` and
-//! `temp_<uuid>.bin|.json` while a write is in progress.
+//! `temp_<uuid>.bin|.json` while a write is in progress (plus our `temp_<uuid>.health`,
+//! the health probe's file).
 
 use std::fs::File;
 use std::io;
@@ -10,6 +11,9 @@ use crate::request::CacheKey;
 pub(crate) const TEMP_PREFIX: &str = "temp_";
 pub(crate) const BIN_EXT: &str = ".bin";
 pub(crate) const JSON_EXT: &str = ".json";
+/// The health probe's file (`crate::health`), named as a temp file so that the sweep
+/// removes it when a crash leaves it behind.
+pub(crate) const HEALTH_EXT: &str = ".health";
 /// Coordinates sweeps with commits across processes (see `dirlock`). The seed plugin only
 /// looks at `*.json`, so it ignores this file.
 pub(crate) const LOCK_FILE: &str = ".velox.lock";
@@ -34,7 +38,11 @@ pub(crate) enum FileKind {
 }
 
 pub(crate) fn classify(name: &str) -> FileKind {
-    if name.starts_with(TEMP_PREFIX) && (name.ends_with(BIN_EXT) || name.ends_with(JSON_EXT)) {
+    if name.starts_with(TEMP_PREFIX)
+        && [BIN_EXT, JSON_EXT, HEALTH_EXT]
+            .iter()
+            .any(|ext| name.ends_with(ext))
+    {
         return FileKind::Temp;
     }
     if let Some(stem) = name.strip_suffix(BIN_EXT) {
@@ -88,32 +96,6 @@ pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// Opens a file for reading the way every cache file is opened: a symbolic link is not
-/// followed (`ELOOP`), a FIFO does not block the open, and anything that is not a
-/// regular file is refused. The checks are made on the open descriptor, so a name
-/// swapped meanwhile cannot slip through.
-pub(crate) fn open_regular(path: &Path) -> io::Result<(File, std::fs::Metadata)> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(path)?;
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a regular file",
-        ));
-    }
-    Ok((file, meta))
-}
-
-/// Whether an open error means "this name is a link or not a regular file" (as opposed
-/// to missing or unreadable).
-pub(crate) fn is_not_regular(e: &io::Error) -> bool {
-    e.raw_os_error() == Some(libc::ELOOP) || e.kind() == io::ErrorKind::InvalidInput
-}
-
 /// Removes a file; `Ok(false)` when it was already gone.
 pub(crate) fn remove_if_exists(path: &Path) -> io::Result<bool> {
     match std::fs::remove_file(path) {
@@ -134,6 +116,11 @@ mod tests {
         assert_eq!(name.len(), "temp_".len() + 36 + 4);
         assert_eq!(&name[5 + 14..5 + 15], "4");
         assert_eq!(classify(name), FileKind::Temp);
+        let probe = temp_path(Path::new("/c"), HEALTH_EXT);
+        assert_eq!(
+            classify(probe.file_name().unwrap().to_str().unwrap()),
+            FileKind::Temp
+        );
     }
 
     #[test]

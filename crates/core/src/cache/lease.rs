@@ -6,7 +6,10 @@
 //! names its owner (`pid`, `host`) and when it started and stops counting
 //! (`expires_at_ms` = start + the owner's `build_timeout`). It is live while it has not
 //! expired and, when its host is this host, its pid exists. A dead lease is taken over
-//! under the store lock, so two processes never both take over one lease.
+//! under the store lock, so two processes never both take over one lease; its owner
+//! releases it under the same lock, so it never removes one that was just taken over.
+//! A lease that is a link, a FIFO or too large (`open::read_small`) is foreign: read as
+//! no lease by those that only look, replaced by a taker, removed by the sweep.
 
 use std::fs;
 use std::io::{self, Write};
@@ -17,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use super::dirlock::{DirLock, StoreLock};
 use super::layout::{self, JSON_EXT};
+use super::open;
 use crate::request::CacheKey;
 
 /// What a lease file says.
@@ -72,12 +76,22 @@ impl Lease {
 /// cancellation, panic) unless another process took it over meanwhile.
 #[derive(Debug)]
 pub struct LeaseGuard {
+    dir: PathBuf,
     path: PathBuf,
     lease: Lease,
 }
 
 impl Drop for LeaseGuard {
     fn drop(&mut self) {
+        // Takers replace a dead lease under this lock: holding it, the read, the
+        // comparison and the removal are one step for every other process.
+        let _lock = match StoreLock::exclusive(&self.dir) {
+            Ok(lock) => lock,
+            Err(e) => {
+                tracing::warn!(lease = %self.path.display(), error = %e, "build lease left to expire: store lock unavailable");
+                return;
+            }
+        };
         match read_path(&self.path) {
             Ok(Some(current)) if current == self.lease => {
                 if let Err(e) = layout::remove_if_exists(&self.path) {
@@ -114,7 +128,11 @@ pub fn acquire(dir: &Path, key: &CacheKey, timeout: Duration) -> io::Result<Acqu
     for _ in 0..8 {
         let lease = Lease::mine(now_ms(), timeout);
         if create(dir, &path, &lease)? {
-            return Ok(Acquire::Mine(LeaseGuard { path, lease }));
+            return Ok(Acquire::Mine(LeaseGuard {
+                dir: dir.to_path_buf(),
+                path,
+                lease,
+            }));
         }
         let _lock = StoreLock::exclusive(dir)?;
         match read_path(&path) {
@@ -143,14 +161,14 @@ pub fn read(dir: &Path, key: &CacheKey) -> io::Result<Option<Lease>> {
     read_path(&layout::lease_path(dir, key))
 }
 
+/// An error for a lease that is foreign or not a lease's JSON.
 fn read_path(path: &Path) -> io::Result<Option<Lease>> {
-    match fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
+    let Some(bytes) = open::read_small(path, open::SMALL_MAX)? else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
 /// `Ok(false)` when the name exists.
@@ -189,9 +207,19 @@ pub(crate) fn sweep_dead_among(dir: &Path, paths: &[std::path::PathBuf]) -> io::
             Ok(None) => false,
             Err(_) => true,
         };
-        if dead && layout::remove_if_exists(&path)? {
-            tracing::info!(lease = %path.display(), "stale build lease removed");
-            removed += 1;
+        if !dead {
+            continue;
+        }
+        // A directory under a lease's name cannot be unlinked: the others still go.
+        match layout::remove_if_exists(&path) {
+            Ok(true) => {
+                tracing::info!(lease = %path.display(), "stale build lease removed");
+                removed += 1;
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(lease = %path.display(), error = %e, "stale build lease not removed")
+            }
         }
     }
     Ok(removed)

@@ -2,13 +2,14 @@
 //! `json.MarshalIndent` with two spaces) and written so that it reads ours.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::Path;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::content::is_sha256_hex;
 use super::layout::{self, JSON_EXT};
+use super::open;
 use crate::request::{BuildRequest, CacheKey, Platform, Plugin};
 
 pub(crate) const METADATA_VERSION: &str = "1.0";
@@ -95,12 +96,12 @@ impl Metadata {
 
     /// Reads `{key}.json` and checks that it describes `key` (never a path elsewhere:
     /// `binary_file` must be `{key}.bin`).
-    /// A symbolic link in its place is an error, never followed.
+    /// A symbolic link, a FIFO or a file larger than any metadata in its place is an
+    /// error, never followed or waited for.
     pub(crate) fn load(dir: &Path, key: &CacheKey) -> Result<Metadata, MetaError> {
-        let (mut file, _) =
-            layout::open_regular(&layout::json_path(dir, key)).map_err(MetaError::Read)?;
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes).map_err(MetaError::Read)?;
+        let bytes = open::read_small(&layout::json_path(dir, key), open::METADATA_MAX)
+            .and_then(|b| b.ok_or_else(|| io::ErrorKind::NotFound.into()))
+            .map_err(MetaError::Read)?;
         Metadata::parse(&bytes, key)
     }
 

@@ -37,6 +37,7 @@ pub(crate) mod layout;
 pub mod lease;
 mod listing;
 mod meta;
+pub(crate) mod open;
 mod record;
 mod recover;
 mod rehash;
@@ -174,7 +175,7 @@ impl Cache {
         let indexed = inner.index.read().get(key);
         let was_indexed = indexed.is_some();
         if let Some(entry) = indexed {
-            match open_exact(&entry.bin_path, entry.size) {
+            match open::binary(&entry.bin_path, entry.size) {
                 Ok(Some(file)) => {
                     let sha256 = ensure_hash(&entry, &file).map_err(|e| {
                         Error::io(format!("cache: hash {}", entry.bin_path.display()), e)
@@ -226,8 +227,8 @@ impl Cache {
         src: &Path,
         build_duration_ms: u64,
     ) -> Result<Artifact> {
-        let (file, _) = layout::open_regular(src).map_err(|e| {
-            if layout::is_not_regular(&e) {
+        let (file, _) = open::open_regular(src).map_err(|e| {
+            if open::is_not_regular(&e) {
                 Error::UnsafePath {
                     path: src.to_path_buf(),
                     reason: "a symbolic link or not a regular file".into(),
@@ -324,6 +325,12 @@ impl Cache {
     }
 }
 
+/// Files met in cache directories, by this process, that were not what the cache writes
+/// there (links, FIFOs, directories, oversized leases...): see `open`.
+pub fn foreign_files() -> u64 {
+    open::foreign_files()
+}
+
 impl Drop for Cache {
     fn drop(&mut self) {
         self.close();
@@ -346,7 +353,7 @@ impl Inner {
         };
         let bin = layout::bin_path(&self.dir, key);
         let size = meta.file_size;
-        let file = match open_exact(&bin, size) {
+        let file = match open::binary(&bin, size) {
             Ok(Some(file)) => file,
             Ok(None) => return Ok(None),
             Err(e) => return Err(Error::io(format!("cache: open {}", bin.display()), e)),
@@ -717,20 +724,6 @@ impl Drop for Reservation<'_> {
             self.inner.index.write().release(self.size);
             self.inner.reservation_changed();
         }
-    }
-}
-
-/// Opens `path` if it is still a regular file of `size` bytes; `Ok(None)` when it
-/// vanished, changed, or was replaced by a symbolic link or something else.
-fn open_exact(path: &Path, size: u64) -> io::Result<Option<File>> {
-    match layout::open_regular(path) {
-        Ok((file, meta)) => Ok((meta.len() == size).then_some(file)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) if layout::is_not_regular(&e) => {
-            tracing::warn!(file = %path.display(), "cached binary is not a regular file: not served");
-            Ok(None)
-        }
-        Err(e) => Err(e),
     }
 }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use super::index::Entry;
-use super::{access, ensure_hash, open_exact, Inner};
+use super::{access, ensure_hash, open, Inner};
 
 pub(crate) struct Rehash {
     stop: Arc<AtomicBool>,
@@ -65,7 +65,7 @@ fn run(inner: &Inner, pending: &[Arc<Entry>], stop: &AtomicBool) {
             break;
         }
         // Gone or changed since the scan: the next cleanup deals with it.
-        let Ok(Some(file)) = open_exact(&entry.bin_path, entry.size) else {
+        let Ok(Some(file)) = open::binary(&entry.bin_path, entry.size) else {
             continue;
         };
         if let Err(e) = ensure_hash(entry, &file) {

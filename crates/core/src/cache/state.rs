@@ -1,7 +1,9 @@
 //! "Is it cached, is it building?" for a cache directory and a key, without opening the
-//! cache: two small file reads and a stat, no directory listing, no thread. For hosts
+//! cache: two small file reads and an open, no directory listing, no thread. For hosts
 //! that only ask (a PHP page showing "ready" or "building…"), through
-//! `vxm_cache_state_json`.
+//! `vxm_cache_state_json`. Every file is opened as the cache opens it (`open`): a link or
+//! a FIFO is never followed or waited for, and "cached" is decided by the function
+//! lookup uses, so the two cannot disagree.
 
 use std::fs;
 use std::io;
@@ -12,6 +14,7 @@ use serde::Serialize;
 use super::layout;
 use super::lease;
 use super::meta::Metadata;
+use super::open;
 use crate::error::{Error, Result};
 use crate::request::CacheKey;
 
@@ -51,8 +54,7 @@ pub fn query(dir: &Path, key: &CacheKey) -> Result<CacheState> {
     }
     let key_str = key.as_str().to_owned();
     if let Ok(meta) = Metadata::load(dir, key) {
-        let bin = fs::metadata(layout::bin_path(dir, key));
-        if matches!(&bin, Ok(b) if b.is_file() && b.len() == meta.file_size) {
+        if let Ok(Some(_)) = open::binary(&layout::bin_path(dir, key), meta.file_size) {
             return Ok(CacheState::Cached {
                 key: key_str,
                 size: meta.file_size,

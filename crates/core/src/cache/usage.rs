@@ -5,13 +5,14 @@
 //! or on-disk lookup); this file does not.
 
 use std::fs;
-use std::io::{self, Write};
+use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use super::dirlock::DirLock;
 use super::layout::{self, JSON_EXT, USAGE_FILE};
+use super::open;
 
 /// The directory's contents as of `updated_at` (unix seconds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,11 +43,12 @@ pub(crate) fn write(dir: &Path, usage: DirUsage) {
     }
 }
 
-/// `None` when no store or cleanup recorded it yet (or it is unreadable).
+/// `None` when no store or cleanup recorded it yet (or it is unreadable or foreign).
+/// Never blocks: `vxm_stats_json` calls it.
 pub(crate) fn read(dir: &Path) -> Option<DirUsage> {
-    let bytes = match fs::read(dir.join(USAGE_FILE)) {
-        Ok(b) => b,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
+    let bytes = match open::read_small(&dir.join(USAGE_FILE), open::SMALL_MAX) {
+        Ok(Some(b)) => b,
+        Ok(None) => return None,
         Err(e) => {
             tracing::debug!(error = %e, "directory usage unreadable");
             return None;

@@ -128,7 +128,10 @@ fn stored_metadata(cache: &Cache, artifact: &Artifact) -> Option<Vec<u8>> {
     if artifact.path != layout::bin_path(cache.directory(), &artifact.key) {
         return None;
     }
-    std::fs::read(layout::json_path(cache.directory(), &artifact.key)).ok()
+    let path = layout::json_path(cache.directory(), &artifact.key);
+    crate::cache::open::read_small(&path, crate::cache::open::METADATA_MAX)
+        .ok()
+        .flatten()
 }
 
 enum Looked {
