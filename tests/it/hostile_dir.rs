@@ -118,7 +118,7 @@ fn a_fifo_lease_neither_hangs_engine_new_nor_survives_its_sweep() {
     let fifo = w.cache_dir.join(format!("{}.lease", key_of(REQUEST)));
     mkfifo(&fifo);
     let dir = w.cache_dir.clone();
-    let e = bounded("vxm_engine_new", &[fifo.clone()], move || {
+    let e = bounded("vxm_engine_new", std::slice::from_ref(&fifo), move || {
         new_engine(&dir, NO_SERVER)
     })
     .unwrap();
@@ -137,9 +137,11 @@ fn a_fifo_lease_reads_as_absent_without_blocking_cache_state() {
     let fifo = w.cache_dir.join(format!("{}.lease", key_of(REQUEST)));
     mkfifo(&fifo);
     let dir = w.cache_dir.clone();
-    let state = bounded("vxm_cache_state_json", &[fifo.clone()], move || {
-        cache_state(&dir, REQUEST)
-    });
+    let state = bounded(
+        "vxm_cache_state_json",
+        std::slice::from_ref(&fifo),
+        move || cache_state(&dir, REQUEST),
+    );
     assert_eq!(state["state"], "absent", "{state}");
 }
 
@@ -157,8 +159,8 @@ async fn a_fifo_lease_stops_neither_the_build_nor_other_stores() {
     std::fs::write(&other, b"another binary").unwrap();
     let stored = bounded(
         "vxm_cache_store beside a FIFO lease",
-        &[fifo.clone()],
-        move || store(e, REQUEST2, &other),
+        std::slice::from_ref(&fifo),
+        move || store(e, REQUEST2, &other).map(drop),
     );
     stored.expect("stored");
     let r = tokio::time::timeout(LIMIT, resolved).await;
@@ -210,7 +212,9 @@ fn a_fifo_usage_file_does_not_block_stats() {
     let usage = w.cache_dir.join(".velox.usage");
     let _ = std::fs::remove_file(&usage);
     mkfifo(&usage);
-    let s = bounded("vxm_stats_json", &[usage.clone()], move || stats(e));
+    let s = bounded("vxm_stats_json", std::slice::from_ref(&usage), move || {
+        stats(e)
+    });
     assert!(s["dir_entries"].is_null(), "{s}");
     assert!(s["foreign_files"].as_u64().unwrap() >= 1, "{s}");
     free(e);
