@@ -22,6 +22,9 @@ const MAGIC: [u8; 8] = *b"VXMJRNL\n";
 /// Bumped when the record layout changes; another version is rebuilt, never read.
 pub(crate) const VERSION: u32 = 1;
 pub(crate) const HEADER_LEN: u64 = 16;
+/// Far above what a compacted journal of a million entries and its growth until the next
+/// compaction take; a larger file is not ours to read into memory.
+const MAX_LEN: u64 = 1 << 30;
 
 pub(crate) struct Journal {
     file: File,
@@ -63,6 +66,14 @@ impl Journal {
             }
             Err(e) => return Err(OpenError::Io(e)),
         };
+        let len = file.metadata().map_err(OpenError::Io)?.len();
+        if len > MAX_LEN {
+            open::foreign(
+                &dir.join(JOURNAL_FILE),
+                "larger than the cache ever writes it",
+            );
+            return Err(OpenError::Invalid(format!("{len} bytes")));
+        }
         let mut header = [0u8; HEADER_LEN as usize];
         match file.read_exact_at(&mut header, 0) {
             Ok(()) => {}

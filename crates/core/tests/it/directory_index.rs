@@ -86,11 +86,7 @@ fn an_entry_added_or_removed_by_hand_is_noticed_at_the_next_cleanup() {
         !dir.join(format!("{gone}.bin")).exists(),
         "the orphan binary was swept"
     );
-    assert!(a
-        .cache
-        .lookup(&seed_key(&request(100)))
-        .unwrap()
-        .is_some());
+    assert!(a.cache.lookup(&seed_key(&request(100))).unwrap().is_some());
 
     // Over the limit by hand: the cleanup evicts.
     write_seed_entry(&dir, &seed_key(&request(101)), b"more");
