@@ -230,6 +230,28 @@ mod tests {
         assert_eq!(t.skipped, 50);
     }
 
+    proptest::proptest! {
+        /// Whatever the bytes (a hostile or damaged file), reading never panics and only
+        /// whole records come out, in order, ending where a record ends.
+        #[test]
+        fn any_bytes_read_as_whole_records_only(
+            noise in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600),
+            at in 0usize..600,
+        ) {
+            let mut buf = Vec::new();
+            rec(1).encode(&mut buf);
+            rec(2).encode(&mut buf);
+            let at = at.min(buf.len());
+            buf.splice(at..at, noise.iter().copied());
+            let tail = parse(&buf, HEADER_LEN);
+            proptest::prop_assert!(tail.end <= HEADER_LEN + buf.len() as u64);
+            proptest::prop_assert!(tail.records.len() <= 2 + noise.len() / RECORD_LEN);
+            if noise.is_empty() {
+                proptest::prop_assert_eq!(tail.records, vec![rec(1), rec(2)]);
+            }
+        }
+    }
+
     #[test]
     fn another_version_is_invalid() {
         let dir = tempfile::tempdir().unwrap();
