@@ -562,13 +562,13 @@ impl Inner {
     /// names only to find what changed behind it; leftovers are swept when no commit is
     /// in progress anywhere.
     fn load(&self) -> io::Result<()> {
-        let listing = listing::list(&self.dir, false)?;
+        let mut listing = listing::list(&self.dir, false)?;
         let store_lock = StoreLock::exclusive(&self.dir)?;
         // Not blocking: the store lock is held, and commits take this one first.
         let sweep = DirLock::try_exclusive(&self.dir)?;
         let sweep_held = sweep.is_some();
         let mut found = shared::catch_up(self, sweep.is_some(), &store_lock)?;
-        found += shared::settle_listing(self, &listing, sweep.is_some(), &store_lock);
+        found += shared::settle_listing(self, &mut listing, sweep.is_some(), &store_lock);
         if sweep.is_some() {
             found.temp_files += recover::sweep_temps(&listing.temps);
         }
@@ -605,14 +605,14 @@ impl Inner {
     /// anywhere, then applies the age, size and count limits.
     fn cleanup(&self) -> Result<()> {
         let io_err = |e| Error::io(format!("cache: cleanup of {}", self.dir.display()), e);
-        let listing = listing::list(&self.dir, true).map_err(io_err)?;
+        let mut listing = listing::list(&self.dir, true).map_err(io_err)?;
         let sweep = DirLock::try_exclusive(&self.dir).map_err(io_err)?;
         if sweep.is_none() {
             tracing::debug!("a commit is in progress: directory sweep skipped this time");
         }
         let store_lock = StoreLock::exclusive(&self.dir).map_err(io_err)?;
         shared::catch_up(self, sweep.is_some(), &store_lock).map_err(io_err)?;
-        shared::settle_listing(self, &listing, sweep.is_some(), &store_lock);
+        shared::settle_listing(self, &mut listing, sweep.is_some(), &store_lock);
         if sweep.is_some() {
             recover::sweep_temps(&listing.temps);
         }

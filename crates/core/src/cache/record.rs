@@ -121,13 +121,8 @@ impl Record {
 
 /// Writes 64 hex characters as 32 bytes (keys and hashes are validated lowercase hex).
 fn put_hex(out: &mut [u8], hex: &str) {
-    let nibble = |c: u8| match c {
-        b'0'..=b'9' => c - b'0',
-        b'a'..=b'f' => c - b'a' + 10,
-        _ => 0,
-    };
-    for (o, pair) in out.iter_mut().zip(hex.as_bytes().chunks_exact(2)) {
-        *o = nibble(pair[0]) << 4 | nibble(pair[1]);
+    if let Some(raw) = super::content::unhex32(hex.as_bytes()) {
+        out.copy_from_slice(&raw);
     }
 }
 

@@ -83,7 +83,7 @@ pub(crate) fn catch_up(inner: &Inner, sweep: bool, _lock: &StoreLock) -> io::Res
             skipped_bytes = tail.skipped,
             "cache journal: unreadable records skipped; the directory is listed and the journal rewritten"
         );
-        let listing = super::listing::list(&inner.dir, true)?;
+        let mut listing = super::listing::list(&inner.dir, true)?;
         check.extend(listing.suspects(&inner.index.read()));
         let found = settle(inner, &journal, &check, sweep);
         compact(inner, &mut view)?;
@@ -101,7 +101,7 @@ pub(crate) fn catch_up(inner: &Inner, sweep: bool, _lock: &StoreLock) -> io::Res
 /// [`catch_up`], under the same lock).
 pub(crate) fn settle_listing(
     inner: &Inner,
-    listing: &Listing,
+    listing: &mut Listing,
     sweep: bool,
     _lock: &StoreLock,
 ) -> Problems {
