@@ -207,6 +207,19 @@ pub(crate) fn make_room(
     Some(victims)
 }
 
+/// Whether [`make_room`] would fit `incoming` more entries and `incoming_bytes` more
+/// bytes, evicting every entry if need be: only room promised to stores in progress
+/// cannot be taken back. (No victim is chosen: that is decided under the store lock.)
+pub(crate) fn room_possible(
+    index: &Index,
+    limits: Limits,
+    incoming: u64,
+    incoming_bytes: u64,
+) -> bool {
+    let (entries, bytes) = index.reserved();
+    limits.fit(entries + incoming, bytes + incoming_bytes)
+}
+
 /// Removes from the index the entries created more than `max_age_secs` before `now`.
 pub(crate) fn take_expired(index: &mut Index, now: i64, max_age_secs: i64) -> Vec<Victim> {
     let cutoff = now.saturating_sub(max_age_secs);

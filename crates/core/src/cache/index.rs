@@ -224,6 +224,11 @@ impl Index {
         )
     }
 
+    /// Entries and bytes promised to stores in progress.
+    pub(crate) fn reserved(&self) -> (u64, u64) {
+        (self.reserved_entries, self.reserved_bytes)
+    }
+
     pub(crate) fn reserve(&mut self, bytes: u64) {
         self.reserved_bytes += bytes;
         self.reserved_entries += 1;

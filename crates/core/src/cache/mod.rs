@@ -417,10 +417,10 @@ impl Inner {
             return uncached(src, src_path, key, size);
         }
 
-        // Admission against this process's index and its other stores in progress. Its
-        // victims stay: which entries go from the directory is decided under the store
-        // lock, over every process's entries (`shared`).
-        let Some((victims, reservation)) = self.make_room_for(key, size) else {
+        // Admission against this process's other stores in progress. No victim is chosen
+        // here: which entries go from the directory is decided under the store lock,
+        // over every process's entries (`shared`).
+        let Some(reservation) = self.make_room_for(key, size) else {
             tracing::warn!(
                 key = %key,
                 size,
@@ -428,9 +428,6 @@ impl Inner {
             );
             return uncached(src, src_path, key, size);
         };
-        self.index
-            .write()
-            .restore(victims.into_iter().map(|v| v.entry));
 
         match self.ingest_and_commit(req, key, src, size, build_ms, reservation) {
             Ok((file, sha256, reflinked)) => {
@@ -454,14 +451,11 @@ impl Inner {
         }
     }
 
-    /// Takes the victims out of the index and reserves `size`. When only the room
-    /// promised to stores in progress is missing, waits for them (they commit or fail
-    /// soon) rather than leave this build uncached; gives up after `RESERVE_WAIT`.
-    fn make_room_for(
-        &self,
-        key: &CacheKey,
-        size: u64,
-    ) -> Option<(Vec<evict::Victim>, Reservation<'_>)> {
+    /// Reserves `size` if evictions can make room for it (which ones is decided under the
+    /// store lock). When only the room promised to stores in progress is missing, waits
+    /// for them (they commit or fail soon) rather than leave this build uncached; gives
+    /// up after `RESERVE_WAIT`.
+    fn make_room_for(&self, key: &CacheKey, size: u64) -> Option<Reservation<'_>> {
         let give_up = std::time::Instant::now() + RESERVE_WAIT;
         loop {
             let seen = *self.reservations.lock();
@@ -469,16 +463,13 @@ impl Inner {
                 let mut index = self.index.write();
                 // A store under a key already present replaces it (force_rebuild).
                 let replaced = index.remove(key);
-                if let Some(victims) =
-                    evict::make_room(&mut index, self.policy, self.limits, 1, size)
-                {
+                if evict::room_possible(&index, self.limits, 1, size) {
                     index.reserve(size);
-                    let reservation = Reservation {
+                    return Some(Reservation {
                         inner: self,
                         size,
                         done: false,
-                    };
-                    return Some((victims, reservation));
+                    });
                 }
                 if let Some(r) = replaced {
                     index.insert(r);
@@ -562,12 +553,23 @@ impl Inner {
     /// names only to find what changed behind it; leftovers are swept when no commit is
     /// in progress anywhere.
     fn load(&self) -> io::Result<()> {
-        let mut listing = listing::list(&self.dir, false)?;
-        let store_lock = StoreLock::exclusive(&self.dir)?;
-        // Not blocking: the store lock is held, and commits take this one first.
-        let sweep = DirLock::try_exclusive(&self.dir)?;
+        // The listing (system calls) and reading the journal (memory) overlap.
+        let (mut listing, store_lock, sweep, mut found) = std::thread::scope(|s| {
+            let listing = s.spawn(|| listing::list(&self.dir, false));
+            let locked = (|| {
+                let store_lock = StoreLock::exclusive(&self.dir)?;
+                // Not blocking: the store lock is held, and commits take this one first.
+                let sweep = DirLock::try_exclusive(&self.dir)?;
+                let found = shared::catch_up(self, sweep.is_some(), &store_lock)?;
+                Ok::<_, io::Error>((store_lock, sweep, found))
+            })();
+            let listing = listing
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            let (store_lock, sweep, found) = locked?;
+            Ok::<_, io::Error>((listing?, store_lock, sweep, found))
+        })?;
         let sweep_held = sweep.is_some();
-        let mut found = shared::catch_up(self, sweep.is_some(), &store_lock)?;
         found += shared::settle_listing(self, &mut listing, sweep.is_some(), &store_lock);
         if sweep.is_some() {
             found.temp_files += recover::sweep_temps(&listing.temps);
