@@ -307,7 +307,16 @@ pub(crate) fn done(journal: &Journal, victims: &[Victim], stored: Option<&Entry>
 
 /// Appends records that need no lock (access statistics, lookups' hints); best effort.
 pub(crate) fn note(inner: &Inner, records: &[Record]) {
-    let journal = inner.appender.lock().clone();
+    let journal = {
+        let mut appender = inner.appender.lock();
+        // Another process may have compacted the journal since this one caught up: append
+        // to the file every process reads (a process that only serves hits may not take
+        // the store lock for a long time).
+        if appender.as_ref().is_some_and(|j| !j.is_current(&inner.dir)) {
+            *appender = Journal::open(&inner.dir).ok().map(Arc::new);
+        }
+        appender.clone()
+    };
     if let Some(j) = journal {
         if let Err(e) = j.append(records) {
             tracing::debug!(error = %e, "cache journal: note not appended");

@@ -94,6 +94,30 @@ fn an_entry_added_or_removed_by_hand_is_noticed_at_the_next_cleanup() {
     assert_eq!(entries_on_disk(&dir), 3);
 }
 
+/// A journal replaced under running processes (rebuilt by one of them, as after a
+/// compaction) is followed by the others: read from its start, their entries kept.
+#[test]
+fn a_journal_replaced_under_running_processes_is_followed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("cache");
+    let a = open(&limited(&dir, 3));
+    let b = open(&limited(&dir, 3));
+    (0..2).for_each(|n| store(&a, src.path(), n));
+
+    fs::remove_file(dir.join(JOURNAL)).unwrap();
+    store(&b, src.path(), 2); // rebuilds it from the directory
+    store(&a, src.path(), 3); // follows the new file, evicting one
+    assert_eq!(entries_on_disk(&dir), 3);
+    assert_eq!(a.cache.usage().entries, 3);
+    store(&b, src.path(), 4);
+    assert_eq!(entries_on_disk(&dir), 3);
+    assert_eq!(b.cache.usage().entries, 3);
+    for n in [3, 4] {
+        assert!(a.cache.lookup(&seed_key(&request(n))).unwrap().is_some());
+    }
+}
+
 /// Stores `n` entries in a fresh directory and closes it; returns the journal's bytes.
 fn directory_with_entries(dir: &Path, src: &Path, n: u32) -> Vec<u8> {
     let o = open(&config(dir));
