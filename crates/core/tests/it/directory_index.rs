@@ -5,12 +5,29 @@
 use velox_testkit::cache_fixture as fixture;
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use fixture::*;
 use velox_core::request::CacheKey;
 
 const JOURNAL: &str = ".velox.journal";
+
+/// A scratch root with its `cache` directory, and a directory for the binaries stored.
+struct Scratch {
+    _root: tempfile::TempDir,
+    src: tempfile::TempDir,
+    dir: PathBuf,
+}
+
+fn scratch() -> Scratch {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("cache");
+    Scratch {
+        _root: root,
+        src: tempfile::tempdir().unwrap(),
+        dir,
+    }
+}
 
 fn limited(dir: &Path, max_entries: u64) -> velox_core::config::CacheConfig {
     let mut cfg = config(dir);
@@ -45,9 +62,7 @@ fn write_seed_entry(dir: &Path, key: &CacheKey, content: &[u8]) {
 
 #[test]
 fn a_seed_entry_added_behind_the_index_is_served_and_counted_by_every_process() {
-    let tmp = tempfile::tempdir().unwrap();
-    let src = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("cache");
+    let Scratch { _root, src, dir } = scratch();
     let a = open(&limited(&dir, 3));
     let b = open(&limited(&dir, 3));
     (0..3).for_each(|n| store(&a, src.path(), n));
@@ -66,9 +81,7 @@ fn a_seed_entry_added_behind_the_index_is_served_and_counted_by_every_process() 
 
 #[test]
 fn an_entry_added_or_removed_by_hand_is_noticed_at_the_next_cleanup() {
-    let tmp = tempfile::tempdir().unwrap();
-    let src = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("cache");
+    let Scratch { _root, src, dir } = scratch();
     let a = open(&limited(&dir, 3));
     (0..3).for_each(|n| store(&a, src.path(), n));
 
@@ -98,9 +111,7 @@ fn an_entry_added_or_removed_by_hand_is_noticed_at_the_next_cleanup() {
 /// compaction) is followed by the others: read from its start, their entries kept.
 #[test]
 fn a_journal_replaced_under_running_processes_is_followed() {
-    let tmp = tempfile::tempdir().unwrap();
-    let src = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("cache");
+    let Scratch { _root, src, dir } = scratch();
     let a = open(&limited(&dir, 3));
     let b = open(&limited(&dir, 3));
     (0..2).for_each(|n| store(&a, src.path(), n));
@@ -137,9 +148,7 @@ fn reopened_serves_all(dir: &Path, n: u32) {
 
 #[test]
 fn a_corrupt_journal_is_rebuilt_from_the_entries() {
-    let tmp = tempfile::tempdir().unwrap();
-    let src = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("cache");
+    let Scratch { _root, src, dir } = scratch();
     directory_with_entries(&dir, src.path(), 3);
 
     fs::write(dir.join(JOURNAL), b"not a journal at all").unwrap();
@@ -159,9 +168,7 @@ fn a_corrupt_journal_is_rebuilt_from_the_entries() {
 
 #[test]
 fn garbage_inside_the_journal_makes_the_directory_listed_again() {
-    let tmp = tempfile::tempdir().unwrap();
-    let src = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("cache");
+    let Scratch { _root, src, dir } = scratch();
     let mut journal = directory_with_entries(&dir, src.path(), 3);
     // Overwrite the middle of the first record: whole records follow the garbage.
     journal[16 + 40..16 + 60].fill(0xee);
@@ -171,9 +178,7 @@ fn garbage_inside_the_journal_makes_the_directory_listed_again() {
 
 #[test]
 fn a_torn_journal_tail_is_ignored() {
-    let tmp = tempfile::tempdir().unwrap();
-    let src = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("cache");
+    let Scratch { _root, src, dir } = scratch();
     let journal = directory_with_entries(&dir, src.path(), 2);
     // Half of a record, as a write cut short by a power loss leaves it.
     let mut torn = journal.clone();
