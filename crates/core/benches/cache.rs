@@ -1,5 +1,5 @@
-//! The disk cache: storing a 64 MiB build (hardlink and copy), opening a directory of
-//! 10,000 entries, and a store that must evict in a full 1,000- and 10,000-entry cache.
+//! The disk cache: storing a 64 MiB build (reflink and copy), and open, store (evicting
+//! from a full cache), cleanup and hit as the directory grows to 100,000 entries.
 
 use velox_testkit::bench as common;
 
@@ -12,7 +12,6 @@ use velox_core::cache::{Cache, CacheOptions, Ingest};
 use velox_core::stats::Stats;
 
 const BIG: usize = 64 << 20;
-const ENTRIES: u32 = 10_000;
 
 fn open(cfg: &velox_core::config::CacheConfig, ingest: Ingest) -> Cache {
     Cache::open_with(
@@ -58,53 +57,46 @@ fn store_64mib(c: &mut Criterion) {
     group.finish();
 }
 
-fn open_10k(c: &mut Criterion) {
-    let dir = common::scratch("open10k-");
-    let cache_dir = dir.path().join("cache");
-    common::write_seed_dir(&cache_dir, ENTRIES, 64);
-    let cfg = common::cache_config(&cache_dir, 0);
-
-    let mut group = c.benchmark_group("cache_open");
+/// Open, store, cleanup and hit in directories of 1,000, 10,000 and 100,000 seed-format
+/// entries (a full cache: each store evicts one). Each directory is written once per run;
+/// `VXM_BENCH_ENTRIES=1000,10000` picks the sizes (100,000 entries take a while to write).
+fn scale(c: &mut Criterion) {
+    let sizes: Vec<u32> = std::env::var("VXM_BENCH_ENTRIES")
+        .ok()
+        .map(|v| v.split(',').filter_map(|s| s.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1_000, 10_000, 100_000]);
+    let mut group = c.benchmark_group("cache_scale");
     group.sample_size(10);
-    group.measurement_time(Duration::from_secs(8));
-    group.bench_function("10000_entries", |b| {
-        b.iter(|| {
-            let cache = open(&cfg, Ingest::ReflinkOrCopy);
-            assert_eq!(cache.usage().entries, u64::from(ENTRIES));
-            cache.close();
-        })
-    });
-    group.finish();
-}
-
-/// A store into a full cache re-reads the whole directory under the store lock (limits
-/// hold across processes sharing it), so its cost grows with the number of entries.
-fn store_evicting(c: &mut Criterion) {
-    let mut group = c.benchmark_group("store_evicting");
-    group.sample_size(20);
-    for entries in [1_000, ENTRIES] {
-        store_evicting_in(&mut group, entries);
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(3));
+    for entries in sizes {
+        scale_at(&mut group, entries);
     }
     group.finish();
 }
 
-fn store_evicting_in(
+fn scale_at(
     group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
     entries: u32,
 ) {
-    let dir = common::scratch("evict-");
+    let dir = common::scratch("scale-");
     let cache_dir = dir.path().join("cache");
     common::write_seed_dir(&cache_dir, entries, 64);
     let src = dir.path().join("built.bin");
     fs::write(&src, vec![0x5au8; 4096]).unwrap();
-    let cache = open(
-        &common::cache_config(&cache_dir, u64::from(entries)),
-        Ingest::ReflinkOrCopy,
-    );
-    assert_eq!(cache.usage().entries, u64::from(entries));
+    let cfg = common::cache_config(&cache_dir, u64::from(entries));
 
+    group.bench_function(format!("open/{entries}"), |b| {
+        b.iter(|| {
+            let cache = open(&cfg, Ingest::ReflinkOrCopy);
+            assert_eq!(cache.usage().entries, u64::from(entries));
+            cache.close();
+        })
+    });
+
+    let cache = open(&cfg, Ingest::ReflinkOrCopy);
     let mut n = entries;
-    group.bench_function(format!("{entries}_entries_full"), |b| {
+    group.bench_function(format!("store/{entries}"), |b| {
         b.iter_batched(
             || {
                 n += 1;
@@ -117,8 +109,17 @@ fn store_evicting_in(
         )
     });
     assert_eq!(cache.usage().entries, u64::from(entries));
+
+    group.bench_function(format!("cleanup/{entries}"), |b| {
+        b.iter(|| cache.cleanup().unwrap())
+    });
+
+    let key = common::request(n, 2).key();
+    group.bench_function(format!("hit/{entries}"), |b| {
+        b.iter(|| cache.lookup(&key).unwrap().expect("a hit"))
+    });
     cache.close();
 }
 
-criterion_group!(benches, store_64mib, open_10k, store_evicting);
+criterion_group!(benches, store_64mib, scale);
 criterion_main!(benches);

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use super::dirlock::DirLock;
 use super::index::Entry;
-use super::Inner;
+use super::record::Kind;
+use super::{shared, Inner};
 
 /// Records a hit; with `access_update_interval` = 0 the metadata is written at once.
 pub(crate) fn record_hit(inner: &Inner, entry: &Arc<Entry>) {
@@ -75,9 +76,17 @@ pub(crate) fn write_one(inner: &Inner, entry: &Arc<Entry>) -> io::Result<bool> {
         inner.index.write().remove_exact(entry);
         return Ok(false);
     }
-    let result = entry.current_meta().write(&inner.dir, &entry.key);
+    let result = match entry.current_meta(&inner.dir) {
+        Ok(Some(meta)) => meta.write(&inner.dir, &entry.key),
+        // Replaced or removed by another process: its own record says so.
+        Ok(None) => return Ok(false),
+        Err(e) => Err(e),
+    };
     if result.is_err() {
         entry.access.dirty.store(true, Ordering::Release);
+        return result.map(|()| false);
     }
-    result.map(|()| true)
+    // Other processes learn the statistics (and a hash computed since) from the journal.
+    shared::note(inner, &[entry.record(Kind::Access)]);
+    Ok(true)
 }

@@ -1,6 +1,7 @@
 //! Which entries go when a limit is reached: the policies and the limits themselves.
 
 use std::cmp::Ordering;
+use std::collections::BinaryHeap;
 use std::path::Path;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -93,6 +94,60 @@ fn victim_order(policy: EvictionPolicy, a: (&Rank, &Entry), b: (&Rank, &Entry)) 
     primary.then_with(|| ea.key.cmp(&eb.key))
 }
 
+/// A candidate victim, ordered by the policy: the greatest goes last.
+struct Candidate<'a> {
+    policy: EvictionPolicy,
+    rank: Rank,
+    entry: &'a Arc<Entry>,
+}
+
+impl Ord for Candidate<'_> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        victim_order(
+            self.policy,
+            (&self.rank, self.entry),
+            (&other.rank, other.entry),
+        )
+    }
+}
+
+impl PartialOrd for Candidate<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Candidate<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Candidate<'_> {}
+
+/// The `n` entries of `index` that go first, in order: one pass keeping the `n` best in a
+/// small heap, so a full cache of 100,000 entries is neither sorted nor copied per store.
+fn first_to_go(index: &Index, policy: EvictionPolicy, n: usize) -> Vec<Arc<Entry>> {
+    let mut kept: BinaryHeap<Candidate<'_>> = BinaryHeap::with_capacity(n + 1);
+    for entry in index.iter() {
+        let c = Candidate {
+            policy,
+            rank: Rank::of(entry),
+            entry,
+        };
+        if kept.len() < n {
+            kept.push(c);
+        } else if kept.peek().is_some_and(|last| c < *last) {
+            kept.pop();
+            kept.push(c);
+        }
+    }
+    kept.into_sorted_vec()
+        .into_iter()
+        .map(|c| c.entry.clone())
+        .collect()
+}
+
 /// `entries` in the order `policy` would evict them: first = next to go.
 pub(crate) fn eviction_order(policy: EvictionPolicy, entries: Vec<Arc<Entry>>) -> Vec<Arc<Entry>> {
     let mut ranked: Vec<(Rank, Arc<Entry>)> =
@@ -116,20 +171,32 @@ pub(crate) fn make_room(
     if limits.fit(entries + incoming, bytes + incoming_bytes) {
         return Some(Vec::new());
     }
-    let mut ranked: Vec<(Rank, Arc<Entry>)> =
-        index.iter().map(|e| (Rank::of(e), e.clone())).collect();
-    ranked.sort_by(|a, b| victim_order(policy, (&a.0, &a.1), (&b.0, &b.1)));
-
     let (mut entries, mut bytes) = (entries + incoming, bytes + incoming_bytes);
     let mut victims = Vec::new();
-    for (_, e) in ranked {
-        if limits.fit(entries, bytes) {
+    // Usually one entry goes; the count limit says how many at least, and the search
+    // widens when bytes need more.
+    let over_count = if limits.max_entries > 0 {
+        entries.saturating_sub(limits.max_entries)
+    } else {
+        0
+    };
+    let mut want = usize::try_from(over_count).unwrap_or(usize::MAX).max(1);
+    loop {
+        let candidates = first_to_go(index, policy, want);
+        let exhausted = candidates.len() < want;
+        for e in candidates.into_iter().skip(victims.len()) {
+            if limits.fit(entries, bytes) {
+                break;
+            }
+            let reason = limits.broken(entries);
+            entries -= 1;
+            bytes -= e.size;
+            victims.push(Victim { entry: e, reason });
+        }
+        if limits.fit(entries, bytes) || exhausted {
             break;
         }
-        let reason = limits.broken(entries);
-        entries -= 1;
-        bytes -= e.size;
-        victims.push(Victim { entry: e, reason });
+        want = want.saturating_mul(4);
     }
     if !limits.fit(entries, bytes) {
         return None;
@@ -138,6 +205,19 @@ pub(crate) fn make_room(
         index.remove(&v.entry.key);
     }
     Some(victims)
+}
+
+/// Whether [`make_room`] would fit `incoming` more entries and `incoming_bytes` more
+/// bytes, evicting every entry if need be: only room promised to stores in progress
+/// cannot be taken back. (No victim is chosen: that is decided under the store lock.)
+pub(crate) fn room_possible(
+    index: &Index,
+    limits: Limits,
+    incoming: u64,
+    incoming_bytes: u64,
+) -> bool {
+    let (entries, bytes) = index.reserved();
+    limits.fit(entries + incoming, bytes + incoming_bytes)
 }
 
 /// Removes from the index the entries created more than `max_age_secs` before `now`.

@@ -2,11 +2,14 @@
 //! an open, never a stat plus a JSON parse.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::io;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
+use super::layout;
 use super::meta::Metadata;
+use super::record::{Kind, Record};
 use crate::request::CacheKey;
 
 /// One committed entry. Access statistics are atomics so that a hit only needs the
@@ -21,8 +24,9 @@ pub(crate) struct Entry {
     /// between entries created within the same second.
     pub created_tick: u64,
     /// The metadata as committed; its access fields are superseded by `access` and its
-    /// `sha256` by the field below.
-    pub meta: Metadata,
+    /// `sha256` by the field below. `None` when the entry came from the journal (the
+    /// file is read when its access statistics are written back).
+    pub meta: Option<Metadata>,
     pub access: Access,
     /// The content hash: from the metadata, or computed once for an entry the seed
     /// wrote without one (then written back with the next metadata write).
@@ -58,8 +62,63 @@ impl Entry {
                 count: AtomicU64::new(meta.access_count),
                 dirty: AtomicBool::new(false),
             },
-            meta,
+            meta: Some(meta),
         }
+    }
+
+    /// An entry as the journal recorded it, without reading its metadata.
+    pub(crate) fn from_record(dir: &Path, r: &Record) -> Entry {
+        let sha256 = OnceLock::new();
+        if let Some(h) = &r.sha256 {
+            let _ = sha256.set(h.clone());
+        }
+        Entry {
+            sha256,
+            bin_path: layout::bin_path(dir, &r.key),
+            key: r.key.clone(),
+            size: r.size,
+            created_at: r.created_at,
+            created_tick: 0,
+            access: Access {
+                last_accessed: AtomicI64::new(r.last_accessed),
+                tick: AtomicU64::new(0),
+                count: AtomicU64::new(r.access_count),
+                dirty: AtomicBool::new(false),
+            },
+            meta: None,
+        }
+    }
+
+    /// This entry as a journal record of `kind`, with its current access statistics.
+    pub(crate) fn record(&self, kind: Kind) -> Record {
+        Record {
+            kind,
+            key: self.key.clone(),
+            size: self.size,
+            created_at: self.created_at,
+            last_accessed: self.access.last_accessed.load(Ordering::Relaxed),
+            access_count: self.access.count.load(Ordering::Relaxed),
+            sha256: self.sha256.get().cloned(),
+        }
+    }
+
+    /// Takes the access statistics (and hash) another process recorded: the most recent
+    /// access and the largest count win (each process counts its own hits; none is lost).
+    pub(crate) fn merge(&self, r: &Record) {
+        self.access
+            .last_accessed
+            .fetch_max(r.last_accessed, Ordering::Relaxed);
+        self.access
+            .count
+            .fetch_max(r.access_count, Ordering::Relaxed);
+        if let Some(h) = &r.sha256 {
+            let _ = self.sha256.set(h.clone());
+        }
+    }
+
+    /// Whether `r` describes this very entry (not an older or newer one of its key).
+    pub(crate) fn is(&self, r: &Record) -> bool {
+        self.created_at == r.created_at && self.size == r.size
     }
 
     pub(crate) fn record_access(&self, now: i64, tick: u64) {
@@ -69,13 +128,22 @@ impl Entry {
         self.access.dirty.store(true, Ordering::Release);
     }
 
-    /// The metadata with the current access statistics, as it should be on disk.
-    pub(crate) fn current_meta(&self) -> Metadata {
-        let mut meta = self.meta.clone();
+    /// The metadata with the current access statistics, as it should be on disk; `None`
+    /// when the file on disk is of another entry of the key, or gone.
+    pub(crate) fn current_meta(&self, dir: &Path) -> io::Result<Option<Metadata>> {
+        let mut meta = match &self.meta {
+            Some(m) => m.clone(),
+            None => match Metadata::load(dir, &self.key) {
+                Ok(m) if m.created_at == self.created_at && m.file_size == self.size => m,
+                Ok(_) => return Ok(None),
+                Err(e) if e.is_not_found() => return Ok(None),
+                Err(e) => return Err(io::Error::other(e.to_string())),
+            },
+        };
         meta.last_accessed = self.access.last_accessed.load(Ordering::Relaxed);
         meta.access_count = self.access.count.load(Ordering::Relaxed);
         meta.sha256 = self.sha256.get().cloned();
-        meta
+        Ok(Some(meta))
     }
 }
 
@@ -110,6 +178,12 @@ impl Index {
                 self.insert(e);
             }
         }
+    }
+
+    /// Empties the index of entries (reservations stay) and hands them over.
+    pub(crate) fn take_entries(&mut self) -> HashMap<CacheKey, Arc<Entry>> {
+        self.bytes = 0;
+        std::mem::take(&mut self.entries)
     }
 
     pub(crate) fn remove(&mut self, key: &CacheKey) -> Option<Arc<Entry>> {
@@ -148,6 +222,11 @@ impl Index {
             self.len() + self.reserved_entries,
             self.bytes + self.reserved_bytes,
         )
+    }
+
+    /// Entries and bytes promised to stores in progress.
+    pub(crate) fn reserved(&self) -> (u64, u64) {
+        (self.reserved_entries, self.reserved_bytes)
     }
 
     pub(crate) fn reserve(&mut self, bytes: u64) {

@@ -93,7 +93,10 @@ pub fn inspect(dir: &Path, policy: EvictionPolicy) -> io::Result<Inspection> {
 }
 
 fn info(e: &Entry) -> EntryInfo {
-    let m = &e.meta;
+    let m = e
+        .meta
+        .as_ref()
+        .expect("inspect builds its entries from their metadata");
     EntryInfo {
         key: e.key.to_string(),
         size: e.size,

@@ -22,6 +22,9 @@ pub(crate) const LOCK_FILE: &str = ".velox.lock";
 pub(crate) const STORE_LOCK_FILE: &str = ".velox.store.lock";
 /// The directory's entries and bytes as of the last store or cleanup in any process.
 pub(crate) const USAGE_FILE: &str = ".velox.usage";
+/// The directory's shared index (`journal`), and the name a compaction writes first.
+pub(crate) const JOURNAL_FILE: &str = ".velox.journal";
+pub(crate) const JOURNAL_NEW_FILE: &str = ".velox.journal.new";
 /// `{key}.lease`: a build of `key` in flight in some process (see `lease`).
 pub(crate) const LEASE_EXT: &str = ".lease";
 

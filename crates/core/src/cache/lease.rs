@@ -19,7 +19,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use super::dirlock::{DirLock, StoreLock};
-use super::layout::{self, JSON_EXT, LEASE_EXT};
+use super::layout::{self, JSON_EXT};
 use super::open;
 use crate::request::CacheKey;
 
@@ -194,19 +194,13 @@ fn create(dir: &Path, path: &Path, lease: &Lease) -> io::Result<bool> {
 
 /// At open: removes the leases of builds that died (a crash, a SIGKILL). Live ones are
 /// left to their owners. Returns how many went.
-pub(crate) fn sweep_dead(dir: &Path) -> io::Result<u64> {
+/// `paths` are the `{key}.lease` names a listing found; never called under the store
+/// lock (it takes it per lease).
+pub(crate) fn sweep_dead_among(dir: &Path, paths: &[std::path::PathBuf]) -> io::Result<u64> {
     let mut removed = 0;
     let now = now_ms();
-    for dirent in fs::read_dir(dir)? {
-        let dirent = dirent?;
-        let name = dirent.file_name();
-        let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(LEASE_EXT)) else {
-            continue;
-        };
-        if CacheKey::parse(stem).is_none() {
-            continue;
-        }
-        let path = dirent.path();
+    for path in paths {
+        let path = path.clone();
         let _lock = StoreLock::exclusive(dir)?;
         let dead = match read_path(&path) {
             Ok(Some(lease)) => !lease.is_live(now),

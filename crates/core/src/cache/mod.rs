@@ -4,7 +4,8 @@
 //! Files: `layout` (names), `meta` (the JSON), `index` (memory), `store` (ingest and
 //! commit), `evict` (policies, limits), `recover` (reading a directory as found),
 //! `access` (batched access statistics), `background` (periodic work), `dirlock`
-//! (processes sharing a directory), `shared` (limits over the whole directory), `usage`
+//! (processes sharing a directory), `shared` (limits over the whole directory, kept
+//! current through `journal` of `record`s; `listing` finds what changed behind it), `usage`
 //! (the directory's size for stats), `lease` (builds in flight across processes), `state`
 //! (the read-only "cached / building / absent" query), `clock` (injected time).
 
@@ -32,10 +33,13 @@ mod dirlock;
 mod evict;
 mod index;
 pub mod inspect;
+mod journal;
 pub(crate) mod layout;
 pub mod lease;
+mod listing;
 mod meta;
 pub(crate) mod open;
+mod record;
 mod recover;
 mod rehash;
 mod shared;
@@ -95,6 +99,10 @@ pub(crate) struct Inner {
     clock: Arc<dyn Clock>,
     ingest: Ingest,
     index: RwLock<Index>,
+    /// This process's place in the directory's journal (`shared`).
+    journal: Mutex<shared::View>,
+    /// The journal to append to without the store lock (access statistics, hints).
+    appender: Mutex<Option<Arc<journal::Journal>>>,
     /// Serialises metadata writes and deletions in this process (commits, access
     /// flushes, removals) so that none of them resurrects what another just removed.
     meta_lock: Mutex<()>,
@@ -137,43 +145,15 @@ impl Cache {
             clock: opts.clock,
             ingest: opts.ingest,
             index: RwLock::new(Index::default()),
+            journal: Mutex::new(shared::View::default()),
+            appender: Mutex::new(None),
             meta_lock: Mutex::new(()),
             ticks: AtomicU64::new(1),
             reservations: Mutex::new(0),
             reservation_done: Condvar::new(),
         });
 
-        let lock = DirLock::try_exclusive(&inner.dir).map_err(|e| io_err("cannot lock", e))?;
-        let scan =
-            recover::scan(&inner.dir, lock.is_some()).map_err(|e| io_err("cannot read", e))?;
-        drop(lock);
-        match lease::sweep_dead(&inner.dir) {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(removed = n, "stale build leases removed at open"),
-            Err(e) => tracing::warn!(error = %e, "build leases not checked at open"),
-        }
-        {
-            let mut index = inner.index.write();
-            for (key, meta) in scan.valid {
-                let bin = layout::bin_path(&inner.dir, &key);
-                index.insert(Arc::new(Entry::new(key, bin, meta, 0)));
-            }
-            tracing::info!(
-                directory = %inner.dir.display(),
-                entries = index.len(),
-                bytes = index.bytes(),
-                temp_files = scan.temp_files,
-                orphans = scan.orphans,
-                corrupt = scan.corrupt,
-                swept = scan.swept,
-                policy = ?inner.policy,
-                "cache opened"
-            );
-        }
-        // A directory written under other limits (or by the seed, which enforced them
-        // only periodically) is brought within ours before the first store.
-        inner.apply_limits(false);
-
+        inner.load().map_err(|e| io_err("cannot read", e))?;
         let background = Background::start(inner.clone());
         let rehash = rehash::Rehash::start(inner.clone());
         Ok(Cache {
@@ -201,6 +181,7 @@ impl Cache {
     pub fn lookup(&self, key: &CacheKey) -> Result<Option<Artifact>> {
         let inner = &*self.inner;
         let indexed = inner.index.read().get(key);
+        let was_indexed = indexed.is_some();
         if let Some(entry) = indexed {
             match open::binary(&entry.bin_path, entry.size) {
                 Ok(Some(file)) => {
@@ -220,6 +201,7 @@ impl Cache {
                 Ok(None) => {
                     tracing::debug!(key = %key, "cached binary vanished or changed underneath");
                     inner.index.write().remove_exact(&entry);
+                    shared::note(inner, &[record::Record::of_key(record::Kind::Verify, key)]);
                 }
                 Err(e) => {
                     return Err(Error::io(
@@ -227,6 +209,14 @@ impl Cache {
                         e,
                     ))
                 }
+            }
+        }
+        if !was_indexed {
+            // Another process may have stored it: its journal record says so without a
+            // metadata read.
+            shared::peek(inner, key);
+            if inner.index.read().get(key).is_some() {
+                return self.lookup(key);
             }
         }
         inner.lookup_on_disk(key)
@@ -293,12 +283,18 @@ impl Cache {
     /// `Ok(false)` when there was no such entry. Artifacts handed out stay readable.
     pub fn remove(&self, key: &CacheKey) -> Result<bool> {
         let inner = &*self.inner;
+        let io_err = |e| Error::io(format!("cache: remove {key}"), e);
+        let store_lock = StoreLock::exclusive(&inner.dir).map_err(io_err)?;
+        shared::catch_up(inner, false, &store_lock).map_err(io_err)?;
+        let journal = shared::announce(inner, [key], &store_lock).map_err(io_err)?;
         let indexed = inner.index.write().remove(key);
         let _meta = inner.meta_lock.lock();
-        let io_err = |e| Error::io(format!("cache: remove {key}"), e);
         let json = layout::remove_if_exists(&layout::json_path(&inner.dir, key)).map_err(io_err)?;
         let bin = layout::remove_if_exists(&layout::bin_path(&inner.dir, key)).map_err(io_err)?;
         let removed = indexed.is_some() || json || bin;
+        drop(_meta);
+        shared::note(inner, &[record::Record::of_key(record::Kind::Evict, key)]);
+        drop((journal, store_lock));
         if removed {
             inner.stats.eviction(crate::stats::EvictReason::Manual);
         }
@@ -403,8 +399,10 @@ impl Inner {
                 }
             }
         };
-        tracing::debug!(key = %key, "cache entry found on disk (another process stored it)");
-        shared::forget_vanished_if_over(self);
+        // Not in the journal (written behind it): the next holder of the store lock
+        // reads it, so every process counts it against the limits.
+        tracing::debug!(key = %key, "cache entry found on disk, unknown to the journal");
+        shared::note(self, &[record::Record::of_key(record::Kind::Verify, key)]);
         access::record_hit(self, &entry);
         Ok(Some(Artifact {
             file: Arc::new(file),
@@ -445,10 +443,10 @@ impl Inner {
             return uncached(src, src_path, key, size);
         }
 
-        // Admission against this process's index and its other stores in progress. Its
-        // victims stay: which entries go from the directory is decided under the store
-        // lock, over every process's entries (`shared`).
-        let Some((victims, reservation)) = self.make_room_for(key, size) else {
+        // Admission against this process's other stores in progress. No victim is chosen
+        // here: which entries go from the directory is decided under the store lock,
+        // over every process's entries (`shared`).
+        let Some(reservation) = self.make_room_for(key, size) else {
             tracing::warn!(
                 key = %key,
                 size,
@@ -456,9 +454,6 @@ impl Inner {
             );
             return uncached(src, src_path, key, size);
         };
-        self.index
-            .write()
-            .restore(victims.into_iter().map(|v| v.entry));
 
         let facts = BuildFacts {
             ms: build_ms,
@@ -486,14 +481,11 @@ impl Inner {
         }
     }
 
-    /// Takes the victims out of the index and reserves `size`. When only the room
-    /// promised to stores in progress is missing, waits for them (they commit or fail
-    /// soon) rather than leave this build uncached; gives up after `RESERVE_WAIT`.
-    fn make_room_for(
-        &self,
-        key: &CacheKey,
-        size: u64,
-    ) -> Option<(Vec<evict::Victim>, Reservation<'_>)> {
+    /// Reserves `size` if evictions can make room for it (which ones is decided under the
+    /// store lock). When only the room promised to stores in progress is missing, waits
+    /// for them (they commit or fail soon) rather than leave this build uncached; gives
+    /// up after `RESERVE_WAIT`.
+    fn make_room_for(&self, key: &CacheKey, size: u64) -> Option<Reservation<'_>> {
         let give_up = std::time::Instant::now() + RESERVE_WAIT;
         loop {
             let seen = *self.reservations.lock();
@@ -501,16 +493,13 @@ impl Inner {
                 let mut index = self.index.write();
                 // A store under a key already present replaces it (force_rebuild).
                 let replaced = index.remove(key);
-                if let Some(victims) =
-                    evict::make_room(&mut index, self.policy, self.limits, 1, size)
-                {
+                if evict::room_possible(&index, self.limits, 1, size) {
                     index.reserve(size);
-                    let reservation = Reservation {
+                    return Some(Reservation {
                         inner: self,
                         size,
                         done: false,
-                    };
-                    return Some((victims, reservation));
+                    });
                 }
                 if let Some(r) = replaced {
                     index.insert(r);
@@ -560,32 +549,110 @@ impl Inner {
         let mut meta =
             meta::Metadata::new(req, key, size, self.clock.now(), facts.ms, sha256.clone());
         meta.provenance = facts.provenance.cloned();
+        let touched = victims.iter().map(|v| &v.entry.key).chain([key]);
+        let journal = match shared::announce(self, touched, &store_lock) {
+            Ok(j) => j,
+            Err(e) => {
+                self.index
+                    .write()
+                    .restore(victims.into_iter().map(|v| v.entry));
+                return Err(e);
+            }
+        };
         let _meta = self.meta_lock.lock();
         evict::delete_victims(&self.dir, &victims, &self.stats);
-        let file = store::commit(&self.dir, ingested, &meta, key)?;
+        let committed = store::commit(&self.dir, ingested, &meta, key);
+        let file = match committed {
+            Ok(file) => file,
+            Err(e) => {
+                shared::done(&journal, &victims, None);
+                return Err(e);
+            }
+        };
         let entry = Arc::new(Entry::new(
             key.clone(),
             layout::bin_path(&self.dir, key),
             meta,
             self.tick(),
         ));
+        shared::done(&journal, &victims, Some(&entry));
         reservation.fulfil(entry);
         shared::record_usage(self, &store_lock);
         Ok((file, sha256, reflinked))
     }
 
+    /// At open: the journal (or the directory, when there is none yet), then a listing of
+    /// names only to find what changed behind it; leftovers are swept when no commit is
+    /// in progress anywhere.
+    fn load(&self) -> io::Result<()> {
+        // The listing (system calls) and reading the journal (memory) overlap.
+        let (mut listing, store_lock, sweep, mut found) = std::thread::scope(|s| {
+            let listing = s.spawn(|| listing::list(&self.dir, false));
+            let locked = (|| {
+                let store_lock = StoreLock::exclusive(&self.dir)?;
+                // Not blocking: the store lock is held, and commits take this one first.
+                let sweep = DirLock::try_exclusive(&self.dir)?;
+                let found = shared::catch_up(self, sweep.is_some(), &store_lock)?;
+                Ok::<_, io::Error>((store_lock, sweep, found))
+            })();
+            let listing = listing
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            let (store_lock, sweep, found) = locked?;
+            Ok::<_, io::Error>((listing?, store_lock, sweep, found))
+        })?;
+        let sweep_held = sweep.is_some();
+        found += shared::settle_listing(self, &mut listing, sweep.is_some(), &store_lock);
+        if sweep.is_some() {
+            found.temp_files += recover::sweep_temps(&listing.temps);
+        }
+        drop(sweep);
+        {
+            let index = self.index.read();
+            tracing::info!(
+                directory = %self.dir.display(),
+                entries = index.len(),
+                bytes = index.bytes(),
+                temp_files = found.temp_files,
+                orphans = found.orphans,
+                corrupt = found.corrupt,
+                swept = sweep_held,
+                policy = ?self.policy,
+                "cache opened"
+            );
+        }
+        // A directory written under other limits (or by the seed, which enforced them
+        // only periodically) is brought within ours before the first store.
+        self.apply_limits_locked(&store_lock);
+        shared::record_usage(self, &store_lock);
+        drop(store_lock);
+        match lease::sweep_dead_among(&self.dir, &listing.leases) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "stale build leases removed at open"),
+            Err(e) => tracing::warn!(error = %e, "build leases not checked at open"),
+        }
+        Ok(())
+    }
+
+    /// Lists the directory (names and binaries' sizes, no metadata read) to find what
+    /// changed behind the journal, sweeping leftovers when no commit is in progress
+    /// anywhere, then applies the age, size and count limits.
     fn cleanup(&self) -> Result<()> {
         let io_err = |e| Error::io(format!("cache: cleanup of {}", self.dir.display()), e);
-        let swept = if let Some(lock) = DirLock::try_exclusive(&self.dir).map_err(io_err)? {
-            let scan = recover::scan(&self.dir, true).map_err(io_err)?;
-            self.reconcile(scan.valid);
-            drop(lock);
-            true
-        } else {
+        let mut listing = listing::list(&self.dir, true).map_err(io_err)?;
+        let sweep = DirLock::try_exclusive(&self.dir).map_err(io_err)?;
+        if sweep.is_none() {
             tracing::debug!("a commit is in progress: directory sweep skipped this time");
-            false
-        };
-        self.apply_limits(!swept);
+        }
+        let store_lock = StoreLock::exclusive(&self.dir).map_err(io_err)?;
+        shared::catch_up(self, sweep.is_some(), &store_lock).map_err(io_err)?;
+        shared::settle_listing(self, &mut listing, sweep.is_some(), &store_lock);
+        if sweep.is_some() {
+            recover::sweep_temps(&listing.temps);
+        }
+        drop(sweep);
+        self.apply_limits_locked(&store_lock);
+        shared::record_usage(self, &store_lock);
         Ok(())
     }
 
@@ -624,32 +691,9 @@ impl Inner {
         }
     }
 
-    /// Under the store lock: a store in another process must not commit between our view
-    /// and our deletions. Also records the directory's usage. `rescan`: read the
-    /// directory first (not when the caller just did).
-    fn apply_limits(&self, rescan: bool) {
-        let store_lock = match StoreLock::exclusive(&self.dir) {
-            Ok(lock) => lock,
-            Err(e) => {
-                tracing::warn!(error = %e, "cache: store lock unavailable; limits applied at the next store");
-                return;
-            }
-        };
-        self.apply_limits_locked(rescan, &store_lock);
-        shared::record_usage(self, &store_lock);
-    }
-
-    fn apply_limits_locked(&self, rescan: bool, _lock: &StoreLock) {
-        // What other processes stored since our last look counts too.
-        if rescan {
-            match recover::scan(&self.dir, false) {
-                Ok(scan) => self.reconcile(scan.valid),
-                Err(e) => tracing::warn!(
-                    error = %e,
-                    "cache: directory unreadable; limits applied to what this process knows"
-                ),
-            }
-        }
+    /// Under the store lock (a store in another process must not commit between our view
+    /// and our deletions), after the index caught up with the journal.
+    fn apply_limits_locked(&self, lock: &StoreLock) {
         let (expired, over) = {
             let mut index = self.index.write();
             let expired = if self.max_age_secs > 0 {
@@ -664,9 +708,21 @@ impl Inner {
         if expired.is_empty() && over.is_empty() {
             return;
         }
+        let touched = expired.iter().chain(&over).map(|v| &v.entry.key);
+        let journal = match shared::announce(self, touched, lock) {
+            Ok(j) => j,
+            Err(e) => {
+                tracing::warn!(error = %e, "cache: journal not writable; limits applied at the next store");
+                let mut index = self.index.write();
+                index.restore(expired.into_iter().chain(over).map(|v| v.entry));
+                return;
+            }
+        };
         let _meta = self.meta_lock.lock();
         evict::delete_victims(&self.dir, &expired, &self.stats);
         evict::delete_victims(&self.dir, &over, &self.stats);
+        shared::done(&journal, &expired, None);
+        shared::done(&journal, &over, None);
         tracing::info!(
             expired = expired.len(),
             over_limit = over.len(),

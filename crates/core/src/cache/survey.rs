@@ -89,21 +89,49 @@ pub(crate) fn survey(dir: &Path) -> io::Result<Survey> {
                 remove: vec![dirent.path()],
             }),
             FileKind::Binary(key) => {
-                let state = match fs::symlink_metadata(dirent.path()) {
-                    Ok(m) if m.file_type().is_symlink() => Bin::NotRegular("a symbolic link"),
-                    Ok(m) if m.is_file() => Bin::Regular(m.len()),
-                    Ok(_) => Bin::NotRegular("not a regular file"),
-                    // Removed while we listed.
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                    Err(e) => Bin::Unreadable(e.to_string()),
-                };
-                bins.insert(key, state);
+                if let Some(state) = look_at_bin(&dirent.path()) {
+                    bins.insert(key, state);
+                }
             }
             FileKind::Metadata(key) => jsons.push(key),
             FileKind::Other => {}
         }
     }
+    judge(dir, bins, jsons, &mut out);
+    Ok(out)
+}
 
+/// The same judgement for `keys` only, looking at their two names each (no listing):
+/// what the journal says changed, or what a listing found different from the index.
+pub(crate) fn survey_keys<'a>(dir: &Path, keys: impl IntoIterator<Item = &'a CacheKey>) -> Survey {
+    let mut out = Survey::default();
+    let mut bins: BTreeMap<CacheKey, Bin> = BTreeMap::new();
+    let mut jsons: Vec<CacheKey> = Vec::new();
+    for key in keys {
+        if let Some(state) = look_at_bin(&layout::bin_path(dir, key)) {
+            bins.insert(key.clone(), state);
+        }
+        if fs::symlink_metadata(layout::json_path(dir, key)).is_ok() {
+            jsons.push(key.clone());
+        }
+    }
+    judge(dir, bins, jsons, &mut out);
+    out
+}
+
+/// `None` when the name is gone (removed while we looked).
+fn look_at_bin(path: &Path) -> Option<Bin> {
+    Some(match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => Bin::NotRegular("a symbolic link"),
+        Ok(m) if m.is_file() => Bin::Regular(m.len()),
+        Ok(_) => Bin::NotRegular("not a regular file"),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
+        Err(e) => Bin::Unreadable(e.to_string()),
+    })
+}
+
+/// Pairs binaries with metadata: an entry, or a problem with what a sweep deletes.
+fn judge(dir: &Path, mut bins: BTreeMap<CacheKey, Bin>, jsons: Vec<CacheKey>, out: &mut Survey) {
     for key in jsons {
         let json_name = format!("{key}{}", layout::JSON_EXT);
         let json = layout::json_path(dir, &key);
@@ -175,5 +203,4 @@ pub(crate) fn survey(dir: &Path) -> io::Result<Survey> {
         });
     }
     out.problems.sort_by(|a, b| a.file.cmp(&b.file));
-    Ok(out)
 }

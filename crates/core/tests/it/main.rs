@@ -11,6 +11,7 @@ mod cache_policy;
 mod config;
 mod connect_codes;
 mod crash_consistency;
+mod directory_index;
 mod docs;
 mod fuzz_properties;
 mod linger;
