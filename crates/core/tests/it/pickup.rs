@@ -93,7 +93,8 @@ async fn the_hold_ends_after_pickup_hold() {
     let (path, bytes) = binary(&builds);
     let fake = FakeVelox::start(Reply::success_after(ms(200), &path)).await;
     let h = harness(config(&fake.url(), &builds, json!({"pickup_hold": "1s"})));
-    let _ = poll_until_delivered(&h.resolver).await;
+    let (got, _) = poll_until_delivered(&h.resolver).await;
+    assert_eq!(contents(&got), bytes);
     tokio::time::sleep(ms(1300)).await;
     let r = poll(&h.resolver).await;
     assert!(matches!(r, Ok(Resolved::Pending(_))), "{r:?}");
