@@ -148,7 +148,7 @@ fn a_fifo_lease_reads_as_absent_without_blocking_cache_state() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fifo_lease_stops_neither_the_build_nor_other_stores() {
     let w = World::new();
-    let fake = FakeVelox::start(Reply::success(w.binary(b"built binary"))).await;
+    let fake = FakeVelox::start(Reply::success(w.go_binary(b"built binary"))).await;
     let e = new_engine(&w.cache_dir, &fake.url()).unwrap();
     // Planted after the open, so that only the build's lease acquisition meets it.
     let fifo = w.cache_dir.join(format!("{}.lease", key_of(REQUEST)));
