@@ -82,7 +82,8 @@ rust-test: lib
 	$(TEST_CARGO) test --workspace $(TEST_FLAGS)
 
 # The C programs in tests/c/, compiled and run by a Rust test (the resolve test against the
-# Rust fake Velox) on $(SHARED_LIB), which VELOX_MIDDLEWARE_LIB names. Same flags and
+# Rust fake Velox) on $(SHARED_LIB), which VELOX_MIDDLEWARE_LIB names. rust-test runs them
+# too, so `make test` does not repeat them; this target runs them alone. Same flags and
 # --workspace as rust-test: the test binary is rust-test's, not a second build.
 c-test: lib
 	$(TEST_CARGO) test --workspace $(TEST_FLAGS) --test it -- c_programs::
@@ -106,7 +107,7 @@ php-ffi-test: lib
 	@command -v php >/dev/null || { echo "php-ffi-test needs php-cli (make deps)"; exit 1; }
 	php examples/php-ffi/tests/cache_state_test.php
 
-test: deps lint rust-test c-test go-test php-test php-ffi-test
+test: deps lint rust-test go-test php-test php-ffi-test
 
 # RoadRunner with the plugin (e2e/cmd/rr, our own main on endure). Go's build cache makes
 # these cheap after the first build.

@@ -16,7 +16,6 @@ package velox
 /*
 #cgo CFLAGS: -I${SRCDIR}/../include
 #cgo LDFLAGS: -L${SRCDIR}/../target/release -l:libvelox_middleware.a -ldl -lpthread -lm
-#include <stdlib.h>
 #include "velox_middleware.h"
 */
 import "C"
@@ -24,12 +23,6 @@ import "C"
 import (
 	"sync"
 	"unsafe"
-)
-
-type (
-	engineHandle   = *C.vxm_engine
-	cancelHandle   = *C.vxm_cancel
-	artifactHandle = *C.vxm_artifact
 )
 
 // Backend names the way the library is bound, for logs.
@@ -51,153 +44,91 @@ func LoadLibrary(path string) error {
 // LibraryLocation says where the library comes from.
 func LibraryLocation() string { return "statically linked" }
 
-func libVersion() string { return C.GoString(C.vxm_version()) }
-
 // libraryLoaded is always true: the library is linked in.
 func libraryLoaded() bool { return true }
 
-func statusHTTP(s Status) int { return int(C.vxm_status_http(C.uint32_t(s))) }
+// The C types of the header, from the table's pointers. An out parameter points at a Go
+// variable holding no Go pointer, which cgo allows; the library writes its own into it.
+func engineC(h engineHandle) *C.vxm_engine                      { return (*C.vxm_engine)(h) }
+func cancelC(c cancelHandle) *C.vxm_cancel                      { return (*C.vxm_cancel)(c) }
+func artifactC(a artifactHandle) *C.vxm_artifact                { return (*C.vxm_artifact)(a) }
+func pendingC(p pendingHandle) *C.vxm_pending                   { return (*C.vxm_pending)(p) }
+func errorC(e errorHandle) *C.vxm_error                         { return (*C.vxm_error)(e) }
+func errorOut(e *errorHandle) **C.vxm_error                     { return (**C.vxm_error)(unsafe.Pointer(e)) }
+func stringOut(s *unsafe.Pointer) **C.char                      { return (**C.char)(unsafe.Pointer(s)) }
+func bytesC(p unsafe.Pointer, n uintptr) (*C.uint8_t, C.size_t) { return (*C.uint8_t)(p), C.size_t(n) }
+func cstr(s *C.char) unsafe.Pointer                             { return unsafe.Pointer(s) }
 
-func statusCode(s Status) string { return C.GoString(C.vxm_status_code(C.uint32_t(s))) }
+var lib = abi{
+	version: func() unsafe.Pointer { return cstr(C.vxm_version()) },
 
-func requestMaxBytes() int { return int(C.vxm_request_max_bytes()) }
+	errorStatus:     func(e errorHandle) uint32 { return uint32(C.vxm_error_status(errorC(e))) },
+	errorMessage:    func(e errorHandle) unsafe.Pointer { return cstr(C.vxm_error_message(errorC(e))) },
+	errorCode:       func(e errorHandle) unsafe.Pointer { return cstr(C.vxm_error_code(errorC(e))) },
+	errorHTTPStatus: func(e errorHandle) uint16 { return uint16(C.vxm_error_http_status(errorC(e))) },
+	errorFree:       func(e errorHandle) { C.vxm_error_free(errorC(e)) },
+	statusHTTP:      func(s uint32) uint16 { return uint16(C.vxm_status_http(C.uint32_t(s))) },
+	statusCode:      func(s uint32) unsafe.Pointer { return cstr(C.vxm_status_code(C.uint32_t(s))) },
+	stringFree:      func(s unsafe.Pointer) { C.vxm_string_free((*C.char)(s)) },
 
-// bytesArg passes a Go byte slice as (ptr, len). The library refuses NULL even for an
-// empty string, so an empty slice points at a private byte.
-func bytesArg(b []byte) (*C.uint8_t, C.size_t) {
-	if len(b) == 0 {
-		var zero [1]byte
-		return (*C.uint8_t)(unsafe.Pointer(&zero[0])), 0
-	}
-	return (*C.uint8_t)(unsafe.Pointer(unsafe.SliceData(b))), C.size_t(len(b))
+	engineNew: func(cfg unsafe.Pointer, n uintptr, out *engineHandle, errOut *errorHandle) uint32 {
+		p, pn := bytesC(cfg, n)
+		return uint32(C.vxm_engine_new(p, pn, (**C.vxm_engine)(unsafe.Pointer(out)), errorOut(errOut)))
+	},
+	engineShutdown: func(h engineHandle) { C.vxm_engine_shutdown(engineC(h)) },
+	engineFree:     func(h engineHandle) { C.vxm_engine_free(engineC(h)) },
+	engineDrain: func(h engineHandle, timeoutMs uint64, inFlight *uint64, errOut *errorHandle) uint32 {
+		return uint32(C.vxm_engine_drain(engineC(h), C.uint64_t(timeoutMs), (*C.uint64_t)(inFlight), errorOut(errOut)))
+	},
+	statsJSON: func(h engineHandle, out *unsafe.Pointer, errOut *errorHandle) uint32 {
+		return uint32(C.vxm_stats_json(engineC(h), stringOut(out), errorOut(errOut)))
+	},
+	engineHealthJSON: func(h engineHandle, out *unsafe.Pointer, errOut *errorHandle) uint32 {
+		return uint32(C.vxm_engine_health_json(engineC(h), stringOut(out), errorOut(errOut)))
+	},
+
+	requestMaxBytes: func() uintptr { return uintptr(C.vxm_request_max_bytes()) },
+	requestKey: func(req unsafe.Pointer, n uintptr, out *unsafe.Pointer, errOut *errorHandle) uint32 {
+		p, pn := bytesC(req, n)
+		return uint32(C.vxm_request_key(p, pn, stringOut(out), errorOut(errOut)))
+	},
+
+	cancelNew:     func() cancelHandle { return cancelHandle(C.vxm_cancel_new()) },
+	cancelTrigger: func(c cancelHandle) { C.vxm_cancel_trigger(cancelC(c)) },
+	cancelFree:    func(c cancelHandle) { C.vxm_cancel_free(cancelC(c)) },
+
+	resolve: func(h engineHandle, req unsafe.Pointer, n uintptr, c cancelHandle, out *artifactHandle, errOut *errorHandle) uint32 {
+		p, pn := bytesC(req, n)
+		return uint32(C.vxm_resolve(engineC(h), p, pn, cancelC(c), (**C.vxm_artifact)(unsafe.Pointer(out)), errorOut(errOut)))
+	},
+	resolveOrPending: func(h engineHandle, req unsafe.Pointer, n uintptr, prefer unsafe.Pointer, pn uintptr, c cancelHandle,
+		out *artifactHandle, pendingOut *pendingHandle, errOut *errorHandle) uint32 {
+		rp, rn := bytesC(req, n)
+		pp, ppn := bytesC(prefer, pn)
+		return uint32(C.vxm_resolve_or_pending(engineC(h), rp, rn, pp, ppn, cancelC(c),
+			(**C.vxm_artifact)(unsafe.Pointer(out)), (**C.vxm_pending)(unsafe.Pointer(pendingOut)), errorOut(errOut)))
+	},
+
+	artifactFd:     func(a artifactHandle) int32 { return int32(C.vxm_artifact_fd(artifactC(a))) },
+	artifactPath:   func(a artifactHandle) unsafe.Pointer { return cstr(C.vxm_artifact_path(artifactC(a))) },
+	artifactSize:   func(a artifactHandle) uint64 { return uint64(C.vxm_artifact_size(artifactC(a))) },
+	artifactKey:    func(a artifactHandle) unsafe.Pointer { return cstr(C.vxm_artifact_key(artifactC(a))) },
+	artifactSHA256: func(a artifactHandle) unsafe.Pointer { return cstr(C.vxm_artifact_sha256(artifactC(a))) },
+	artifactSource: func(a artifactHandle) uint32 { return uint32(C.vxm_artifact_source(artifactC(a))) },
+	artifactFree:   func(a artifactHandle) { C.vxm_artifact_free(artifactC(a)) },
+
+	pendingHTTPStatus: func(p pendingHandle) uint16 { return uint16(C.vxm_pending_http_status(pendingC(p))) },
+	pendingRetryAfter: func(p pendingHandle) uint32 { return uint32(C.vxm_pending_retry_after(pendingC(p))) },
+	pendingJSON:       func(p pendingHandle) unsafe.Pointer { return cstr(C.vxm_pending_json(pendingC(p))) },
+	pendingKey:        func(p pendingHandle) unsafe.Pointer { return cstr(C.vxm_pending_key(pendingC(p))) },
+	pendingApplied:    func(p pendingHandle) uint8 { return uint8(C.vxm_pending_preference_applied(pendingC(p))) },
+	pendingFree:       func(p pendingHandle) { C.vxm_pending_free(pendingC(p)) },
+
+	logSetLevel: func(level unsafe.Pointer, errOut *errorHandle) uint32 {
+		return uint32(C.vxm_log_set_level((*C.char)(level), errorOut(errOut)))
+	},
+	logNext: func(timeoutMs uint32, out *unsafe.Pointer, errOut *errorHandle) uint32 {
+		return uint32(C.vxm_log_next(C.uint32_t(timeoutMs), stringOut(out), errorOut(errOut)))
+	},
+	logWake: func() { C.vxm_log_wake() },
 }
-
-// takeError converts and frees a library error.
-func takeError(status C.vxm_status, e *C.vxm_error) *Error {
-	defer C.vxm_error_free(e)
-	if e == nil {
-		return libraryError(Status(status), "the library gave no details")
-	}
-	return &Error{
-		Status:     Status(C.vxm_error_status(e)),
-		HTTPStatus: int(C.vxm_error_http_status(e)),
-		Code:       C.GoString(C.vxm_error_code(e)),
-		Message:    C.GoString(C.vxm_error_message(e)),
-	}
-}
-
-func engineNew(config []byte) (engineHandle, error) {
-	p, n := bytesArg(config)
-	var h *C.vxm_engine
-	var e *C.vxm_error
-	st := C.vxm_engine_new(p, n, &h, &e)
-	if st != C.VXM_STATUS_OK {
-		return nil, takeError(st, e)
-	}
-	return h, nil
-}
-
-func engineShutdown(h engineHandle) { C.vxm_engine_shutdown(h) }
-func engineFree(h engineHandle)     { C.vxm_engine_free(h) }
-
-func requestKey(request []byte) (string, error) {
-	p, n := bytesArg(request)
-	var k *C.char
-	var e *C.vxm_error
-	if st := C.vxm_request_key(p, n, &k, &e); st != C.VXM_STATUS_OK {
-		return "", takeError(st, e)
-	}
-	defer C.vxm_string_free(k)
-	return C.GoString(k), nil
-}
-
-func cancelNew() cancelHandle       { return C.vxm_cancel_new() }
-func cancelTrigger(c cancelHandle)  { C.vxm_cancel_trigger(c) }
-func cancelFree(c cancelHandle)     { C.vxm_cancel_free(c) }
-func artifactFree(a artifactHandle) { C.vxm_artifact_free(a) }
-func artifactFd(a artifactHandle) int32 {
-	return int32(C.vxm_artifact_fd(a))
-}
-func artifactPath(a artifactHandle) string   { return C.GoString(C.vxm_artifact_path(a)) }
-func artifactSize(a artifactHandle) uint64   { return uint64(C.vxm_artifact_size(a)) }
-func artifactKey(a artifactHandle) string    { return C.GoString(C.vxm_artifact_key(a)) }
-func artifactSHA256(a artifactHandle) string { return C.GoString(C.vxm_artifact_sha256(a)) }
-func artifactSource(a artifactHandle) uint32 { return uint32(C.vxm_artifact_source(a)) }
-
-func resolve(h engineHandle, request []byte, c cancelHandle) (artifactHandle, error) {
-	p, n := bytesArg(request)
-	var a *C.vxm_artifact
-	var e *C.vxm_error
-	st := C.vxm_resolve(h, p, n, c, &a, &e)
-	if st != C.VXM_STATUS_OK {
-		return nil, takeError(st, e)
-	}
-	return a, nil
-}
-
-// resolveOrPending returns a pending answer already converted and freed.
-func resolveOrPending(h engineHandle, request []byte, prefer string, c cancelHandle) (artifactHandle, *Pending, error) {
-	p, n := bytesArg(request)
-	pp, pn := bytesArg([]byte(prefer))
-	var a *C.vxm_artifact
-	var pend *C.vxm_pending
-	var e *C.vxm_error
-	st := C.vxm_resolve_or_pending(h, p, n, pp, pn, c, &a, &pend, &e)
-	if st != C.VXM_STATUS_OK {
-		return nil, nil, takeError(st, e)
-	}
-	if pend == nil {
-		return a, nil, nil
-	}
-	defer C.vxm_pending_free(pend)
-	return nil, &Pending{
-		HTTPStatus:        int(C.vxm_pending_http_status(pend)),
-		RetryAfterSeconds: int(C.vxm_pending_retry_after(pend)),
-		Body:              []byte(C.GoString(C.vxm_pending_json(pend))),
-		Key:               C.GoString(C.vxm_pending_key(pend)),
-		PreferenceApplied: C.vxm_pending_preference_applied(pend) != 0,
-	}, nil
-}
-
-func statsJSON(h engineHandle) (string, error) {
-	var s *C.char
-	var e *C.vxm_error
-	st := C.vxm_stats_json(h, &s, &e)
-	if st != C.VXM_STATUS_OK {
-		return "", takeError(st, e)
-	}
-	defer C.vxm_string_free(s)
-	return C.GoString(s), nil
-}
-
-func engineDrain(h engineHandle, timeoutMs uint64) (uint64, error) {
-	var left C.uint64_t
-	var e *C.vxm_error
-	if st := C.vxm_engine_drain(h, C.uint64_t(timeoutMs), &left, &e); st != C.VXM_STATUS_OK {
-		return uint64(left), takeError(st, e)
-	}
-	return uint64(left), nil
-}
-
-func logSetLevel(level string) error {
-	cs := C.CString(level)
-	defer C.free(unsafe.Pointer(cs))
-	var e *C.vxm_error
-	if st := C.vxm_log_set_level(cs, &e); st != C.VXM_STATUS_OK {
-		return takeError(st, e)
-	}
-	return nil
-}
-
-// logNext returns the oldest library log record, waiting up to timeoutMs for one
-// (StatusNotFound when none came or vxm_log_wake was called).
-func logNext(timeoutMs uint32) (string, Status) {
-	var s *C.char
-	if st := Status(C.vxm_log_next(C.uint32_t(timeoutMs), &s, nil)); st != StatusOK {
-		return "", st
-	}
-	defer C.vxm_string_free(s)
-	return C.GoString(s), StatusOK
-}
-
-func logWake() { C.vxm_log_wake() }

@@ -4,110 +4,77 @@ package velox
 
 // The purego backend, the default: it loads libvelox_middleware.so at run time, so the
 // plugin builds from a module cache with nothing else of this repository, whether
-// CGO_ENABLED is 0 or 1 (Velox passes the host's setting through). Only pointers and
-// integers cross the boundary; C strings come back either as Go copies (purego's
-// `string` return, for strings the library owns) or through cString below.
+// CGO_ENABLED is 0 or 1 (Velox passes the host's setting through). It binds the table
+// of abi.go by symbol name and does nothing else: strings stay C pointers here (not
+// purego's `string`), so that calls.go copies and frees them the same way for cgo.
 
 import (
 	"fmt"
 	"sync"
-	"unsafe"
 
 	"github.com/ebitengine/purego"
-)
-
-type (
-	engineHandle   = unsafe.Pointer
-	cancelHandle   = unsafe.Pointer
-	artifactHandle = unsafe.Pointer
 )
 
 // Backend names the way the library is bound, for logs.
 const Backend = "purego"
 
 var (
-	vxmVersion          func() string
-	vxmErrorStatus      func(e unsafe.Pointer) uint32
-	vxmErrorMessage     func(e unsafe.Pointer) string
-	vxmErrorCode        func(e unsafe.Pointer) string
-	vxmErrorHTTPStatus  func(e unsafe.Pointer) uint16
-	vxmErrorFree        func(e unsafe.Pointer)
-	vxmEngineNew        func(cfg *byte, n uintptr, out *unsafe.Pointer, outErr *unsafe.Pointer) uint32
-	vxmEngineShutdown   func(h unsafe.Pointer)
-	vxmEngineFree       func(h unsafe.Pointer)
-	vxmStatusHTTP       func(s uint32) uint16
-	vxmStatusCode       func(s uint32) string
-	vxmRequestMaxBytes  func() uintptr
-	vxmRequestKey       func(req *byte, n uintptr, out *unsafe.Pointer, outErr *unsafe.Pointer) uint32
-	vxmCancelNew        func() unsafe.Pointer
-	vxmCancelTrigger    func(c unsafe.Pointer)
-	vxmCancelFree       func(c unsafe.Pointer)
-	vxmResolve          func(h unsafe.Pointer, req *byte, n uintptr, c unsafe.Pointer, out *unsafe.Pointer, outErr *unsafe.Pointer) uint32
-	vxmArtifactFd       func(a unsafe.Pointer) int32
-	vxmArtifactPath     func(a unsafe.Pointer) string
-	vxmArtifactSize     func(a unsafe.Pointer) uint64
-	vxmArtifactKey      func(a unsafe.Pointer) string
-	vxmArtifactSHA256   func(a unsafe.Pointer) string
-	vxmArtifactSource   func(a unsafe.Pointer) uint32
-	vxmArtifactFree     func(a unsafe.Pointer)
-	vxmStatsJSON        func(h unsafe.Pointer, out *unsafe.Pointer, outErr *unsafe.Pointer) uint32
-	vxmEngineDrain      func(h unsafe.Pointer, timeoutMs uint64, out *uint64, outErr *unsafe.Pointer) uint32
-	vxmStringFree       func(s unsafe.Pointer)
-	vxmLogSetLevel      func(level string, outErr *unsafe.Pointer) uint32
-	vxmLogNext          func(timeoutMs uint32, out *unsafe.Pointer, outErr *unsafe.Pointer) uint32
-	vxmLogWake          func()
-	vxmResolveOrPending func(h unsafe.Pointer, req *byte, n uintptr, prefer *byte, pn uintptr, c unsafe.Pointer, out *unsafe.Pointer, outPending *unsafe.Pointer, outErr *unsafe.Pointer) uint32
-	vxmPendingHTTP      func(p unsafe.Pointer) uint16
-	vxmPendingRetry     func(p unsafe.Pointer) uint32
-	vxmPendingJSON      func(p unsafe.Pointer) string
-	vxmPendingKey       func(p unsafe.Pointer) string
-	vxmPendingApplied   func(p unsafe.Pointer) uint8
-	vxmPendingFree      func(p unsafe.Pointer)
-	libraryLoadedFrom   string
-	libraryMu           sync.Mutex
-	libraryHandle       uintptr
-	librarySymbolsTable = []struct {
-		fn   any
-		name string
-	}{
-		{&vxmErrorStatus, "vxm_error_status"},
-		{&vxmErrorMessage, "vxm_error_message"},
-		{&vxmErrorCode, "vxm_error_code"},
-		{&vxmErrorHTTPStatus, "vxm_error_http_status"},
-		{&vxmErrorFree, "vxm_error_free"},
-		{&vxmEngineNew, "vxm_engine_new"},
-		{&vxmEngineShutdown, "vxm_engine_shutdown"},
-		{&vxmEngineFree, "vxm_engine_free"},
-		{&vxmStatusHTTP, "vxm_status_http"},
-		{&vxmStatusCode, "vxm_status_code"},
-		{&vxmRequestMaxBytes, "vxm_request_max_bytes"},
-		{&vxmRequestKey, "vxm_request_key"},
-		{&vxmCancelNew, "vxm_cancel_new"},
-		{&vxmCancelTrigger, "vxm_cancel_trigger"},
-		{&vxmCancelFree, "vxm_cancel_free"},
-		{&vxmResolve, "vxm_resolve"},
-		{&vxmArtifactFd, "vxm_artifact_fd"},
-		{&vxmArtifactPath, "vxm_artifact_path"},
-		{&vxmArtifactSize, "vxm_artifact_size"},
-		{&vxmArtifactKey, "vxm_artifact_key"},
-		{&vxmArtifactSHA256, "vxm_artifact_sha256"},
-		{&vxmArtifactSource, "vxm_artifact_source"},
-		{&vxmArtifactFree, "vxm_artifact_free"},
-		{&vxmStatsJSON, "vxm_stats_json"},
-		{&vxmEngineDrain, "vxm_engine_drain"},
-		{&vxmStringFree, "vxm_string_free"},
-		{&vxmLogSetLevel, "vxm_log_set_level"},
-		{&vxmLogNext, "vxm_log_next"},
-		{&vxmLogWake, "vxm_log_wake"},
-		{&vxmResolveOrPending, "vxm_resolve_or_pending"},
-		{&vxmPendingHTTP, "vxm_pending_http_status"},
-		{&vxmPendingRetry, "vxm_pending_retry_after"},
-		{&vxmPendingJSON, "vxm_pending_json"},
-		{&vxmPendingKey, "vxm_pending_key"},
-		{&vxmPendingApplied, "vxm_pending_preference_applied"},
-		{&vxmPendingFree, "vxm_pending_free"},
-	}
+	// lib is bound once, under libraryMu, before libraryHandle is set; it is read
+	// without the lock afterwards, by callers that loaded the library first.
+	lib               abi
+	libraryLoadedFrom string
+	libraryMu         sync.Mutex
+	libraryHandle     uintptr
 )
+
+// symbol is one entry of the table: where purego binds it, and its name.
+type symbol struct {
+	fn   any
+	name string
+}
+
+// symbols is the table's every entry but version, which bindLibrary binds on its own.
+func (t *abi) symbols() []symbol {
+	return []symbol{
+		{&t.errorStatus, "vxm_error_status"},
+		{&t.errorMessage, "vxm_error_message"},
+		{&t.errorCode, "vxm_error_code"},
+		{&t.errorHTTPStatus, "vxm_error_http_status"},
+		{&t.errorFree, "vxm_error_free"},
+		{&t.statusHTTP, "vxm_status_http"},
+		{&t.statusCode, "vxm_status_code"},
+		{&t.stringFree, "vxm_string_free"},
+		{&t.engineNew, "vxm_engine_new"},
+		{&t.engineShutdown, "vxm_engine_shutdown"},
+		{&t.engineFree, "vxm_engine_free"},
+		{&t.engineDrain, "vxm_engine_drain"},
+		{&t.statsJSON, "vxm_stats_json"},
+		{&t.engineHealthJSON, "vxm_engine_health_json"},
+		{&t.requestMaxBytes, "vxm_request_max_bytes"},
+		{&t.requestKey, "vxm_request_key"},
+		{&t.cancelNew, "vxm_cancel_new"},
+		{&t.cancelTrigger, "vxm_cancel_trigger"},
+		{&t.cancelFree, "vxm_cancel_free"},
+		{&t.resolve, "vxm_resolve"},
+		{&t.resolveOrPending, "vxm_resolve_or_pending"},
+		{&t.artifactFd, "vxm_artifact_fd"},
+		{&t.artifactPath, "vxm_artifact_path"},
+		{&t.artifactSize, "vxm_artifact_size"},
+		{&t.artifactKey, "vxm_artifact_key"},
+		{&t.artifactSHA256, "vxm_artifact_sha256"},
+		{&t.artifactSource, "vxm_artifact_source"},
+		{&t.artifactFree, "vxm_artifact_free"},
+		{&t.pendingHTTPStatus, "vxm_pending_http_status"},
+		{&t.pendingRetryAfter, "vxm_pending_retry_after"},
+		{&t.pendingJSON, "vxm_pending_json"},
+		{&t.pendingKey, "vxm_pending_key"},
+		{&t.pendingApplied, "vxm_pending_preference_applied"},
+		{&t.pendingFree, "vxm_pending_free"},
+		{&t.logSetLevel, "vxm_log_set_level"},
+		{&t.logNext, "vxm_log_next"},
+		{&t.logWake, "vxm_log_wake"},
+	}
+}
 
 // LoadLibrary loads the shared library once per process, trying path (the plugin's
 // `library_path`), then $VELOX_MIDDLEWARE_LIB, then the executable's directory, then
@@ -134,7 +101,7 @@ func LibraryLocation() string {
 }
 
 // openLibrary returns the first candidate that loads, exports every symbol and has a
-// compatible version. It binds the package's function variables to it.
+// compatible version, and binds lib to it. A candidate that fails leaves lib alone.
 func openLibrary(candidates []libraryCandidate) (uintptr, string, error) {
 	failed := &loadError{}
 	for _, c := range candidates {
@@ -143,42 +110,43 @@ func openLibrary(candidates []libraryCandidate) (uintptr, string, error) {
 			failed.add(c, err)
 			continue
 		}
-		if err := bindLibrary(h); err != nil {
+		t, err := bindLibrary(h)
+		if err != nil {
 			_ = purego.Dlclose(h)
 			failed.add(c, err)
 			continue
 		}
+		lib = t
 		return h, c.path, nil
 	}
 	return 0, "", failed
 }
 
 // bindLibrary checks the version first, so that an old library is refused for its
-// version rather than for a missing symbol.
-func bindLibrary(h uintptr) error {
+// version rather than for a missing symbol. Every symbol is looked up before any is
+// registered: RegisterLibFunc would panic on a missing one instead of naming it.
+func bindLibrary(h uintptr) (abi, error) {
+	var t abi
 	sym, err := purego.Dlsym(h, "vxm_version")
 	if err != nil {
-		return fmt.Errorf("not a velox_middleware library: %w", err)
+		return t, fmt.Errorf("not a velox_middleware library: %w", err)
 	}
-	var version func() string
-	purego.RegisterFunc(&version, sym)
-	if err := checkVersion(version()); err != nil {
-		return err
+	purego.RegisterFunc(&t.version, sym)
+	if err := checkVersion(cString(t.version())); err != nil {
+		return t, err
 	}
-	syms := make([]uintptr, len(librarySymbolsTable))
-	for i, s := range librarySymbolsTable {
+	table := t.symbols()
+	syms := make([]uintptr, len(table))
+	for i, s := range table {
 		if syms[i], err = purego.Dlsym(h, s.name); err != nil {
-			return fmt.Errorf("missing symbol %s: %w", s.name, err)
+			return t, fmt.Errorf("missing symbol %s: %w", s.name, err)
 		}
 	}
-	for i, s := range librarySymbolsTable {
+	for i, s := range table {
 		purego.RegisterFunc(s.fn, syms[i])
 	}
-	vxmVersion = version
-	return nil
+	return t, nil
 }
-
-func libVersion() string { return vxmVersion() }
 
 // libraryLoaded says whether LoadLibrary has bound the library's functions.
 func libraryLoaded() bool {
@@ -186,147 +154,3 @@ func libraryLoaded() bool {
 	defer libraryMu.Unlock()
 	return libraryHandle != 0
 }
-
-func statusHTTP(s Status) int    { return int(vxmStatusHTTP(uint32(s))) }
-func statusCode(s Status) string { return vxmStatusCode(uint32(s)) }
-func requestMaxBytes() int       { return int(vxmRequestMaxBytes()) }
-
-// bytesArg passes a Go byte slice as (ptr, len). The library refuses NULL even for an
-// empty string, so an empty slice points at a private byte.
-func bytesArg(b []byte) (*byte, uintptr) {
-	if len(b) == 0 {
-		return new(byte), 0
-	}
-	return unsafe.SliceData(b), uintptr(len(b))
-}
-
-// cString copies a NUL-terminated C string.
-func cString(p unsafe.Pointer) string {
-	if p == nil {
-		return ""
-	}
-	n := 0
-	for *(*byte)(unsafe.Add(p, n)) != 0 {
-		n++
-	}
-	return string(unsafe.Slice((*byte)(p), n))
-}
-
-// takeError converts and frees a library error.
-func takeError(status uint32, e unsafe.Pointer) *Error {
-	if e == nil {
-		return libraryError(Status(status), "the library gave no details")
-	}
-	defer vxmErrorFree(e)
-	return &Error{
-		Status:     Status(vxmErrorStatus(e)),
-		HTTPStatus: int(vxmErrorHTTPStatus(e)),
-		Code:       vxmErrorCode(e),
-		Message:    vxmErrorMessage(e),
-	}
-}
-
-func engineNew(config []byte) (engineHandle, error) {
-	p, n := bytesArg(config)
-	var h, e unsafe.Pointer
-	st := vxmEngineNew(p, n, &h, &e)
-	if Status(st) != StatusOK {
-		return nil, takeError(st, e)
-	}
-	return h, nil
-}
-
-func engineShutdown(h engineHandle)          { vxmEngineShutdown(h) }
-func engineFree(h engineHandle)              { vxmEngineFree(h) }
-func cancelNew() cancelHandle                { return vxmCancelNew() }
-func cancelTrigger(c cancelHandle)           { vxmCancelTrigger(c) }
-func cancelFree(c cancelHandle)              { vxmCancelFree(c) }
-func artifactFree(a artifactHandle)          { vxmArtifactFree(a) }
-func artifactFd(a artifactHandle) int32      { return vxmArtifactFd(a) }
-func artifactPath(a artifactHandle) string   { return vxmArtifactPath(a) }
-func artifactSize(a artifactHandle) uint64   { return vxmArtifactSize(a) }
-func artifactKey(a artifactHandle) string    { return vxmArtifactKey(a) }
-func artifactSHA256(a artifactHandle) string { return vxmArtifactSHA256(a) }
-func artifactSource(a artifactHandle) uint32 { return vxmArtifactSource(a) }
-
-func resolve(h engineHandle, request []byte, c cancelHandle) (artifactHandle, error) {
-	p, n := bytesArg(request)
-	var a, e unsafe.Pointer
-	st := vxmResolve(h, p, n, c, &a, &e)
-	if Status(st) != StatusOK {
-		return nil, takeError(st, e)
-	}
-	return a, nil
-}
-
-// resolveOrPending returns a pending answer already converted and freed.
-func resolveOrPending(h engineHandle, request []byte, prefer string, c cancelHandle) (artifactHandle, *Pending, error) {
-	p, n := bytesArg(request)
-	pp, pn := bytesArg([]byte(prefer))
-	var a, pend, e unsafe.Pointer
-	st := vxmResolveOrPending(h, p, n, pp, pn, c, &a, &pend, &e)
-	if Status(st) != StatusOK {
-		return nil, nil, takeError(st, e)
-	}
-	if pend == nil {
-		return a, nil, nil
-	}
-	defer vxmPendingFree(pend)
-	return nil, &Pending{
-		HTTPStatus:        int(vxmPendingHTTP(pend)),
-		RetryAfterSeconds: int(vxmPendingRetry(pend)),
-		Body:              []byte(vxmPendingJSON(pend)),
-		Key:               vxmPendingKey(pend),
-		PreferenceApplied: vxmPendingApplied(pend) != 0,
-	}, nil
-}
-
-func requestKey(request []byte) (string, error) {
-	p, n := bytesArg(request)
-	var k, e unsafe.Pointer
-	if st := vxmRequestKey(p, n, &k, &e); Status(st) != StatusOK {
-		return "", takeError(st, e)
-	}
-	defer vxmStringFree(k)
-	return cString(k), nil
-}
-
-func statsJSON(h engineHandle) (string, error) {
-	var s, e unsafe.Pointer
-	st := vxmStatsJSON(h, &s, &e)
-	if Status(st) != StatusOK {
-		return "", takeError(st, e)
-	}
-	defer vxmStringFree(s)
-	return cString(s), nil
-}
-
-func engineDrain(h engineHandle, timeoutMs uint64) (uint64, error) {
-	var left uint64
-	var e unsafe.Pointer
-	if st := vxmEngineDrain(h, timeoutMs, &left, &e); Status(st) != StatusOK {
-		return left, takeError(st, e)
-	}
-	return left, nil
-}
-
-func logSetLevel(level string) error {
-	var e unsafe.Pointer
-	if st := vxmLogSetLevel(level, &e); Status(st) != StatusOK {
-		return takeError(st, e)
-	}
-	return nil
-}
-
-// logNext returns the oldest library log record, waiting up to timeoutMs for one
-// (StatusNotFound when none came or vxm_log_wake was called).
-func logNext(timeoutMs uint32) (string, Status) {
-	var s unsafe.Pointer
-	if st := Status(vxmLogNext(timeoutMs, &s, nil)); st != StatusOK {
-		return "", st
-	}
-	defer vxmStringFree(s)
-	return cString(s), StatusOK
-}
-
-func logWake() { vxmLogWake() }

@@ -12,13 +12,6 @@ package velox
 import (
 	"errors"
 	"runtime"
-	"unsafe"
-)
-
-type (
-	engineHandle   = unsafe.Pointer
-	cancelHandle   = unsafe.Pointer
-	artifactHandle = unsafe.Pointer
 )
 
 // Backend names the way the library is bound, for logs.
@@ -35,41 +28,8 @@ func LoadLibrary(string) error { return errUnsupported }
 // LibraryLocation says where the library comes from.
 func LibraryLocation() string { return "" }
 
-func libVersion() string { return "" }
-
 func libraryLoaded() bool { return false }
 
-// The remaining functions are never reached: every caller loads the library first (or,
-// for the status answers, checks libraryLoaded).
-
-func statusHTTP(Status) int             { return 0 }
-func statusCode(Status) string          { return "" }
-func requestMaxBytes() int              { return 0 }
-func engineShutdown(engineHandle)       {}
-func requestKey([]byte) (string, error) { return "", errUnsupported }
-
-func engineNew([]byte) (engineHandle, error)           { return nil, errUnsupported }
-func engineFree(engineHandle)                          {}
-func cancelNew() cancelHandle                          { return nil }
-func cancelTrigger(cancelHandle)                       {}
-func cancelFree(cancelHandle)                          {}
-func artifactFree(artifactHandle)                      {}
-func artifactFd(artifactHandle) int32                  { return -1 }
-func artifactPath(artifactHandle) string               { return "" }
-func artifactSize(artifactHandle) uint64               { return 0 }
-func artifactKey(artifactHandle) string                { return "" }
-func artifactSource(artifactHandle) uint32             { return 0 }
-func artifactSHA256(artifactHandle) string             { return "" }
-func engineHealthJSON(engineHandle) (string, error)    { return "", errUnsupported }
-func statsJSON(engineHandle) (string, error)           { return "", errUnsupported }
-func engineDrain(engineHandle, uint64) (uint64, error) { return 0, errUnsupported }
-func logSetLevel(string) error                         { return errUnsupported }
-func logNext(uint32) (string, Status)                  { return "", StatusNotFound }
-func logWake()                                         {}
-func resolve(engineHandle, []byte, cancelHandle) (artifactHandle, error) {
-	return nil, errUnsupported
-}
-
-func resolveOrPending(engineHandle, []byte, string, cancelHandle) (artifactHandle, *Pending, error) {
-	return nil, nil, errUnsupported
-}
+// lib stays empty: calls.go is only reached once LoadLibrary succeeded, or, for the
+// status answers, once libraryLoaded says so.
+var lib abi

@@ -46,7 +46,7 @@ fn events_become_json_records_with_level_target_message_and_fields() {
     });
     let first = next_json(&queue);
     assert_eq!(first["level"], "warn");
-    assert_eq!(first["target"], "logging");
+    assert_eq!(first["target"], module_path!());
     assert_eq!(first["message"], "retrying build");
     assert_eq!(first["fields"]["key"], "abc");
     assert_eq!(first["fields"]["attempt"], 2);
