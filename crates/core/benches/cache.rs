@@ -121,5 +121,19 @@ fn scale_at(
     cache.close();
 }
 
-criterion_group!(benches, store_64mib, scale);
+/// Verifying a 64 MiB binary's build information against its request: what a binary
+/// entering the cache pays once (budget 5 ms; hits pay nothing).
+fn verify_64mib(c: &mut Criterion) {
+    let dir = common::scratch("verify-");
+    let req = common::request(1, 3);
+    let src = dir.path().join("built.bin");
+    let exe = velox_testkit::go_exe::GoExe::for_request(&req).padded_to(BIG);
+    fs::write(&src, exe.to_bytes()).unwrap();
+    let file = fs::File::open(&src).unwrap();
+    c.bench_function("verify_64MiB", |b| {
+        b.iter(|| velox_core::provenance::check(&file, &req).unwrap())
+    });
+}
+
+criterion_group!(benches, store_64mib, scale, verify_64mib);
 criterion_main!(benches);

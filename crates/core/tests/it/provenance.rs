@@ -391,16 +391,7 @@ async fn served_by(binary: &Path) -> Served {
         "allowed_build_dirs": [builds],
         "retry": {"max_attempts": 1},
     });
-    let config = Config::from_json(json.to_string().as_bytes()).unwrap();
-    let stats = Arc::new(Stats::default());
-    let cache = Arc::new(Cache::open(&config.cache, stats.clone()).unwrap());
-    let resolver = Resolver::new(
-        Arc::new(config),
-        Some(cache.clone()),
-        stats.clone(),
-        CancellationToken::new(),
-    )
-    .unwrap();
+    let (resolver, stats, cache) = cached_resolver(json);
     Served {
         _tmp: tmp,
         fake,
@@ -477,6 +468,11 @@ fn local_resolver(root: &Path, binary: &Path) -> (Resolver, Arc<Stats>, Arc<Cach
         "local_build_dir": root.join("work"),
         "local_build_source": "generated",
     });
+    cached_resolver(json)
+}
+
+/// A resolver with the cache `json` configures, its stats and the cache.
+fn cached_resolver(json: serde_json::Value) -> (Resolver, Arc<Stats>, Arc<Cache>) {
     let config = Config::from_json(json.to_string().as_bytes()).unwrap();
     let stats = Arc::new(Stats::default());
     let cache = Arc::new(Cache::open(&config.cache, stats.clone()).unwrap());
