@@ -49,6 +49,12 @@ type rrConfig struct {
 	// so a departed client cancels its build as the scenarios expect.
 	BuildLinger  string
 	RespondAfter string
+	// CacheDisabled sets velox.cache.enabled to false (load_test.go).
+	CacheDisabled bool
+	// Velox and Cache are more keys of the velox and velox.cache sections, as YAML
+	// scalars, in key order (load_test.go: admission, the pickup hold, max_size_gb).
+	Velox map[string]string
+	Cache map[string]string
 	// RemoteURL and RemoteEndpoint set cache.remote (remote_test.go).
 	RemoteURL      string
 	RemoteEndpoint string
