@@ -12,7 +12,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::layout::{JOURNAL_FILE, JOURNAL_NEW_FILE};
 use super::open;
@@ -26,9 +26,14 @@ pub(crate) const HEADER_LEN: u64 = 16;
 /// compaction take; a larger file is not ours to read into memory.
 const MAX_LEN: u64 = 1 << 30;
 
+/// The directory's journal, as this process knows it. No descriptor is kept between
+/// calls: each read or append opens the file (a few microseconds next to a store), so an
+/// engine holds nothing open in the cache directory while idle (a read-only remount or
+/// an unmount of the volume is not blocked by it) and a leak check sees no stray file.
 pub(crate) struct Journal {
-    file: File,
-    /// (device, inode) of `file`, to notice a compaction by another process.
+    path: PathBuf,
+    /// (device, inode) of the file this process read, to notice a compaction by another
+    /// process.
     id: (u64, u64),
 }
 
@@ -89,7 +94,7 @@ impl Journal {
         if version != VERSION {
             return Err(OpenError::Invalid(format!("format version {version}")));
         }
-        Journal::wrap(file).map_err(OpenError::Io)
+        Journal::wrap(dir, &file).map_err(OpenError::Io)
     }
 
     /// Writes a new journal holding `records` and renames it over the current one.
@@ -114,15 +119,28 @@ impl Journal {
             let _ = super::layout::remove_if_exists(&new);
             return Err(e);
         }
-        Journal::wrap(file)
+        Journal::wrap(dir, &file)
     }
 
-    fn wrap(file: File) -> io::Result<Journal> {
+    fn wrap(dir: &Path, file: &File) -> io::Result<Journal> {
         let m = file.metadata()?;
         Ok(Journal {
+            path: dir.join(JOURNAL_FILE),
             id: (m.dev(), m.ino()),
-            file,
         })
+    }
+
+    /// The journal this process knows, opened for this call; an error if another process
+    /// has replaced it since (the caller opens the new one).
+    fn file(&self) -> io::Result<File> {
+        let file = open_file(&self.path, false)?;
+        let m = file.metadata()?;
+        if (m.dev(), m.ino()) != self.id {
+            return Err(io::Error::other(
+                "the journal was replaced by another process",
+            ));
+        }
+        Ok(file)
     }
 
     /// Whether `.velox.journal` is still this file (no compaction or rebuild since).
@@ -140,16 +158,17 @@ impl Journal {
         for r in records {
             r.encode(&mut buf);
         }
-        (&self.file).write_all(&buf)
+        (&self.file()?).write_all(&buf)
     }
 
     /// The whole records after `offset` (at least `HEADER_LEN`).
     pub(crate) fn read_from(&self, offset: u64) -> io::Result<Tail> {
-        let len = self.file.metadata()?.len();
+        let file = self.file()?;
+        let len = file.metadata()?.len();
         let mut buf = vec![0u8; len.saturating_sub(offset) as usize];
         let mut got = 0;
         while got < buf.len() {
-            match self.file.read_at(&mut buf[got..], offset + got as u64) {
+            match file.read_at(&mut buf[got..], offset + got as u64) {
                 Ok(0) => break,
                 Ok(n) => got += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -161,7 +180,7 @@ impl Journal {
     }
 
     pub(crate) fn len(&self) -> io::Result<u64> {
-        Ok(self.file.metadata()?.len())
+        Ok(self.file()?.metadata()?.len())
     }
 }
 
@@ -218,7 +237,7 @@ mod tests {
             b.truncate(50);
             b
         };
-        (&j.file).write_all(&torn).unwrap();
+        (&j.file().unwrap()).write_all(&torn).unwrap();
         let t = j.read_from(HEADER_LEN).unwrap();
         assert_eq!(t.records, vec![rec(1)]);
         assert_eq!(t.end, HEADER_LEN + RECORD_LEN as u64);
