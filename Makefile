@@ -119,8 +119,12 @@ test: deps lint rust-test go-test php-test demo-js-test php-ffi-test
 # these cheap after the first build.
 E2E_TIMEOUT ?= 15m
 
+# Go's build ID covers the Go sources and the cgo flags, not the static library they name:
+# with build/rr in place and only the library changed, `go build` keeps the stale binary.
+# Removing it first makes Go link again (seconds; the packages stay cached).
 rr: lib
 	@mkdir -p $(BUILD)
+	rm -f $(BUILD)/rr
 	cd e2e && CGO_ENABLED=1 $(GO) build -tags velox_cgo -o $(BUILD)/rr ./cmd/rr
 
 # CGO_ENABLED=0: the purego backend loads the shared library, found next to the binary.
@@ -177,6 +181,7 @@ BENCH_SEED = $(if $(SEED_SRC),-seed $(BUILD)/rr-seed,)
 bench-bins: rr rr-purego
 	@mkdir -p $(BENCH_OUT)
 	# The baseline is the same main as build/rr with static in place of velox (a build tag).
+	rm -f $(BUILD)/rr-static
 	cd e2e && CGO_ENABLED=1 $(GO) build -tags rr_static,velox_cgo -o $(BUILD)/rr-static ./cmd/rr
 	cd bench && $(GO) build -o $(BUILD)/servecontent ./cmd/servecontent
 	cd bench && $(GO) build -o $(BUILD)/benchrun ./cmd/benchrun
