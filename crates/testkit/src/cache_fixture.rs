@@ -47,6 +47,7 @@ pub fn open_on_clock(cfg: &CacheConfig, ingest: Ingest, clock: Arc<ManualClock>)
         CacheOptions {
             clock: clock.clone(),
             ingest,
+            ..CacheOptions::default()
         },
     )
     .expect("cache opens");
