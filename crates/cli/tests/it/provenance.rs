@@ -4,60 +4,21 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::{json, Value};
 use velox_core::provenance;
-use velox_core::BuildRequest;
+use velox_testkit::cache_fixture::{http_request as req, seed_entry as entry};
 use velox_testkit::go_exe::GoExe;
 
-fn req(tag: &str) -> BuildRequest {
-    BuildRequest::with_plugins(
-        "v2025.1.5",
-        "linux",
-        "amd64",
-        &[("github.com/roadrunner-server/http/v5", tag)],
-    )
-}
-
-/// A seed-format entry for `req` holding `binary`, with `extra` fields in its metadata.
-fn entry(dir: &Path, req: &BuildRequest, binary: &[u8], extra: Value) -> String {
-    let k = req.key().to_string();
-    fs::write(dir.join(format!("{k}.bin")), binary).unwrap();
-    let mut meta = json!({
-        "version": "1.0", "hash": k, "binary_file": format!("{k}.bin"),
-        "file_size": binary.len(), "rr_version": req.rr_version,
-        "platform": {"os": req.target_platform.os, "arch": req.target_platform.arch},
-        "plugins": req.plugins, "created_at": 1_700_000_000i64,
-        "last_accessed": 1_700_000_000i64, "access_count": 1, "build_duration_ms": 1000,
-    });
-    meta.as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().unwrap().clone());
-    fs::write(
-        dir.join(format!("{k}.json")),
-        serde_json::to_vec_pretty(&meta).unwrap(),
-    )
-    .unwrap();
-    k
-}
-
+/// The tool's exit status and output; a usage error fails the test.
 fn cli(dir: &Path, args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_velox-cache"))
-        .arg("--dir")
-        .arg(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let run = super::cli::cli(dir, args);
     assert!(
-        !stderr.contains("usage:"),
-        "refused as a usage error: {stderr}"
+        !run.stderr.contains("usage:"),
+        "refused as a usage error: {}",
+        run.stderr
     );
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-    )
+    (run.code, run.stdout)
 }
 
 struct Dir {

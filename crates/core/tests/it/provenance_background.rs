@@ -8,36 +8,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use velox_core::{BuildRequest, Engine};
+use velox_core::Engine;
+use velox_testkit::cache_fixture::{http_request as req, seed_entry};
 use velox_testkit::go_exe::GoExe;
-
-fn req(tag: &str) -> BuildRequest {
-    BuildRequest::with_plugins(
-        "v2025.1.5",
-        "linux",
-        "amd64",
-        &[("github.com/roadrunner-server/http/v5", tag)],
-    )
-}
-
-/// A seed-format entry (no sha256, no provenance) for `req` holding `binary`.
-fn seed_entry(dir: &Path, req: &BuildRequest, binary: &[u8]) -> String {
-    let k = req.key().to_string();
-    fs::write(dir.join(format!("{k}.bin")), binary).unwrap();
-    let meta = json!({
-        "version": "1.0", "hash": k, "binary_file": format!("{k}.bin"),
-        "file_size": binary.len(), "rr_version": req.rr_version,
-        "platform": {"os": req.target_platform.os, "arch": req.target_platform.arch},
-        "plugins": req.plugins, "created_at": 1_700_000_000i64,
-        "last_accessed": 1_700_000_000i64, "access_count": 1, "build_duration_ms": 1000,
-    });
-    fs::write(
-        dir.join(format!("{k}.json")),
-        serde_json::to_vec_pretty(&meta).unwrap(),
-    )
-    .unwrap();
-    k
-}
 
 fn metadata(dir: &Path, k: &str) -> Option<Value> {
     let raw = fs::read(dir.join(format!("{k}.json"))).ok()?;
@@ -61,14 +34,21 @@ fn old_entries_are_verified_once_in_the_background() {
         &dir,
         &req("v5.3.0"),
         &GoExe::for_request(&req("v5.3.0")).to_bytes(),
+        json!({}),
     );
     // Another combination's build under this key.
     let wrong = seed_entry(
         &dir,
         &req("v5.3.1"),
         &GoExe::for_request(&req("v5.3.0")).to_bytes(),
+        json!({}),
     );
-    let not_go = seed_entry(&dir, &req("v5.3.2"), b"#!/bin/sh\necho not a go binary\n");
+    let not_go = seed_entry(
+        &dir,
+        &req("v5.3.2"),
+        b"#!/bin/sh\necho not a go binary\n",
+        json!({}),
+    );
 
     let engine = Engine::new(
         json!({"server_url": "http://127.0.0.1:9", "cache": {"enabled": true, "directory": dir}, "verify_builds": true})
