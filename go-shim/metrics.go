@@ -23,7 +23,7 @@ var (
 	descDuration = prometheus.NewDesc("velox_build_duration_seconds",
 		"Duration of the builds that succeeded.", nil, nil)
 	descEvictions = prometheus.NewDesc("velox_cache_evictions_total",
-		"Cache entries removed, by reason: size, count, age, manual.", []string{"reason"}, nil)
+		"Cache entries removed, by reason: size, count, age, manual, mismatch (moved aside by the provenance check).", []string{"reason"}, nil)
 	descServed = prometheus.NewDesc("velox_served_bytes_total",
 		"Bytes of binaries sent to HTTP clients.", nil, nil)
 	descEntries = prometheus.NewDesc("velox_cache_entries",

@@ -56,7 +56,7 @@ func TestMetricsMoveWithAMissThenAHit(t *testing.T) {
 		t.Fatalf("fresh engine: %v", before)
 	}
 	// The library lists every reason from the start; the shim exports what it lists.
-	for _, reason := range []string{"size", "count", "age", "manual"} {
+	for _, reason := range []string{"size", "count", "age", "manual", "mismatch"} {
 		if _, ok := before["velox_cache_evictions_total{reason="+reason+"}"]; !ok {
 			t.Errorf("eviction reason %s not exported at 0", reason)
 		}

@@ -272,8 +272,8 @@ vxm_status vxm_cache_cleanup(const vxm_engine *engine, vxm_error **out_error);
  Writes a JSON object of counters to `*out_json` (free with `vxm_string_free`): at
  least `entries`, `bytes`, `hits`, `misses`, `builds`, `joined`, `evictions`,
  `upstream_errors`. `evictions_by_reason` holds every reason (`size`, `count`, `age`,
- `manual`), 0 until it happens, so hosts export what they find without a list of
- their own. `foreign_files` counts, for the whole process, files met in cache
+ `manual`, `mismatch`), 0 until it happens, so hosts export what they find without a
+ list of their own. `foreign_files` counts, for the whole process, files met in cache
  directories that the cache did not write (links, FIFOs, oversized leases: never
  followed or waited for). Thread-safe; does not block (a FIFO in place of the
  directory's usage file is not read).

@@ -256,8 +256,10 @@ static void test_cache_through_an_engine(void) {
     CHECK(mkdtemp(root) != NULL);
     char config[512], build_dir[256], binary[300];
     snprintf(config, sizeof config,
-             /* server_url is required, and never contacted here: only the cache is used. */
-             "{\"server_url\":\"http://127.0.0.1:9\","
+             /* server_url is required, and never contacted here: only the cache is used.
+                The files stored are text, not Go executables: with verify_builds on, the
+                background provenance check would move them aside at the next open. */
+             "{\"server_url\":\"http://127.0.0.1:9\",\"verify_builds\":false,"
              "\"cache\":{\"enabled\":true,\"directory\":\"%s/cache\","
              "\"access_update_interval\":\"1h\",\"eviction_policy\":\"lfu\"}}",
              root);

@@ -304,7 +304,9 @@ fn metadata_keeps_every_seed_field_and_only_adds_sha256() {
 fn seed_entries_get_their_hash_computed_once_and_recorded() {
     let w = World::new();
     std::fs::create_dir_all(&w.cache_dir).unwrap();
-    let content = b"a binary the seed plugin stored".repeat(3000);
+    // A Go executable answering REQUEST: with verify_builds on, anything else would be
+    // moved aside by the background provenance check.
+    let content = ffi_host::exe(&b"a binary the seed plugin stored".repeat(3000));
     let key = key_of(REQUEST);
     std::fs::write(w.cache_dir.join(format!("{key}.bin")), &content).unwrap();
     let seed_json = format!(

@@ -72,7 +72,7 @@ async fn resolve_builds_then_hits_through_the_c_abi() {
     assert_eq!(s["hits"], 1);
     assert_eq!(s["misses"], 1);
     // Every eviction reason is there before any eviction, so hosts need no list.
-    let reasons = serde_json::json!({"age": 0, "count": 0, "manual": 0, "size": 0});
+    let reasons = serde_json::json!({"age": 0, "count": 0, "manual": 0, "mismatch": 0, "size": 0});
     assert_eq!(s["evictions_by_reason"], reasons);
     unsafe { vxm_engine_free(engine.0) };
 }

@@ -9,7 +9,10 @@ usage: velox-cache [options] <command>
 commands:
   stats            entries, bytes and problems against the configured limits
   ls               entries in eviction order (first = what would go next)
-  verify           check sizes and look for orphans; --content also hashes every binary
+  verify           check sizes and look for orphans; --content also hashes every binary;
+                   --provenance checks every binary's Go build information against
+                   the request its metadata describes
+  inspect KEY      one entry's metadata, with the provenance recorded when it was verified
   prune            apply the age, size and count limits now
   rm KEY           remove one entry
   remote-ls        the shared remote tier (cache.remote in --config): keys, sizes, ages
@@ -29,7 +32,7 @@ options:
   -h, --help           this text
 
 Safe next to a running RoadRunner using the same directory: stats, ls and verify only
-read; prune and rm use the library's cache code and its commit protocol.";
+read (so does inspect); prune and rm use the library's cache code and its commit protocol.";
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
@@ -37,6 +40,10 @@ pub enum Command {
     Ls,
     Verify {
         content: bool,
+        provenance: bool,
+    },
+    Inspect {
+        key: String,
     },
     Prune,
     Rm {
@@ -65,6 +72,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<(Command, Options
     let mut opts = Options::default();
     let mut words = Vec::new();
     let mut content = false;
+    let mut provenance = false;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -81,6 +89,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<(Command, Options
             "-h" | "--help" => return Ok((Command::Help, opts)),
             "--json" => opts.json = true,
             "--content" => content = true,
+            "--provenance" => provenance = true,
             "--dir" => opts.dir = Some(value("--dir")?.into()),
             "--config" => opts.config = Some(value("--config")?.into()),
             "--policy" => opts.policy = Some(value("--policy")?),
@@ -102,7 +111,13 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<(Command, Options
         None => return Err("no command given".into()),
         Some("stats") => Command::Stats,
         Some("ls") => Command::Ls,
-        Some("verify") => Command::Verify { content },
+        Some("verify") => Command::Verify {
+            content,
+            provenance,
+        },
+        Some("inspect") => Command::Inspect {
+            key: words.next().ok_or("inspect needs a KEY")?,
+        },
         Some("prune") => Command::Prune,
         Some("rm") => Command::Rm {
             key: words.next().ok_or("rm needs a KEY")?,
@@ -112,8 +127,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<(Command, Options
         Some("remote-prune") => Command::RemotePrune,
         Some(other) => return Err(format!("unknown command {other:?}")),
     };
-    if content && !matches!(command, Command::Verify { .. }) {
-        return Err("--content only goes with verify".into());
+    if (content || provenance) && !matches!(command, Command::Verify { .. }) {
+        return Err("--content and --provenance only go with verify".into());
     }
     if let Some(extra) = words.next() {
         return Err(format!("unexpected argument {extra:?}"));

@@ -7,6 +7,7 @@
 //! the removals at its next lookup or cleanup.
 
 mod args;
+mod provenance;
 mod remote;
 mod report;
 
@@ -135,7 +136,10 @@ fn run(command: &Command, cfg: &CacheConfig, json: bool) -> Result<Outcome, Stri
             let found = look(dir, cfg.eviction_policy)?;
             Ok(report::ls(&found, cfg, now()))
         }
-        Command::Verify { content } => {
+        Command::Verify {
+            content,
+            provenance,
+        } => {
             let mut found = look(dir, cfg.eviction_policy)?;
             if *content {
                 let checked: Vec<_> = found
@@ -145,8 +149,10 @@ fn run(command: &Command, cfg: &CacheConfig, json: bool) -> Result<Outcome, Stri
                     .collect();
                 found.problems.extend(checked);
             }
-            Ok(report::verify(&found, *content))
+            let proven = provenance.then(|| provenance::check_all(&found));
+            Ok(report::verify(&found, *content, proven.as_deref()))
         }
+        Command::Inspect { key } => provenance::inspect(&canonical(dir)?, key),
         Command::Prune => prune(cfg),
         Command::Rm { key } => rm(cfg, key, json),
         Command::Help | Command::RemoteLs | Command::RemoteVerify | Command::RemotePrune => {

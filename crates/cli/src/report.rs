@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use serde_json::json;
 
+use super::provenance::Checked;
 use super::Outcome;
 use velox_core::cache::inspect::{EntryInfo, Inspection};
 use velox_core::cache::Usage;
@@ -116,13 +117,18 @@ pub(super) fn ls(found: &Inspection, cfg: &CacheConfig, now: i64) -> Outcome {
     }
 }
 
-pub(super) fn verify(found: &Inspection, content: bool) -> Outcome {
+pub(super) fn verify(found: &Inspection, content: bool, proven: Option<&[Checked]>) -> Outcome {
     // A temp file may be another process's commit in progress: reported, not a failure.
     let failures = found
         .problems
         .iter()
         .filter(|p| p.kind != "temp_file")
-        .count();
+        .count()
+        + proven
+            .unwrap_or_default()
+            .iter()
+            .filter(|c| c.fails())
+            .count();
     let mut text = String::new();
     let checked = if content {
         "sizes, orphans and content (every binary read to its end and hashed)"
@@ -150,6 +156,15 @@ pub(super) fn verify(found: &Inspection, content: bool) -> Outcome {
     for p in &found.problems {
         let _ = writeln!(text, "{:<16} {}: {}", p.kind, p.file, p.detail);
     }
+    if let Some(proven) = proven {
+        let _ = writeln!(
+            text,
+            "provenance: every binary's Go build information against the request its metadata describes"
+        );
+        for c in proven {
+            let _ = writeln!(text, "{}", c.line());
+        }
+    }
     let _ = writeln!(
         text,
         "{}",
@@ -159,16 +174,20 @@ pub(super) fn verify(found: &Inspection, content: bool) -> Outcome {
             "problems found"
         }
     );
+    let mut json = json!({
+        "directory": found.directory,
+        "entries": found.entries.len(),
+        "content_checked": content,
+        "checksums_recorded": found.entries.len() - unhashed,
+        "problems": found.problems,
+        "ok": failures == 0,
+    });
+    if let Some(proven) = proven {
+        json["provenance"] = proven.iter().map(Checked::json).collect();
+    }
     Outcome {
         text,
-        json: json!({
-            "directory": found.directory,
-            "entries": found.entries.len(),
-            "content_checked": content,
-            "checksums_recorded": found.entries.len() - unhashed,
-            "problems": found.problems,
-            "ok": failures == 0,
-        }),
+        json,
         code: i32::from(failures > 0),
     }
 }

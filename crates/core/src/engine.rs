@@ -7,7 +7,7 @@ use parking_lot::{Condvar, Mutex};
 use tokio_util::sync::CancellationToken;
 
 use crate::artifact::Artifact;
-use crate::cache::Cache;
+use crate::cache::{Cache, CacheOptions};
 use crate::cancel::Cancel;
 use crate::config::{BuildPath, Config};
 use crate::error::{Error, Result};
@@ -44,7 +44,15 @@ impl Engine {
         }
         let stats = Arc::new(Stats::default());
         let cache = if config.cache.enabled {
-            Some(Arc::new(Cache::open(&config.cache, stats.clone())?))
+            let opts = CacheOptions {
+                verify_builds: config.verify_builds,
+                ..CacheOptions::default()
+            };
+            Some(Arc::new(Cache::open_with(
+                &config.cache,
+                stats.clone(),
+                opts,
+            )?))
         } else {
             None
         };
@@ -182,6 +190,7 @@ impl Engine {
             "pickups_served": Stats::get(&s.pickups_served),
             "pickups_dropped": Stats::get(&s.pickups_dropped),
             "evictions": Stats::get(&s.evictions),
+            "provenance_mismatches": Stats::get(&s.provenance_mismatches),
             "upstream_errors": Stats::get(&s.upstream_errors),
             // Process-wide: a hostile name belongs to the directory, not to one engine.
             "foreign_files": crate::cache::foreign_files(),

@@ -36,6 +36,10 @@ pub struct Stats {
     pub pickups_dropped: AtomicU64,
     /// Entries removed by the limits (size, count, age); manual removals are not here.
     pub evictions: AtomicU64,
+    /// Entries found not to be the build their metadata describes (or not a Go
+    /// executable at all), by the background check of entries written without
+    /// provenance: moved aside (`cache::reverify`).
+    pub provenance_mismatches: AtomicU64,
     pub upstream_errors: AtomicU64,
     /// Builds that ended in an error, by [`Error::code`].
     pub builds_failed: Labelled,
@@ -66,14 +70,17 @@ pub enum EvictReason {
     Age,
     /// Removed on request (`vxm_cache_remove`, `velox-cache rm`).
     Manual,
+    /// Moved aside: the binary is not the build its metadata describes.
+    Mismatch,
 }
 
 /// Every [`EvictReason`].
-const EVICT_REASONS: [EvictReason; 4] = [
+const EVICT_REASONS: [EvictReason; 5] = [
     EvictReason::Size,
     EvictReason::Count,
     EvictReason::Age,
     EvictReason::Manual,
+    EvictReason::Mismatch,
 ];
 
 impl EvictReason {
@@ -83,6 +90,7 @@ impl EvictReason {
             EvictReason::Count => "count",
             EvictReason::Age => "age",
             EvictReason::Manual => "manual",
+            EvictReason::Mismatch => "mismatch",
         }
     }
 }
@@ -98,7 +106,8 @@ impl Stats {
 
     /// One entry left the cache.
     pub fn eviction(&self, reason: EvictReason) {
-        if reason != EvictReason::Manual {
+        // `evictions` counts the limits' work only.
+        if !matches!(reason, EvictReason::Manual | EvictReason::Mismatch) {
             Stats::bump(&self.evictions);
         }
         self.evictions_by_reason.bump(reason.as_str());

@@ -47,6 +47,7 @@ pub fn open_on_clock(cfg: &CacheConfig, ingest: Ingest, clock: Arc<ManualClock>)
         CacheOptions {
             clock: clock.clone(),
             ingest,
+            ..CacheOptions::default()
         },
     )
     .expect("cache opens");
@@ -115,4 +116,42 @@ pub fn read_all(file: &std::fs::File, size: u64) -> Vec<u8> {
     let mut buf = vec![0u8; size as usize];
     file.read_exact_at(&mut buf, 0).unwrap();
     buf
+}
+
+/// A request for RoadRunner v2025.1.5 on linux/amd64 with the http plugin at `tag`.
+pub fn http_request(tag: &str) -> BuildRequest {
+    BuildRequest::with_plugins(
+        "v2025.1.5",
+        "linux",
+        "amd64",
+        &[("github.com/roadrunner-server/http/v5", tag)],
+    )
+}
+
+/// Writes an entry as the seed plugin does (no `sha256`, no `provenance`) for `req`,
+/// holding `binary`, with `extra` fields added to its metadata; returns its key.
+pub fn seed_entry(
+    dir: &Path,
+    req: &BuildRequest,
+    binary: &[u8],
+    extra: serde_json::Value,
+) -> String {
+    let k = req.key().to_string();
+    std::fs::write(dir.join(format!("{k}.bin")), binary).unwrap();
+    let mut meta = serde_json::json!({
+        "version": "1.0", "hash": k, "binary_file": format!("{k}.bin"),
+        "file_size": binary.len(), "rr_version": req.rr_version,
+        "platform": {"os": req.target_platform.os, "arch": req.target_platform.arch},
+        "plugins": req.plugins, "created_at": 1_700_000_000i64,
+        "last_accessed": 1_700_000_000i64, "access_count": 1, "build_duration_ms": 1000,
+    });
+    if let (Some(m), Some(extra)) = (meta.as_object_mut(), extra.as_object()) {
+        m.extend(extra.clone());
+    }
+    std::fs::write(
+        dir.join(format!("{k}.json")),
+        serde_json::to_vec_pretty(&meta).unwrap(),
+    )
+    .unwrap();
+    k
 }

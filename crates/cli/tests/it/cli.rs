@@ -40,10 +40,10 @@ fn entry(dir: &Path, k: &str, size: usize, created_ago: i64, accessed_ago: i64, 
     .unwrap();
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
+pub(super) struct Run {
+    pub(super) code: i32,
+    pub(super) stdout: String,
+    pub(super) stderr: String,
 }
 
 impl Run {
@@ -53,7 +53,7 @@ impl Run {
     }
 }
 
-fn cli(dir: &Path, args: &[&str]) -> Run {
+pub(super) fn cli(dir: &Path, args: &[&str]) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_velox-cache"))
         .arg("--dir")
         .arg(dir)

@@ -2,4 +2,5 @@
 //! the shared remote tier against a real S3 server (SeaweedFS, `VXM_S3_TESTS=1`).
 
 mod cli;
+mod provenance;
 mod remote_tier;

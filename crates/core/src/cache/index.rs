@@ -10,6 +10,7 @@ use std::sync::{Arc, OnceLock};
 use super::layout;
 use super::meta::Metadata;
 use super::record::{Kind, Record};
+use crate::provenance::Provenance;
 use crate::request::CacheKey;
 
 /// One committed entry. Access statistics are atomics so that a hit only needs the
@@ -31,6 +32,9 @@ pub(crate) struct Entry {
     /// The content hash: from the metadata, or computed once for an entry the seed
     /// wrote without one (then written back with the next metadata write).
     pub sha256: OnceLock<String>,
+    /// What verifying the binary found: from the metadata, or from the one background
+    /// check of an entry written without it (then written back like `sha256`).
+    pub provenance: OnceLock<Provenance>,
 }
 
 #[derive(Debug)]
@@ -49,8 +53,13 @@ impl Entry {
         if let Some(h) = &meta.sha256 {
             let _ = sha256.set(h.clone());
         }
+        let provenance = OnceLock::new();
+        if let Some(p) = &meta.provenance {
+            let _ = provenance.set(p.clone());
+        }
         Entry {
             sha256,
+            provenance,
             key,
             bin_path,
             size: meta.file_size,
@@ -74,6 +83,7 @@ impl Entry {
         }
         Entry {
             sha256,
+            provenance: OnceLock::new(),
             bin_path: layout::bin_path(dir, &r.key),
             key: r.key.clone(),
             size: r.size,
@@ -143,6 +153,9 @@ impl Entry {
         meta.last_accessed = self.access.last_accessed.load(Ordering::Relaxed);
         meta.access_count = self.access.count.load(Ordering::Relaxed);
         meta.sha256 = self.sha256.get().cloned();
+        if let Some(p) = self.provenance.get() {
+            meta.provenance = Some(p.clone());
+        }
         Ok(Some(meta))
     }
 }

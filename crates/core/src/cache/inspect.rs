@@ -9,8 +9,9 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::index::Entry;
-use super::{content, evict, layout, open, survey};
+use super::{content, evict, layout, open, survey, Metadata};
 use crate::config::EvictionPolicy;
+use crate::provenance::{self, EntryCheck};
 use crate::request::CacheKey;
 
 /// One committed entry as its metadata describes it.
@@ -152,4 +153,29 @@ pub fn check_content(dir: &Path, entry: &EntryInfo) -> Option<Problem> {
         )),
         _ => None,
     }
+}
+
+/// `key`'s metadata as the entry's `{key}.json` holds it (provenance included), read
+/// without following a link. `Ok(None)`: no such entry.
+pub fn metadata(dir: &Path, key: &CacheKey) -> io::Result<Option<Metadata>> {
+    match Metadata::load(dir, key) {
+        Ok(meta) => Ok(Some(meta)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(io::Error::new(io::ErrorKind::InvalidData, e.to_string())),
+    }
+}
+
+/// Verifies `key`'s binary against the request its metadata describes (see
+/// [`provenance::check_entry`]), reading only its headers and build information.
+/// `Ok(None)`: the entry is gone, or its binary is not the size its metadata records
+/// (what `verify` reports as a size mismatch).
+pub fn check_provenance(
+    dir: &Path,
+    key: &CacheKey,
+    meta: &Metadata,
+) -> io::Result<Option<EntryCheck>> {
+    let Some(file) = open::binary(&layout::bin_path(dir, key), meta.file_size)? else {
+        return Ok(None);
+    };
+    provenance::check_entry(&file, meta, key).map(Some)
 }

@@ -96,6 +96,23 @@ pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Where entries whose binary is not the build their metadata describes are moved (not
+/// deleted: the operator may want to know what the build server or the bucket gave).
+/// Not a name the cache reads as an entry, so it is never served from there.
+pub(crate) const MISMATCHED_DIR: &str = "mismatched";
+
+/// Moves a file into the directory `to`, same name; `Ok(false)` when it was gone.
+pub(crate) fn rename_if_exists(path: &Path, to: &Path) -> io::Result<bool> {
+    let Some(name) = path.file_name() else {
+        return Ok(false);
+    };
+    match std::fs::rename(path, to.join(name)) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Removes a file; `Ok(false)` when it was already gone.
 pub(crate) fn remove_if_exists(path: &Path) -> io::Result<bool> {
     match std::fs::remove_file(path) {

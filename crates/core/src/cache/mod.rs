@@ -42,6 +42,7 @@ pub(crate) mod open;
 mod record;
 mod recover;
 mod rehash;
+mod reverify;
 mod shared;
 pub mod state;
 mod store;
@@ -69,6 +70,11 @@ pub struct Cache {
 pub struct CacheOptions {
     pub clock: Arc<dyn Clock>,
     pub ingest: Ingest,
+    /// Check entries written without provenance (before verification, or by the seed
+    /// plugin) once in the background, moving a mismatch aside (`reverify`). Off by
+    /// default: the engine turns it on with `verify_builds`; tools that only look at or
+    /// prune a directory leave it off.
+    pub verify_builds: bool,
 }
 
 impl Default for CacheOptions {
@@ -76,6 +82,7 @@ impl Default for CacheOptions {
         CacheOptions {
             clock: Arc::new(SystemClock),
             ingest: Ingest::default(),
+            verify_builds: false,
         }
     }
 }
@@ -95,6 +102,7 @@ pub(crate) struct Inner {
     max_age_secs: i64,
     access_interval: Duration,
     cleanup_interval: Duration,
+    verify_builds: bool,
     stats: Arc<Stats>,
     clock: Arc<dyn Clock>,
     ingest: Ingest,
@@ -141,6 +149,7 @@ impl Cache {
             max_age_secs: i64::try_from(cfg.max_age.as_secs()).unwrap_or(i64::MAX),
             access_interval: cfg.access_update_interval,
             cleanup_interval: cfg.cleanup_interval,
+            verify_builds: opts.verify_builds,
             stats,
             clock: opts.clock,
             ingest: opts.ingest,
@@ -282,23 +291,9 @@ impl Cache {
 
     /// `Ok(false)` when there was no such entry. Artifacts handed out stay readable.
     pub fn remove(&self, key: &CacheKey) -> Result<bool> {
-        let inner = &*self.inner;
-        let io_err = |e| Error::io(format!("cache: remove {key}"), e);
-        let store_lock = StoreLock::exclusive(&inner.dir).map_err(io_err)?;
-        shared::catch_up(inner, false, &store_lock).map_err(io_err)?;
-        let journal = shared::announce(inner, [key], &store_lock).map_err(io_err)?;
-        let indexed = inner.index.write().remove(key);
-        let _meta = inner.meta_lock.lock();
-        let json = layout::remove_if_exists(&layout::json_path(&inner.dir, key)).map_err(io_err)?;
-        let bin = layout::remove_if_exists(&layout::bin_path(&inner.dir, key)).map_err(io_err)?;
-        let removed = indexed.is_some() || json || bin;
-        drop(_meta);
-        shared::note(inner, &[record::Record::of_key(record::Kind::Evict, key)]);
-        drop((journal, store_lock));
-        if removed {
-            inner.stats.eviction(crate::stats::EvictReason::Manual);
-        }
-        Ok(removed)
+        self.inner
+            .take_out(key, None, Disposal::Delete)
+            .map_err(|e| Error::io(format!("cache: remove {key}"), e))
     }
 
     /// Re-reads the directory (sweeping leftovers when no commit is in progress
@@ -308,7 +303,8 @@ impl Cache {
     }
 
     /// Waits until the entries found without a content hash (written by the seed plugin)
-    /// are hashed and their metadata rewritten; returns at once when there were none.
+    /// are hashed and their metadata rewritten, and, with `verify_builds`, those found
+    /// without provenance are verified; returns at once when there were none.
     /// Hosts never need this (a hit hashes its entry itself); tests that look at the
     /// directory right after open do.
     pub fn wait_hashed(&self) {
@@ -362,9 +358,69 @@ impl Drop for Cache {
     }
 }
 
+/// What [`Inner::take_out`] does with an entry's files.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Disposal {
+    Delete,
+    /// Into `layout::MISMATCHED_DIR`, for the operator to look at.
+    MoveAside,
+}
+
 impl Inner {
     fn tick(&self) -> u64 {
         self.ticks.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Removes `key`'s entry the way every removal goes: under the store lock, announced
+    /// in the journal and noted there, so other processes sharing the directory drop it.
+    /// With `only`, nothing happens unless that very entry is still the indexed one
+    /// (a store may have replaced it meanwhile). `Ok(false)`: there was nothing to take.
+    fn take_out(
+        &self,
+        key: &CacheKey,
+        only: Option<&Arc<Entry>>,
+        disposal: Disposal,
+    ) -> io::Result<bool> {
+        let store_lock = StoreLock::exclusive(&self.dir)?;
+        shared::catch_up(self, false, &store_lock)?;
+        if let Some(entry) = only {
+            let current = self.index.read().get(key);
+            if !current.is_some_and(|c| Arc::ptr_eq(&c, entry)) {
+                return Ok(false);
+            }
+        }
+        let journal = shared::announce(self, [key], &store_lock)?;
+        let indexed = self.index.write().remove(key);
+        let _meta = self.meta_lock.lock();
+        let (json, bin) = (
+            layout::json_path(&self.dir, key),
+            layout::bin_path(&self.dir, key),
+        );
+        // The metadata goes first: without it the binary is no entry for anyone.
+        let removed = match disposal {
+            Disposal::Delete => {
+                let json = layout::remove_if_exists(&json)?;
+                let bin = layout::remove_if_exists(&bin)?;
+                json || bin
+            }
+            Disposal::MoveAside => {
+                let aside = self.dir.join(layout::MISMATCHED_DIR);
+                fs::create_dir_all(&aside)?;
+                let json = layout::rename_if_exists(&json, &aside)?;
+                let bin = layout::rename_if_exists(&bin, &aside)?;
+                json || bin
+            }
+        } || indexed.is_some();
+        drop(_meta);
+        shared::note(self, &[record::Record::of_key(record::Kind::Evict, key)]);
+        drop((journal, store_lock));
+        if removed {
+            self.stats.eviction(match disposal {
+                Disposal::Delete => crate::stats::EvictReason::Manual,
+                Disposal::MoveAside => crate::stats::EvictReason::Mismatch,
+            });
+        }
+        Ok(removed)
     }
 
     fn lookup_on_disk(&self, key: &CacheKey) -> Result<Option<Artifact>> {

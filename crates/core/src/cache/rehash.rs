@@ -1,13 +1,15 @@
 //! Entries the seed plugin wrote carry no `sha256`. Each is hashed once, on a thread of
 //! its own started at open (a hit that comes first hashes its entry itself, see
 //! `ensure_hash`), and the hash is written into its metadata with the access
-//! statistics, so the next open finds it recorded.
+//! statistics, so the next open finds it recorded. The same thread, at low priority,
+//! verifies the entries without provenance (`reverify`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use super::index::Entry;
+use super::reverify::{self, Outcome};
 use super::{access, ensure_hash, open, Inner};
 
 pub(crate) struct Rehash {
@@ -22,7 +24,7 @@ impl Rehash {
             .index
             .read()
             .iter()
-            .filter(|e| e.sha256.get().is_none())
+            .filter(|e| e.sha256.get().is_none() || reverify::pending(&inner, e))
             .cloned()
             .collect();
         if pending.is_empty() {
@@ -32,7 +34,10 @@ impl Rehash {
         let thread_stop = stop.clone();
         let thread = std::thread::Builder::new()
             .name("vxm-cache-hash".into())
-            .spawn(move || run(&inner, &pending, &thread_stop));
+            .spawn(move || {
+                lower_priority();
+                run(&inner, &pending, &thread_stop)
+            });
         match thread {
             Ok(thread) => Some(Rehash { stop, thread }),
             Err(e) => {
@@ -58,8 +63,20 @@ impl Rehash {
     }
 }
 
+/// Background work must not slow down the builds and hits that share the machine.
+fn lower_priority() {
+    // SAFETY: plain system calls on this thread's own id.
+    let rc = unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10)
+    };
+    if rc != 0 {
+        tracing::debug!("the cache's hashing thread runs at normal priority");
+    }
+}
+
 fn run(inner: &Inner, pending: &[Arc<Entry>], stop: &AtomicBool) {
-    let mut hashed = 0u64;
+    let (mut hashed, mut verified, mut moved_aside) = (0u64, 0u64, 0u64);
     for entry in pending {
         if stop.load(Ordering::Relaxed) {
             break;
@@ -68,21 +85,41 @@ fn run(inner: &Inner, pending: &[Arc<Entry>], stop: &AtomicBool) {
         let Ok(Some(file)) = open::binary(&entry.bin_path, entry.size) else {
             continue;
         };
-        if let Err(e) = ensure_hash(entry, &file) {
-            tracing::warn!(key = %entry.key, error = %e, "could not hash a cached binary");
+        let mut write = false;
+        if entry.sha256.get().is_none() {
+            if let Err(e) = ensure_hash(entry, &file) {
+                tracing::warn!(key = %entry.key, error = %e, "could not hash a cached binary");
+                continue;
+            }
+            hashed += 1;
+            write = true;
+        }
+        if reverify::pending(inner, entry) {
+            match reverify::check(inner, entry, &file) {
+                Outcome::Settled { write: w } => {
+                    verified += u64::from(w);
+                    write |= w;
+                }
+                Outcome::MovedAside => {
+                    moved_aside += 1;
+                    continue;
+                }
+                Outcome::Skipped => {}
+            }
+        }
+        if !write {
             continue;
         }
         entry.access.dirty.store(true, Ordering::Release);
-        match access::write_one(inner, entry) {
-            Ok(_) => hashed += 1,
-            Err(e) => {
-                tracing::warn!(key = %entry.key, error = %e, "could not record a content hash")
-            }
+        if let Err(e) = access::write_one(inner, entry) {
+            tracing::warn!(key = %entry.key, error = %e, "could not record a content hash or provenance")
         }
     }
     tracing::info!(
         hashed,
+        verified,
+        moved_aside,
         pending = pending.len(),
-        "content hashes recorded for entries written without one"
+        "content hashes and provenance recorded for entries written without them"
     );
 }

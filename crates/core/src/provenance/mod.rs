@@ -11,12 +11,14 @@
 mod buildinfo;
 mod exe;
 mod modinfo;
+mod recorded;
 mod verify;
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 
 pub use modinfo::{ModInfo, Module, Replacement};
+pub use recorded::{check_entry, EntryCheck};
 pub use verify::{verify, LinkedPlugin, Provenance};
 
 use crate::error::{Error, Result};

@@ -96,6 +96,7 @@ fn crash_child_stores_until_killed() {
         CacheOptions {
             clock: Arc::new(ManualClock::starting_now()),
             ingest,
+            ..CacheOptions::default()
         },
     )
     .expect("child opens the cache");

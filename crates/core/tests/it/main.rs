@@ -19,6 +19,7 @@ mod local_build;
 mod local_build_real;
 mod pickup;
 mod provenance;
+mod provenance_background;
 mod remote_bounds;
 mod request;
 mod resolve;
