@@ -289,7 +289,13 @@ mod tests {
         let s = Stats::default();
         s.eviction(EvictReason::Size);
         let reasons: Vec<(String, u64)> = s.evictions_by_reason.snapshot().into_iter().collect();
-        let want = [("age", 0), ("count", 0), ("manual", 0), ("mismatch", 0), ("size", 1)];
+        let want = [
+            ("age", 0),
+            ("count", 0),
+            ("manual", 0),
+            ("mismatch", 0),
+            ("size", 1),
+        ];
         assert_eq!(reasons, want.map(|(r, n)| (r.to_owned(), n)));
     }
 }
