@@ -8,6 +8,9 @@ need_apt=()
 command -v php >/dev/null 2>&1 || need_apt+=(php-cli)
 command -v cc >/dev/null 2>&1 || need_apt+=(gcc)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+# The provenance tests pack a module proxy's zips; the demo page's reader is tested with node.
+command -v zip >/dev/null 2>&1 || need_apt+=(zip)
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
 # `install-deps.sh bench` (make bench): the load tool and the plotter too.
 if [ "${1:-}" = bench ]; then
     command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
