@@ -78,6 +78,8 @@ pub struct Harness {
     pub resolver: Arc<Resolver>,
     pub stats: Arc<Stats>,
     pub shutdown: CancellationToken,
+    /// The resolver's cache, for tests that look at what it kept (`harness_with_cache`).
+    pub cache: Option<Arc<velox_core::cache::Cache>>,
 }
 
 /// A Velox client of `url` with one attempt per build, output read from `allowed`, no
@@ -99,11 +101,11 @@ pub fn velox_config(url: &str, allowed: &std::path::Path, extra: serde_json::Val
 /// A resolver over `config` with the cache it names opened.
 pub fn harness_with_cache(config: Config) -> Harness {
     let stats = Arc::new(Stats::default());
-    let cache = velox_core::cache::Cache::open(&config.cache, stats.clone()).unwrap();
+    let cache = Arc::new(velox_core::cache::Cache::open(&config.cache, stats.clone()).unwrap());
     let shutdown = CancellationToken::new();
     let resolver = Resolver::new(
         Arc::new(config),
-        Some(Arc::new(cache)),
+        Some(cache.clone()),
         stats.clone(),
         shutdown.clone(),
     )
@@ -112,6 +114,7 @@ pub fn harness_with_cache(config: Config) -> Harness {
         resolver: Arc::new(resolver),
         stats,
         shutdown,
+        cache: Some(cache),
     }
 }
 
@@ -124,6 +127,7 @@ pub fn harness(config: Config) -> Harness {
         resolver: Arc::new(resolver),
         stats,
         shutdown,
+        cache: None,
     }
 }
 

@@ -11,7 +11,6 @@ use std::process::Command;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use tokio_util::sync::CancellationToken;
 use velox_core::cache::Cache;
 use velox_core::provenance::{self, Provenance};
 use velox_core::resolve::Resolver;
@@ -372,7 +371,7 @@ fn reading_a_64_mib_binary_takes_under_5_ms() {
 struct Served {
     _tmp: tempfile::TempDir,
     fake: FakeVelox,
-    resolver: Resolver,
+    resolver: Arc<Resolver>,
     stats: Arc<Stats>,
     cache: Arc<Cache>,
 }
@@ -451,7 +450,7 @@ async fn a_velox_that_honours_replaces_is_cached_with_its_provenance_and_served(
 }
 
 /// A resolver with the local builder, whose stand-in `go` "builds" by copying `binary`.
-fn local_resolver(root: &Path, binary: &Path) -> (Resolver, Arc<Stats>, Arc<Cache>) {
+fn local_resolver(root: &Path, binary: &Path) -> (Arc<Resolver>, Arc<Stats>, Arc<Cache>) {
     use std::os::unix::fs::PermissionsExt;
     let go = root.join("go");
     let script = format!(
@@ -472,18 +471,10 @@ fn local_resolver(root: &Path, binary: &Path) -> (Resolver, Arc<Stats>, Arc<Cach
 }
 
 /// A resolver with the cache `json` configures, its stats and the cache.
-fn cached_resolver(json: serde_json::Value) -> (Resolver, Arc<Stats>, Arc<Cache>) {
+fn cached_resolver(json: serde_json::Value) -> (Arc<Resolver>, Arc<Stats>, Arc<Cache>) {
     let config = Config::from_json(json.to_string().as_bytes()).unwrap();
-    let stats = Arc::new(Stats::default());
-    let cache = Arc::new(Cache::open(&config.cache, stats.clone()).unwrap());
-    let resolver = Resolver::new(
-        Arc::new(config),
-        Some(cache.clone()),
-        stats.clone(),
-        CancellationToken::new(),
-    )
-    .unwrap();
-    (resolver, stats, cache)
+    let h = velox_testkit::resolver_harness::harness_with_cache(config);
+    (h.resolver, h.stats, h.cache.expect("a cache"))
 }
 
 #[tokio::test]
